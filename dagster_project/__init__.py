@@ -1,0 +1,1 @@
+"""bilan-insertion: Dagster code location for the Bilan de l'Insertion pipeline."""

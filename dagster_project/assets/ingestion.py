@@ -1,0 +1,82 @@
+"""Ingestion asset: every workbook and finance export of the selected exercises → raw tables.
+
+One multi-asset because one pass over the folder produces all six raw tables together (and must
+commit them together). Partitioned by exercise with a single-run backfill policy, so the nightly
+run covers every exercise in one step while a data engineer can re-run just one.
+"""
+
+
+import dagster as dg
+
+from dagster_project.ingestion.loader import IngestSummary, default_workers, ingest_exercice
+from dagster_project.partitions import EXERCICE_PARTITIONS
+from dagster_project.resources import WarehouseResource
+
+RAW_TABLES = {
+    "raw_actions": "One row per accepted operator workbook (its Action sheet), with lineage.",
+    "raw_participants": "One row per accepted Participants row (personal data: internal only).",
+    "raw_cer": "One row per accepted CER row of référent-unique actions (internal only).",
+    "raw_mandats": "One row per accepted payment mandate of the finance export.",
+    "manifest": "Load manifest: one row per file seen, with status and row conservation counts.",
+    "rejets": "Every refused file or row: file, sheet, row, column, value (no identifier), reason.",
+}
+RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
+
+IO_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataValue]:
+    total = {
+        k: sum(getattr(s, k) for s in summaries)
+        for k in (
+            "files_loaded", "files_rejected", "files_ignored", "files_replaced", "files_removed",
+            "files_parsed", "files_unchanged", "rows_read", "rows_loaded", "rows_rejected",
+        )
+    }
+    md: dict[str, dg.MetadataValue] = {k: dg.MetadataValue.int(v) for k, v in total.items()}
+    md["exercices"] = dg.MetadataValue.text(", ".join(str(s.exercice) for s in summaries))
+    md["inputs_sha256"] = dg.MetadataValue.json(
+        {str(s.exercice): s.input_sha256 for s in summaries}
+    )
+    reasons = [r for s in summaries for r in s.first_reasons][:10]
+    if reasons:
+        md["first_rejections"] = dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons))
+    return md
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key, description=RAW_TABLES[name], group_name="ingestion",
+            partitions_def=EXERCICE_PARTITIONS, kinds={"python", "duckdb"},
+        )
+        for name, key in RAW_KEYS.items()
+    ],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="warehouse_writer",
+    retry_policy=IO_RETRY,
+    can_subset=False,
+)
+def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Parse new and changed files of each selected exercise and load them, conserving rows."""
+    exercices = sorted(int(k) for k in context.partition_keys)
+    summaries = []
+    with warehouse.writer(holder=f"dagster run {context.run_id}") as con:
+        for exercice in exercices:
+            summaries.append(
+                ingest_exercice(
+                    con, warehouse.raw_path(), exercice, run_id=context.run_id,
+                    workers=default_workers(), log=context.log.info,
+                )
+            )
+    context.log.info(
+        "; ".join(
+            f"{s.exercice}: {s.files_loaded} chargé(s), {s.files_rejected} refusé(s), "
+            f"{s.files_ignored} ignoré(s), {s.files_replaced} remplacé(s), "
+            f"{s.rows_loaded} lignes chargées / {s.rows_rejected} refusées"
+            for s in summaries
+        )
+    )
+    metadata = summaries_metadata(summaries)
+    for key in RAW_KEYS.values():
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)

@@ -1,0 +1,671 @@
+"""Great Expectations suites: staged participants, staged mandates, synthesis mart.
+
+Why this module exists: dbt tests check the warehouse row by row in SQL; these three suites
+add a second, independent look at the same tables with Great Expectations (GX 1.x), whose
+stored validation results and Data Docs give the Département a browsable, dated record of
+every nightly check. Three constraints shape the code:
+
+* GX 1.x's SQL datasource returns no results on DuckDB (a known GX bug), so the tables are
+  read from DuckDB into pandas DataFrames by the caller and validated as DataFrames.
+* ``import great_expectations`` takes ~5 s, so it is imported lazily inside the functions that
+  need it: importing this module stays fast (a test enforces it). dagster-ge does not support
+  GX 1.x, so this module has no Dagster import; Dagster ``@asset_check``s wrap :func:`run_suite`.
+* Personal data: participant identifiers must never reach GX. :func:`prepare_frame` keeps only
+  the columns the expectations need and replaces ``identifiant`` with a boolean
+  ``identifiant_present``; results are asked in ``BASIC`` format with no unexpected-value samples
+  (``partial_unexpected_count = 0``), so neither the stored validation JSON nor the Data Docs
+  HTML hold any data value - only counts, the suites' own parameters and observed row counts.
+
+Public API::
+
+    SUITE_NAMES                       ("participants", "mandats", "synthese_thematiques")
+    SUITE_MODELS                      suite name -> dbt model it validates
+    run_suite(name, df, *, gx_dir, build_docs=True, run_name=None) -> SuiteResult
+    prepare_frame(name, df) -> DataFrame      (what GX actually sees)
+    build_expectations(name, df) -> list      (the suite, as GX Expectation objects)
+
+``run_suite`` never raises: any failure (missing column, GX error, unreadable context...) gives
+``SuiteResult.success == False`` with the error message. An expectation that raised, or whose
+result lacks the value it must report (``unexpected_count`` for row-wise expectations,
+``observed_value`` for table-level ones), counts as failed, never as a pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:  # pragma: no cover - typing only, keeps import time low
+    import pandas as pd
+
+__all__ = [
+    "SUITE_NAMES",
+    "SUITE_MODELS",
+    "RESULT_FORMAT",
+    "ExpectationOutcome",
+    "SuiteResult",
+    "build_expectations",
+    "prepare_frame",
+    "run_suite",
+]
+
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt" / "seeds"
+
+SUITE_NAMES: tuple[str, ...] = ("participants", "mandats", "synthese_thematiques")
+SUITE_MODELS: dict[str, str] = {
+    "participants": "staging.stg_operateurs__participants",
+    "mandats": "staging.stg_finances__mandats",
+    "synthese_thematiques": "marts.fct_synthese_thematiques",
+}
+
+# No sample of unexpected values anywhere (result JSON, Data Docs): counts only.
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "BASIC",
+    "partial_unexpected_count": 0,
+    "include_unexpected_rows": False,
+}
+
+NATURES_MANDAT = ("Avance", "Solde", "Avenant", "Annulation")
+TYPES_ACTION = ("PRO", "SOC", "RU")
+MONTANT_MIN, MONTANT_MAX = -10_000_000, 10_000_000
+RE_CONVENTION = r"^PDI-\d{4}-\d{4,}$"
+RE_SIRET = r"^\d{14}$"
+
+# Data Docs: one local static site. The index page lists only the most recent validation
+# results: GX re-reads every listed result JSON each time it rebuilds the index, so without a
+# limit the nightly build would slow down as history accumulates (~4 s at 900 results).
+# Older result pages stay on disk, reachable from the file system.
+DOCS_SITE = "local_site"
+DOCS_INDEX_LIMIT = 150
+_DOCS_SITE_CONFIG: dict[str, Any] = {
+    "class_name": "SiteBuilder",
+    "show_how_to_buttons": False,
+    "store_backend": {
+        "class_name": "TupleFilesystemStoreBackend",
+        "base_directory": f"uncommitted/data_docs/{DOCS_SITE}/",
+    },
+    "site_index_builder": {
+        "class_name": "DefaultSiteIndexBuilder",
+        "validation_results_limit": DOCS_INDEX_LIMIT,
+    },
+}
+
+_DATASOURCE = "bilan_dataframes"
+_BATCH_DEFINITION = "whole_dataframe"
+
+# Columns handed to GX per suite (everything else, e.g. free-text motif_sortie_brut, is dropped).
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participants": (
+        "exercice",
+        "num_convention",
+        "identifiant_present",
+        "date_entree",
+        "date_sortie",
+        "code_motif",
+        "source_file",
+        "source_sheet",
+        "source_row",
+    ),
+    "mandats": (
+        "exercice",
+        "num_mandat",
+        "date_emission",
+        "num_convention",
+        "siret",
+        "nature",
+        "montant",
+        "source_file",
+        "source_row",
+    ),
+    "synthese_thematiques": (
+        "exercice",
+        "code_thematique",
+        "code_type_action",
+        "nb_actions",
+        "montant_paye_eur",
+        "accompagnements",
+        "fins_accompagnement",
+        "sorties_emploi_formation",
+    ),
+}
+
+# Expectation types whose result must carry an observed_value (table / aggregate level);
+# all others used here are row-wise ("map") expectations and must carry unexpected_count.
+_AGGREGATE_TYPES = frozenset(
+    {"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"}
+)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    expectation_type: str
+    columns: tuple[str, ...]
+    success: bool
+    observed_value: Any = None
+    unexpected_count: int | None = None
+    error_message: str | None = None
+    description: str = ""
+
+    @property
+    def column(self) -> str | None:
+        """The checked column(s) as one string ("a" or "a, b"), None for table-level ones."""
+        return ", ".join(self.columns) if self.columns else None
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite_name: str
+    success: bool
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    data_docs_index: Path | None = None
+    error_message: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    def summary(self) -> str:
+        """One line per failed expectation (or the global error), for logs and check metadata."""
+        if self.error_message:
+            return f"{self.suite_name}: ERROR {self.error_message}"
+        if self.success:
+            return f"{self.suite_name}: {len(self.outcomes)} expectations passed"
+        lines = [f"{self.suite_name}: {len(self.failures)}/{len(self.outcomes)} failed"]
+        for o in self.failures:
+            detail = o.error_message or (
+                f"unexpected_count={o.unexpected_count}"
+                if o.unexpected_count is not None
+                else f"observed_value={o.observed_value!r}"
+            )
+            lines.append(f"  - {o.expectation_type}({', '.join(o.columns)}): {detail}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+@cache
+def _seed_codes(seed: str, column: str) -> tuple[str, ...]:
+    with open(SEEDS_DIR / seed, newline="", encoding="utf-8") as fh:
+        return tuple(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
+
+
+def _codes_motif() -> list[str]:
+    return sorted(set(_seed_codes("motifs_sortie.csv", "code_motif")))
+
+
+def _codes_thematique() -> list[str]:
+    return sorted(set(_seed_codes("thematiques.csv", "code_thematique")))
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def prepare_frame(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame GX will see: only the needed columns, no participant identifier.
+
+    * participants: ``identifiant`` becomes ``identifiant_present`` (not null and not blank),
+      so that the not-null check on the identifier is kept without the identifier itself.
+    * mandats: the staging model may call the amount ``montant_eur``; it is renamed ``montant``.
+    Missing columns are simply absent: the expectations on them then fail (never pass).
+    """
+    _check_name(name)
+    frame = df
+    if name == "participants" and "identifiant" in frame.columns:
+        ident = frame["identifiant"]
+        present = ident.notna() & (ident.astype("string").str.strip().fillna("") != "")
+        frame = frame.assign(identifiant_present=present.astype(bool))
+    if name == "mandats" and "montant" not in frame.columns and "montant_eur" in frame.columns:
+        frame = frame.rename(columns={"montant_eur": "montant"})
+    keep = [c for c in _COLUMNS[name] if c in frame.columns]
+    return frame.loc[:, keep].reset_index(drop=True)
+
+
+def _check_name(name: str) -> None:
+    if name not in SUITE_NAMES:
+        raise ValueError(f"unknown suite {name!r}; expected one of {SUITE_NAMES}")
+
+
+# --------------------------------------------------------------------------- suites
+
+
+def build_expectations(name: str, df: pd.DataFrame | None = None) -> list[Any]:
+    """The expectations of suite ``name`` (GX 1.x Expectation objects).
+
+    ``df`` is the prepared frame; only ``synthese_thematiques`` needs it, to compute the expected
+    row count (19 thematics x number of distinct exercices) before validation.
+    """
+    _check_name(name)
+    gxe, Column = _gx_expectations()
+    builders = {
+        "participants": _participants,
+        "mandats": _mandats,
+        "synthese_thematiques": _synthese,
+    }
+    return builders[name](gxe, Column, df)
+
+
+def _not_null(gxe: Any, columns: tuple[str, ...]) -> list[Any]:
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column=c, notes=f"`{c}` is never null") for c in columns
+    ]
+
+
+def _participants(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one participant"),
+        *_not_null(gxe, ("exercice", "num_convention", "date_entree", "source_file", "source_row")),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="identifiant_present",
+            value_set=[True],
+            notes="`identifiant` is never null nor blank (checked as a boolean so that "
+            "no identifier reaches GX)",
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="num_convention",
+            regex=RE_CONVENTION,
+            notes="`num_convention` looks like PDI-YYYY-NNNN",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="code_motif",
+            value_set=_codes_motif(),
+            notes="`code_motif`, when set, is a code of motifs_sortie.csv",
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="date_sortie",
+            column_B="date_entree",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            notes="exit date on or after entry date (rows without exit ignored)",
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["source_file", "source_sheet", "source_row"],
+            notes="one participant per source row (lineage is unique)",
+        ),
+    ]
+
+
+def _mandats(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one mandate"),
+        *_not_null(
+            gxe,
+            (
+                "exercice",
+                "num_mandat",
+                "date_emission",
+                "num_convention",
+                "nature",
+                "montant",
+                "source_file",
+                "source_row",
+            ),
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["exercice", "num_mandat"],
+            notes="`num_mandat` is unique within the exercice",
+        ),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["source_file", "source_row"],
+            notes="one mandate per source line (lineage is unique)",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="nature",
+            value_set=list(NATURES_MANDAT),
+            notes="`nature` is Avance, Solde, Avenant or Annulation",
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="siret",
+            regex=RE_SIRET,
+            notes="`siret` is 14 digits",
+        ),
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="num_convention",
+            regex=RE_CONVENTION,
+            notes="`num_convention` looks like PDI-YYYY-NNNN",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="montant",
+            min_value=MONTANT_MIN,
+            max_value=MONTANT_MAX,
+            notes="amount within +/- 10 M EUR",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="montant",
+            min_value=0,
+            row_condition=Column("nature") != "Annulation",
+            notes="only an Annulation may be negative",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="montant",
+            max_value=0,
+            strict_max=True,
+            row_condition=Column("nature") == "Annulation",
+            notes="an Annulation is negative",
+        ),
+    ]
+
+
+def _synthese(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
+    codes = _codes_thematique()
+    n_exercices = 0
+    if df is not None and "exercice" in df.columns:
+        n_exercices = int(df["exercice"].nunique(dropna=True))
+    expected_rows = len(codes) * n_exercices
+    return [
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one row"),
+        # With (exercice, code_thematique) unique and code_thematique in the 19 codes, a total of
+        # 19 x distinct exercices rows means exactly 19 rows in every exercice.
+        gxe.ExpectTableRowCountToEqual(
+            value=expected_rows,
+            notes=f"{len(codes)} thematics x {n_exercices} exercice(s) = {expected_rows} "
+            f"rows, i.e. exactly {len(codes)} rows per exercice",
+        ),
+        *_not_null(gxe, ("exercice", "code_thematique", "code_type_action")),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["exercice", "code_thematique"],
+            notes="one row per exercice and thematic",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="code_thematique",
+            value_set=codes,
+            notes="`code_thematique` is a code of thematiques.csv",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="code_type_action",
+            value_set=list(TYPES_ACTION),
+            notes="`code_type_action` is PRO, SOC or RU",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="nb_actions",
+            min_value=0,
+            notes="`nb_actions` >= 0",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="montant_paye_eur",
+            min_value=0,
+            notes="`montant_paye_eur` >= 0",
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="accompagnements",
+            column_B="fins_accompagnement",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            notes="fins_accompagnement <= accompagnements",
+        ),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="fins_accompagnement",
+            column_B="sorties_emploi_formation",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            notes="sorties_emploi_formation <= fins_accompagnement",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- GX plumbing
+
+
+def _quiet_gx_env() -> None:
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _gx_expectations() -> tuple[Any, Any]:
+    _quiet_gx_env()
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    return gxe, Column
+
+
+@contextlib.contextmanager
+def _lock(gx_dir: Path) -> Iterator[None]:
+    """Serialise GX runs on one gx_dir across processes (GX rewrites great_expectations.yml)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    with open(gx_dir / ".gx_suites.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _context(gx_dir: Path) -> Any:
+    _quiet_gx_env()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    variables = context.variables
+    bars = variables.progress_bars
+    bars_on = (
+        bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)
+    )
+    sites = variables.data_docs_sites or {}
+    if (
+        variables.config.analytics_enabled is not False
+        or bars_on is not False
+        or sites.get(DOCS_SITE) != _DOCS_SITE_CONFIG
+    ):
+        variables.config.analytics_enabled = False
+        variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        variables.data_docs_sites = {**sites, DOCS_SITE: _DOCS_SITE_CONFIG}
+        variables.save()
+    return context
+
+
+def _batch_definition(context: Any, asset_name: str) -> Any:
+    datasource = None
+    with contextlib.suppress(Exception):
+        datasource = context.data_sources.get(_DATASOURCE)
+    if datasource is None:
+        datasource = context.data_sources.add_pandas(_DATASOURCE)
+    try:
+        asset = datasource.get_asset(asset_name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition(_BATCH_DEFINITION)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(_BATCH_DEFINITION)
+
+
+def _docs_index(context: Any) -> Path | None:
+    for site in context.get_docs_sites_urls() or []:
+        url = site.get("site_url") or ""
+        if url.startswith("file://"):
+            path = Path(unquote(urlparse(url).path))
+            if path.is_file():
+                return path
+    return None
+
+
+def _columns_of(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    if kwargs.get("column"):
+        return (kwargs["column"],)
+    if kwargs.get("column_A"):
+        return (kwargs["column_A"], kwargs["column_B"])
+    if kwargs.get("column_list"):
+        return tuple(kwargs["column_list"])
+    return ()
+
+
+def _error_of(exception_info: Any) -> str | None:
+    """The exception message of a result, whatever shape GX gave exception_info."""
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else exception_info.values()
+    for info in infos:
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message") or "expectation raised an exception")
+    return None
+
+
+def _notes_of(config: Any) -> str:
+    notes = getattr(config, "notes", None) or ""
+    return " ".join(notes) if isinstance(notes, list) else str(notes)
+
+
+def _outcome(result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    etype = config.type
+    body = result.result or {}
+    observed = body.get("observed_value")
+    unexpected = body.get("unexpected_count")
+    error = _error_of(result.exception_info)
+    success = bool(result.success) and error is None
+    if success and not body:
+        success, error = False, "no result returned by GX"
+    elif success and etype in _AGGREGATE_TYPES and observed is None:
+        success, error = False, "no observed_value returned by GX"
+    elif success and etype not in _AGGREGATE_TYPES and unexpected is None:
+        success, error = False, "no unexpected_count returned by GX"
+    return ExpectationOutcome(
+        expectation_type=etype,
+        columns=_columns_of(config.kwargs),
+        success=success,
+        observed_value=observed,
+        unexpected_count=None if unexpected is None else int(unexpected),
+        error_message=error,
+        description=_notes_of(config),
+    )
+
+
+def _redact(result: SuiteResult, secrets: set[str]) -> SuiteResult:
+    """Last line of defence: blank any message that quotes a participant identifier."""
+    secrets = {s for s in secrets if len(s) >= 3}
+    if not secrets:
+        return result
+
+    def clean(msg: str | None) -> str | None:
+        if msg and any(s in msg for s in secrets):
+            return "[message redacted: it quoted a participant identifier]"
+        return msg
+
+    outcomes = [
+        o
+        if clean(o.error_message) == o.error_message
+        else ExpectationOutcome(
+            o.expectation_type,
+            o.columns,
+            o.success,
+            o.observed_value,
+            o.unexpected_count,
+            clean(o.error_message),
+            o.description,
+        )
+        for o in result.outcomes
+    ]
+    return SuiteResult(
+        result.suite_name,
+        result.success,
+        outcomes,
+        result.data_docs_index,
+        clean(result.error_message),
+        result.duration_s,
+    )
+
+
+def run_suite(
+    name: str,
+    df: pd.DataFrame,
+    *,
+    gx_dir: Path,
+    build_docs: bool = True,
+    run_name: str | None = None,
+) -> SuiteResult:
+    """Validate ``df`` against suite ``name`` in a file GX context under ``gx_dir``.
+
+    Registers (creates or updates) the suite, its validation definition and checkpoint, runs it,
+    stores the validation result (``gx_dir/gx/uncommitted/validations/``) and, when
+    ``build_docs``, updates the Data Docs site (``gx_dir/gx/uncommitted/data_docs/local_site/``)
+    whose ``index.html`` is returned. ``run_name`` (e.g. the Dagster run id) labels the result.
+    Never raises.
+    """
+    started = time.perf_counter()
+    secrets: set[str] = set()
+    try:
+        if name == "participants" and "identifiant" in getattr(df, "columns", ()):
+            secrets = {str(v) for v in df["identifiant"].dropna().unique()}
+        _check_name(name)
+        gx_dir = Path(gx_dir)
+        gx_dir.mkdir(parents=True, exist_ok=True)
+        frame = prepare_frame(name, df)
+        expectations = build_expectations(name, frame)
+        with _lock(gx_dir):
+            result = _run(name, frame, expectations, gx_dir, build_docs, run_name, started)
+    except Exception as exc:  # noqa: BLE001 - contract: report, never raise
+        result = SuiteResult(
+            suite_name=name,
+            success=False,
+            error_message=f"{type(exc).__name__}: {exc}",
+            duration_s=time.perf_counter() - started,
+        )
+    return _redact(result, secrets)
+
+
+def _run(
+    name: str,
+    frame: pd.DataFrame,
+    expectations: list[Any],
+    gx_dir: Path,
+    build_docs: bool,
+    run_name: str | None,
+    started: float,
+) -> SuiteResult:
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    context = _context(gx_dir)
+    batch_definition = _batch_definition(context, name)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+    )
+    actions = [UpdateDataDocsAction(name="update_data_docs")] if build_docs else []
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[validation],
+            actions=actions,
+            result_format=RESULT_FORMAT,
+        )
+    )
+    run = checkpoint.run(
+        batch_parameters={"dataframe": frame},
+        run_id=RunIdentifier(run_name=run_name) if run_name else None,
+    )
+    validation_results = list(run.run_results.values())
+    if len(validation_results) != 1:
+        raise RuntimeError(f"expected 1 validation result, GX returned {len(validation_results)}")
+    outcomes = [_outcome(r) for r in validation_results[0].results]
+    if len(outcomes) != len(expectations):
+        raise RuntimeError(
+            f"{len(expectations)} expectations but {len(outcomes)} results returned by GX"
+        )
+    success = bool(validation_results[0].success) and all(o.success for o in outcomes)
+    return SuiteResult(
+        suite_name=name,
+        success=success,
+        outcomes=outcomes,
+        data_docs_index=_docs_index(context) if build_docs else None,
+        duration_s=time.perf_counter() - started,
+    )

@@ -1,0 +1,76 @@
+"""Great Expectations suites as blocking Dagster asset checks (GX 1.x, no dagster-ge).
+
+The suites live in :mod:`dagster_project.checks.gx_suites`; this module only reads the checked
+relation from the warehouse into pandas (GX's SQL datasource returns nothing on DuckDB) and turns
+the outcome into an AssetCheckResult. A suite that could not run is a failure, never a pass.
+"""
+
+
+import dagster as dg
+
+from dagster_project.resources import WarehouseResource
+
+# suite name -> (checked dbt asset, relation read from the warehouse)
+SUITES = {
+    "participants": ("stg_operateurs__participants", "staging.stg_operateurs__participants"),
+    "mandats": ("stg_finances__mandats", "staging.stg_finances__mandats"),
+    "synthese_thematiques": ("fct_synthese_thematiques", "marts.fct_synthese_thematiques"),
+}
+
+
+def _make_check(suite: str, asset: str, relation: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        name=f"gx_{suite}",
+        asset=dg.AssetKey([asset]),
+        blocking=True,
+        description=f"Great Expectations suite « {suite} » on {relation} (Data Docs under the "
+        "warehouse dir, gx/).",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        from dagster_project.checks.gx_suites import run_suite
+
+        try:
+            with warehouse.reader() as con:
+                df = con.execute(f"SELECT * FROM {relation}").df()
+            result = run_suite(
+                suite, df, gx_dir=warehouse.dir_path() / "gx", run_name=context.run_id
+            )
+        except Exception as exc:  # could not run: a failure, never a pass
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                description=f"suite {suite} could not run: {type(exc).__name__}",
+            )
+        failed = [o for o in result.outcomes if not o.success]
+        return dg.AssetCheckResult(
+            passed=bool(result.success),
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"{len(result.outcomes) - len(failed)}/{len(result.outcomes)} expectations OK"
+                + (f"; {result.error_message}" if result.error_message else "")
+                + (f"; {result.summary()}" if failed else "")
+            ),
+            metadata={
+                "rows": len(df),
+                "expectations": len(result.outcomes),
+                "failed": dg.MetadataValue.json(
+                    [
+                        {
+                            "expectation": o.expectation_type,
+                            "column": str(o.column),
+                            "observed": str(o.observed_value),
+                            "unexpected_count": o.unexpected_count,
+                            "error": o.error_message,
+                        }
+                        for o in failed
+                    ]
+                ),
+                "data_docs": dg.MetadataValue.path(str(result.data_docs_index or "")),
+            },
+        )
+
+    return _check
+
+
+GX_CHECKS = [_make_check(s, a, r) for s, (a, r) in SUITES.items()]

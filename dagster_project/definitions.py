@@ -1,0 +1,24 @@
+"""The one Dagster code location of bilan-insertion."""
+
+import dagster as dg
+
+from dagster_project import settings  # noqa: F401  (telemetry off before anything else)
+from dagster_project.assets.dbt import bilan_dbt_assets
+from dagster_project.assets.ingestion import raw_tables
+from dagster_project.assets.publication import marts_publies
+from dagster_project.checks.conservation import manifest_conservation
+from dagster_project.checks.quality import GX_CHECKS
+from dagster_project.jobs import NIGHTLY_JOB
+from dagster_project.resources import WarehouseResource, dbt_resource
+from dagster_project.schedules.nightly import nightly_schedule
+from dagster_project.sensors.alerts import run_failure_alert
+from dagster_project.sensors.raw_drop import raw_drop_sensor
+
+defs = dg.Definitions(
+    assets=[raw_tables, bilan_dbt_assets, marts_publies],
+    asset_checks=[manifest_conservation, *GX_CHECKS],
+    jobs=[NIGHTLY_JOB],
+    schedules=[nightly_schedule],
+    sensors=[raw_drop_sensor, run_failure_alert],
+    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+)

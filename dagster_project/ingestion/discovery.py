@@ -1,0 +1,134 @@
+"""Find what arrived in the raw folder: exercises, workbooks, finance exports, and non-reports.
+
+Kept apart from parsing and loading so the sensor can fingerprint a drop cheaply (size, mtime,
+sha256) without reading any spreadsheet, and so every file seen is classified exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+EXERCICE_DIR = re.compile(r"^\d{4}$")
+WORKBOOK_SUFFIXES = {".xlsx", ".ods"}
+FINANCE_SUFFIXES = {".csv"}
+
+KIND_OPERATEUR = "operateur"
+KIND_FINANCES = "finances"
+KIND_AUTRE = "autre"
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One file found under ``<raw>/<exercice>/``; ``source_file`` is relative to the raw dir."""
+
+    exercice: int
+    path: Path
+    source_file: str
+    kind: str
+    size_bytes: int
+    mtime_ns: int
+    ignore_reason: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.path.name
+
+
+def discover_exercices(raw_dir: Path) -> list[int]:
+    """Every ``<raw>/<AAAA>/`` folder is an exercise to load."""
+    if not raw_dir.is_dir():
+        return []
+    return sorted(
+        int(p.name) for p in raw_dir.iterdir() if p.is_dir() and EXERCICE_DIR.match(p.name)
+    )
+
+
+def _classify(folder: str, name: str) -> tuple[str, str | None]:
+    suffix = Path(name).suffix.lower()
+    if name.startswith("~$") or name.startswith(".~lock"):
+        return KIND_AUTRE, "fichier verrou d'Excel/LibreOffice, pas un rapport"
+    if name.startswith("."):
+        return KIND_AUTRE, "fichier caché, pas un rapport"
+    if folder == "operateurs" and suffix in WORKBOOK_SUFFIXES:
+        return KIND_OPERATEUR, None
+    if folder == "finances" and suffix in FINANCE_SUFFIXES:
+        return KIND_FINANCES, None
+    return KIND_AUTRE, f"extension « {suffix or '(aucune)'} » non attendue dans {folder}/"
+
+
+def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
+    """All files of one exercise, workbooks and exports first-class, anything else ``autre``.
+
+    Files outside ``operateurs/`` and ``finances/`` (a note dropped at the exercise root) are
+    listed as ignored too: nothing that arrives goes unrecorded.
+    """
+    root = raw_dir / str(exercice)
+    found: list[RawFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(root)
+        folder = rel_dir.parts[0] if rel_dir.parts else ""
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                st = path.stat()
+            except OSError:  # vanished between listing and stat: the next run sees it
+                continue
+            kind, why = _classify(folder, name)
+            if len(rel_dir.parts) > 1 and kind != KIND_AUTRE:
+                kind, why = KIND_AUTRE, "sous-dossier non attendu"
+            found.append(
+                RawFile(
+                    exercice=exercice,
+                    path=path,
+                    source_file=path.relative_to(raw_dir).as_posix(),
+                    kind=kind,
+                    size_bytes=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                    ignore_reason=why,
+                )
+            )
+    return found
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_files(
+    files: Iterable[RawFile], known: Mapping[str, tuple[int, int, str]] | None = None
+) -> dict[str, str]:
+    """sha256 per source_file, reusing a known hash when size and mtime are unchanged (as git does).
+
+    ``known`` maps source_file → (size_bytes, mtime_ns, sha256) from the previous manifest.
+    """
+    known = known or {}
+    out: dict[str, str] = {}
+    for f in files:
+        prev = known.get(f.source_file)
+        if prev and prev[0] == f.size_bytes and prev[1] == f.mtime_ns:
+            out[f.source_file] = prev[2]
+        else:
+            try:
+                out[f.source_file] = sha256_file(f.path)
+            except OSError:
+                out[f.source_file] = ""
+    return out
+
+
+def drop_fingerprint(raw_dir: Path) -> str:
+    """A cheap fingerprint of the whole raw folder (names, sizes, mtimes) for the sensor."""
+    h = hashlib.sha256()
+    for exercice in discover_exercices(raw_dir):
+        for f in discover_files(raw_dir, exercice):
+            h.update(f"{f.source_file}\0{f.size_bytes}\0{f.mtime_ns}\n".encode())
+    return h.hexdigest()

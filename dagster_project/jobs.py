@@ -1,0 +1,15 @@
+"""The nightly job: ingest every exercise → dbt build (tests) → GX checks → publish.
+
+In-process executor: the steps run in the run's own process (no ~6 s process spawn per step);
+dbt is isolated in its own subprocess anyway, and ingestion parallelises parsing itself.
+"""
+
+import dagster as dg
+
+NIGHTLY_JOB = dg.define_asset_job(
+    name="bilan_nightly",
+    selection=dg.AssetSelection.all(),
+    executor_def=dg.in_process_executor,
+    description="Ingestion of every exercise, dbt build and tests, Great Expectations suites, "
+    "publication of marts.duckdb when every blocking check passes.",
+)

@@ -1,0 +1,256 @@
+"""Finance export (``finances/mandats_<exercice>.csv``) → typed payment rows and rejections.
+
+Why this module exists: the accounting software writes a ``;``-separated, Windows-1252
+CSV with French numbers and dates (contract: /work/shared/spec/raw-inputs.md,
+section 2). This module decodes it (tolerating a UTF-8 export, with or without BOM),
+matches header labels through :func:`normalize_label` (columns in any order) and
+refuses, line by line, what cannot be loaded. A file that cannot be read at all, or
+lacks a column, is refused whole (one ``Rejet`` with ``row_number=None``, every data
+line counted as rejected). Whether a convention exists is checked later by the loader,
+which sees all workbooks.
+
+``source_row`` is the 1-based line number in the file (header = line 1). Never raises.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .models import MandatsResult, Rejet
+from .normalize import (
+    ValeurInvalide,
+    normalize_label,
+    parse_date,
+    parse_french_amount,
+    parse_num_convention,
+    parse_siret,
+    parse_whole_number,
+)
+
+__all__ = ["parse_mandats"]
+
+_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "exercice": ("Exercice", ("Exercice", "Année", "Exercice budgétaire")),
+    "num_mandat": (
+        "N° mandat",
+        ("N° mandat", "N° de mandat", "No mandat", "Numéro mandat", "Numéro de mandat", "Mandat"),
+    ),
+    "date_emission": (
+        "Date d'émission",
+        ("Date d'émission", "Date émission", "Date d'emission du mandat"),
+    ),
+    "num_convention": (
+        "N° convention",
+        (
+            "N° convention",
+            "N° de convention",
+            "No convention",
+            "Numéro convention",
+            "Numéro de convention",
+            "Convention",
+        ),
+    ),
+    "tiers": ("Tiers", ("Tiers", "Nom du tiers", "Bénéficiaire")),
+    "siret": ("SIRET", ("SIRET", "N° SIRET", "SIRET tiers")),
+    "nature": ("Nature", ("Nature", "Nature du mandat", "Type")),
+    "montant": ("Montant", ("Montant", "Montant (€)", "Montant TTC", "Montant en euros")),
+}
+_REQUIRED = tuple(_FIELDS)
+_KEYS = {normalize_label(s): f for f, (_, spellings) in _FIELDS.items() for s in spellings}
+_NATURES = {n.lower(): n for n in ("Avance", "Solde", "Avenant", "Annulation")}
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if not data.isascii():
+        try:  # a UTF-8 export without BOM: cp1252 accents practically never form valid UTF-8
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # the 5 bytes cp1252 leaves undefined
+
+
+def _count_data_lines(lines: list[tuple[int, list[str]]]) -> int:
+    return sum(1 for _, f in lines if any(x.strip() for x in f))
+
+
+def parse_mandats(path: Path, *, exercice: int) -> MandatsResult:
+    """Parse one finance export. Never raises."""
+    try:
+        return _parse(Path(path), int(exercice))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        return _rejected(f"erreur inattendue: {type(exc).__name__}", 0)
+
+
+def _rejected(reason: str, n: int, column: str | None = None) -> MandatsResult:
+    return MandatsResult(
+        rows=[],
+        rejets=[Rejet(None, None, column, None, reason)],
+        rows_read=n,
+        rows_loaded=0,
+        rows_rejected=n,
+        file_rejected=True,
+    )
+
+
+def _read_lines(text: str) -> list[tuple[int, list[str]]]:
+    """(1-based starting line number, fields) for every record of the file."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";"
+    if ";" not in first_line:
+        if "\t" in first_line:
+            delimiter = "\t"
+        elif "," in first_line:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+    out = []
+    start = 1
+    for fields in reader:
+        out.append((start, fields))
+        start = reader.line_num + 1
+    return out
+
+
+def _parse(path: Path, exercice: int) -> MandatsResult:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return _rejected("fichier illisible", 0)
+    if not data.strip():
+        return _rejected("fichier vide", 0)
+    if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
+        return _rejected("ce fichier n'est pas un export CSV (contenu binaire)", 0)
+    text = _decode(data)
+    try:
+        lines = _read_lines(text)
+    except csv.Error:
+        return _rejected("fichier CSV illisible", 0)
+
+    # header: first non-blank line (an Excel "sep=;" hint line is skipped)
+    h = 0
+    while h < len(lines) and (
+        not any(x.strip() for x in lines[h][1])
+        or (len(lines[h][1]) == 1 and lines[h][1][0].strip().lower().startswith("sep="))
+    ):
+        h += 1
+    if h == len(lines):
+        return _rejected("fichier vide", 0)
+    cols: dict[str, int] = {}
+    for i, label in enumerate(lines[h][1]):
+        key = _KEYS.get(normalize_label(label))
+        if key is not None and key not in cols:
+            cols[key] = i
+    data_lines = lines[h + 1 :]
+    missing = [_FIELDS[k][0] for k in _REQUIRED if k not in cols]
+    if missing:
+        names = ", ".join(f"« {m} »" for m in missing)
+        plural = "s" if len(missing) > 1 else ""
+        return _rejected(
+            f"colonne{plural} obligatoire{plural} {names} introuvable{plural} "
+            "dans la ligne d'en-tête",
+            _count_data_lines(data_lines),
+            missing[0],
+        )
+
+    ce, cn, cd, cc, ct, cs, cna, cm = (cols[k] for k in _REQUIRED)
+    width = max(cols.values()) + 1
+    rows: list[dict] = []
+    rejets: list[Rejet] = []
+    seen: set[str] = set()
+    read = 0
+    L = {k: v[0] for k, v in _FIELDS.items()}  # noqa: N806
+    for lineno, fields in data_lines:
+        if not any(x.strip() for x in fields):
+            continue  # blank line
+        first = next(x for x in fields if x.strip())
+        if normalize_label(first) == "total" or normalize_label(first).startswith("total "):
+            continue  # a trailing Total line
+        read += 1
+        if len(fields) < width:
+            fields = fields + [""] * (width - len(fields))
+
+        def reject(column: str, value: str | None, reason: str) -> None:
+            rejets.append(Rejet(None, lineno, column, value or None, reason))  # noqa: B023
+
+        num_mandat = fields[cn].strip()
+        if not num_mandat:
+            reject(L["num_mandat"], None, "N° mandat manquant")
+            continue
+        raw = fields[ce]
+        try:
+            ex = parse_whole_number(raw)
+        except ValeurInvalide as exc:
+            reject(L["exercice"], raw.strip(), f"Exercice : {exc}")
+            continue
+        if ex != exercice:
+            reject(
+                L["exercice"],
+                raw.strip(),
+                f"exercice du mandat ({ex}) différent de celui du dossier ({exercice})",
+            )
+            continue
+        raw = fields[cc]
+        try:
+            num_convention, _ = parse_num_convention(raw)
+        except ValeurInvalide as exc:
+            reject(L["num_convention"], raw.strip(), str(exc))
+            continue
+        raw = fields[cd]
+        try:
+            date_emission = parse_date(raw)
+        except ValeurInvalide as exc:
+            reject(L["date_emission"], raw.strip(), f"Date d'émission : {exc}")
+            continue
+        raw = fields[cna]
+        nature = _NATURES.get(normalize_label(raw))
+        if nature is None:
+            reject(
+                L["nature"],
+                raw.strip(),
+                "Nature inconnue (attendu Avance, Solde, Avenant ou Annulation)",
+            )
+            continue
+        raw = fields[cm]
+        try:
+            montant = parse_french_amount(raw)
+        except ValeurInvalide as exc:
+            reject(L["montant"], raw.strip(), f"Montant : {exc}")
+            continue
+        if num_mandat in seen:
+            reject(L["num_mandat"], num_mandat, "N° mandat en double (déjà présent plus haut)")
+            continue
+        seen.add(num_mandat)
+        try:
+            siret = parse_siret(fields[cs])
+        except ValeurInvalide:
+            siret = None  # informative only: the payment is still loaded
+        rows.append(
+            {
+                "exercice": exercice,
+                "num_mandat": num_mandat,
+                "date_emission": date_emission,
+                "num_convention": num_convention,
+                "tiers": fields[ct].strip() or None,
+                "siret": siret,
+                "nature": nature,
+                "montant": montant,
+                "source_sheet": None,
+                "source_row": lineno,
+            }
+        )
+    return MandatsResult(
+        rows=rows,
+        rejets=rejets,
+        rows_read=read,
+        rows_loaded=len(rows),
+        rows_rejected=read - len(rows),
+        file_rejected=False,
+    )

@@ -1,0 +1,115 @@
+"""Plain data returned by the parsers.
+
+Why this module exists: the parsers are pure functions; the loader (dagster_project
+/ingestion) turns their results into raw-table rows, manifest counters and ``rejets``
+rows. These dataclasses are that contract. Row dicts carry exactly the columns of the
+raw tables described in docs/architecture.md, minus the lineage columns the loader
+adds (``source_file``, ``file_sha256``, ``loaded_at``, ``run_id``), plus
+``source_sheet`` and ``source_row``.
+
+Counting invariant, always true: ``rows_read == rows_loaded + rows_rejected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Rejet",
+    "WorkbookResult",
+    "MandatsResult",
+    "ACTION_COLUMNS",
+    "PARTICIPANT_COLUMNS",
+    "CER_COLUMNS",
+    "MANDAT_COLUMNS",
+]
+
+ACTION_COLUMNS = (
+    "exercice",
+    "num_convention",
+    "operateur",
+    "siret",
+    "intitule",
+    "code_thematique",
+    "date_debut",
+    "date_fin",
+    "etp",
+    "nb_referents",
+    "accueils_individuels",
+    "problemes_mobilite_resolus",
+    "lieux_acces_multimedia",
+    "certifications_delivrees",
+    "source_sheet",
+    "source_row",
+)
+PARTICIPANT_COLUMNS = (
+    "exercice",
+    "num_convention",
+    "identifiant",
+    "date_entree",
+    "date_sortie",
+    "motif_sortie_brut",
+    "code_motif",
+    "mise_en_parcours_en_cours",
+    "source_sheet",
+    "source_row",
+)
+CER_COLUMNS = (
+    "exercice",
+    "num_convention",
+    "identifiant",
+    "date_signature",
+    "accompagnement_social",
+    "source_sheet",
+    "source_row",
+)
+MANDAT_COLUMNS = (
+    "exercice",
+    "num_mandat",
+    "date_emission",
+    "num_convention",
+    "tiers",
+    "siret",
+    "nature",
+    "montant",
+    "source_sheet",
+    "source_row",
+)
+
+
+@dataclass(slots=True)
+class Rejet:
+    """One refusal. ``row_number`` is None when the whole file is refused.
+
+    ``value`` never holds a participant identifier in clear (it is replaced by
+    ``sha256:<12 hex>``) and ``reason`` never quotes cell values.
+    """
+
+    sheet: str | None
+    row_number: int | None
+    column_name: str | None
+    value: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class WorkbookResult:
+    num_convention: str | None
+    action: dict | None
+    participants: list[dict]
+    cer: list[dict]
+    rejets: list[Rejet]
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    file_rejected: bool
+
+
+@dataclass(slots=True)
+class MandatsResult:
+    rows: list[dict]
+    rejets: list[Rejet]
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    file_rejected: bool = field(default=False)

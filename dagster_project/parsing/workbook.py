@@ -1,0 +1,944 @@
+"""Operator workbook (.xlsx / .ods) → typed rows and rejections.
+
+Why this module exists: each operator sends one hand-filled "Bilan d'action PDI"
+workbook per convention (contract: /work/shared/spec/raw-inputs.md, section 1). This
+module reads it with python-calamine and applies the tolerance rules of the contract
+(labels and sheet names matched through :func:`normalize_label`, labels/columns in any
+order, title/blank/Total/note rows) and the rejection rules: a defect that makes the
+whole report unusable rejects the file (one ``Rejet`` with ``row_number=None``), a
+defect in one participant or CER row rejects that row only.
+
+``parse_workbook`` never raises: any unexpected error becomes a whole-file rejection
+"erreur inattendue: <ExceptionType>". It never puts a participant identifier in
+clear in a ``Rejet`` (``sha256:<12 hex>`` instead) nor any cell value in a reason.
+
+Row numbers are 1-based spreadsheet rows as Excel/LibreOffice show them:
+``to_python(skip_empty_area=False)`` returns the grid from cell A1 (verified for both
+formats, even when the used range starts lower/right), so row index ``i`` is row ``i+1``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import date as _DATE
+from itertools import islice
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook, PasswordError
+
+from .models import Rejet, WorkbookResult
+from .nomenclature import Nomenclature, Thematique, load_nomenclature
+from .normalize import (
+    OUI_NON_FAST,
+    ValeurInvalide,
+    cell_to_text,
+    hash_identifiant,
+    normalize_label,
+    parse_date,
+    parse_french_decimal,
+    parse_identifiant,
+    parse_num_convention,
+    parse_oui_non,
+    parse_siret,
+    parse_whole_number,
+)
+
+__all__ = ["parse_workbook"]
+
+HEADER_SEARCH_ROWS = 10
+
+# --------------------------------------------------------------------------- labels
+SHEET_ACTION = "Action"
+SHEET_PARTICIPANTS = "Participants"
+SHEET_CER = "CER"
+_SHEET_ALIASES = {
+    SHEET_ACTION: ("action", "actions", "fiche action", "bilan action"),
+    SHEET_PARTICIPANTS: (
+        "participants",
+        "participant",
+        "liste des participants",
+        "beneficiaires",
+        "liste des beneficiaires",
+    ),
+    SHEET_CER: (
+        "cer",
+        "cers",
+        "liste des cer",
+        "contrats d engagement reciproque",
+        "contrat d engagement reciproque",
+    ),
+}
+
+# field → (label as shown in rejections, accepted spellings; all go through normalize_label)
+_ACTION_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "num_convention": (
+        "N° convention",
+        (
+            "N° convention",
+            "N° de convention",
+            "No convention",
+            "No de convention",
+            "Numéro convention",
+            "Numéro de convention",
+            "Num convention",
+            "Convention",
+        ),
+    ),
+    "operateur": ("Opérateur", ("Opérateur", "Nom de l'opérateur", "Nom opérateur", "Structure")),
+    "siret": ("SIRET", ("SIRET", "N° SIRET", "N° de SIRET", "Numéro SIRET", "SIRET opérateur")),
+    "intitule": (
+        "Intitulé de l'action",
+        ("Intitulé de l'action", "Intitulé", "Intitulé action", "Nom de l'action"),
+    ),
+    "code_thematique": (
+        "Code thématique",
+        ("Code thématique", "Thématique", "Code thematique PDI"),
+    ),
+    "date_debut": (
+        "Date de début",
+        ("Date de début", "Date début", "Début", "Date de debut d'action"),
+    ),
+    "date_fin": ("Date de fin", ("Date de fin", "Date fin", "Fin", "Date de fin d'action")),
+    "etp": ("ETP mobilisés", ("ETP mobilisés", "ETP", "ETP mobilisé", "Nombre d'ETP mobilisés")),
+    "nb_referents": (
+        "Nombre de référents",
+        (
+            "Nombre de référents",
+            "Nombre référents",
+            "Nb référents",
+            "Nb de référents",
+            "Nombre de référents uniques",
+        ),
+    ),
+    "accueils_individuels": (
+        "Accueils individuels",
+        ("Accueils individuels", "Nombre d'accueils individuels"),
+    ),
+    "problemes_mobilite_resolus": (
+        "Problèmes de mobilité résolus",
+        ("Problèmes de mobilité résolus", "Nombre de problèmes de mobilité résolus"),
+    ),
+    "lieux_acces_multimedia": (
+        "Lieux d'accès multimédia coordonnés",
+        (
+            "Lieux d'accès multimédia coordonnés",
+            "Lieux d'accès multimédia",
+            "Nombre de lieux d'accès multimédia coordonnés",
+        ),
+    ),
+    "certifications_delivrees": (
+        "Certifications et attestations délivrées",
+        (
+            "Certifications et attestations délivrées",
+            "Certifications délivrées",
+            "Nombre de certifications et attestations délivrées",
+        ),
+    ),
+}
+_REQUIRED_ACTION = (
+    "num_convention",
+    "operateur",
+    "siret",
+    "intitule",
+    "code_thematique",
+    "date_debut",
+    "date_fin",
+    "etp",
+)
+_INDICATORS = (
+    "accueils_individuels",
+    "problemes_mobilite_resolus",
+    "lieux_acces_multimedia",
+    "certifications_delivrees",
+)
+
+_PARTICIPANT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "identifiant": (
+        "Identifiant",
+        (
+            "Identifiant",
+            "Identifiant participant",
+            "Identifiant bénéficiaire",
+            "Id",
+            "ID bénéficiaire",
+        ),
+    ),
+    "date_entree": (
+        "Date d'entrée",
+        ("Date d'entrée", "Date entrée", "Date d'entrée dans l'action"),
+    ),
+    "date_sortie": (
+        "Date de sortie",
+        ("Date de sortie", "Date sortie", "Date de sortie de l'action"),
+    ),
+    "motif_sortie": ("Motif de sortie", ("Motif de sortie", "Motif sortie", "Motif")),
+    "mise_en_parcours": (
+        "Mise en parcours en cours",
+        ("Mise en parcours en cours", "Mise en parcours", "Mise en parcours (en cours)"),
+    ),
+}
+_PARTICIPANT_REQUIRED = ("identifiant", "date_entree", "date_sortie", "motif_sortie")
+
+_CER_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "identifiant": _PARTICIPANT_FIELDS["identifiant"],
+    "date_signature": (
+        "Date de signature",
+        ("Date de signature", "Date signature", "Date de signature du CER", "Date du CER"),
+    ),
+    "accompagnement_social": (
+        "Accompagnement social",
+        ("Accompagnement social", "Accompagnement social (Oui/Non)"),
+    ),
+}
+_CER_REQUIRED = ("identifiant", "date_signature", "accompagnement_social")
+
+
+def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for field_name, (_, spellings) in fields.items():
+        for spelling in spellings:
+            table.setdefault(normalize_label(spelling), field_name)
+    return table
+
+
+_ACTION_KEYS = _keys(_ACTION_FIELDS)
+_PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
+_CER_KEYS = _keys(_CER_FIELDS)
+_SHEET_KEYS = {normalize_label(a): sheet for sheet, al in _SHEET_ALIASES.items() for a in al}
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _label_key(text: str, table: dict[str, str]) -> str | None:
+    """The field a label cell names, tolerating a parenthesised hint '(JJ/MM/AAAA)'."""
+    key = table.get(normalize_label(text))
+    if key is None and ("(" in text or "[" in text):
+        key = table.get(normalize_label(_PAREN.sub(" ", text)))
+    return key
+
+
+_TOTAL_START = frozenset("tT \t\u00a0\u202f")
+
+
+def _is_total(text: str) -> bool:
+    head = text.lstrip()[:5]
+    if head.lower() != "total":
+        return False
+    norm = normalize_label(text)
+    return norm == "total" or norm.startswith("total ")
+
+
+class _FileRejected(Exception):
+    """Internal: the whole workbook is refused (message = plain-French reason)."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        sheet: str | None = None,
+        column: str | None = None,
+        value: str | None = None,
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.sheet = sheet
+        self.column = column
+        self.value = value
+        self.num: str | None = None
+
+
+# --------------------------------------------------------------------------- opening
+def _open_workbook(path: Path) -> CalamineWorkbook:
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise _FileRejected(f"fichier illisible ({type(exc).__name__})") from None
+    if not head:
+        raise _FileRejected("fichier vide : ce n'est pas un classeur .xlsx ou .ods")
+    if head.startswith(b"PK"):
+        try:
+            return CalamineWorkbook.from_path(str(path))
+        except PasswordError:
+            raise _FileRejected("classeur protégé par mot de passe") from None
+        except Exception:
+            pass
+        try:  # extension does not match the content (an .ods named .xlsx): sniff the bytes
+            return CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
+        except PasswordError:
+            raise _FileRejected("classeur protégé par mot de passe") from None
+        except Exception:
+            raise _FileRejected(
+                "classeur illisible : archive corrompue ou tronquée, ou protégée par mot de passe"
+            ) from None
+    if head.startswith(_OLE_MAGIC):
+        data = path.read_bytes()
+        if (
+            "EncryptionInfo".encode("utf-16-le") in data
+            or "EncryptedPackage".encode("utf-16-le") in data
+        ):
+            raise _FileRejected("classeur protégé par mot de passe (chiffré)")
+        try:  # a legacy .xls, tolerated
+            return CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except Exception:
+            raise _FileRejected(
+                "classeur illisible : format Excel 97-2003 endommagé ou protégé par mot de passe"
+            ) from None
+    raise _FileRejected(
+        "ce fichier n'est pas un classeur .xlsx ou .ods (texte, CSV ou format inconnu)"
+    )
+
+
+def _read_grid(wb: CalamineWorkbook, sheet_name: str) -> list[list]:
+    try:
+        return wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    except PasswordError:
+        raise _FileRejected("classeur protégé par mot de passe") from None
+    except Exception:
+        raise _FileRejected(f"feuille {sheet_name} illisible", sheet=sheet_name) from None
+
+
+# --------------------------------------------------------------------------- action
+@dataclass(slots=True)
+class _Found:
+    value: object
+    row: int  # 0-based
+    has_value: bool
+
+
+def _scan_action(grid: list[list]) -> dict[str, _Found]:
+    """All label cells of the Action sheet with the next non-empty cell to their right."""
+    found: dict[str, _Found] = {}
+    keys = _ACTION_KEYS
+    for r, row in enumerate(grid):
+        n = len(row)
+        c = 0
+        while c < n:
+            cell = row[c]
+            c += 1
+            if type(cell) is not str or not cell or cell.isspace():
+                continue
+            field_name = _label_key(cell, keys)
+            if field_name is None:
+                continue
+            value: object = None
+            has_value = False
+            j = c
+            while j < n:
+                v = row[j]
+                if v is None or v == "" or (type(v) is str and v.isspace()):
+                    j += 1
+                    continue
+                if type(v) is str and _label_key(v, keys) is not None:
+                    break  # the next cell is another label: this one has no value
+                value, has_value = v, True
+                c = j + 1  # never read a value cell as a label
+                break
+            prev = found.get(field_name)
+            if prev is None or (not prev.has_value and has_value):
+                found[field_name] = _Found(value, r, has_value)
+    return found
+
+
+def _label(field_name: str) -> str:
+    return _ACTION_FIELDS[field_name][0]
+
+
+def _parse_action(
+    grid: list[list], sheet: str, exercice: int, nomen: Nomenclature
+) -> tuple[dict, Thematique]:
+    found = _scan_action(grid)
+    problems: list[tuple[str, str | None, str]] = []  # (column, value, reason)
+    out: dict[str, object] = {}
+
+    def get(field_name: str, required: bool) -> object | None:
+        f = found.get(field_name)
+        if f is None or not f.has_value:
+            if required:
+                what = "absente" if f is None else "sans valeur"
+                problems.append(
+                    (_label(field_name), None, f"rubrique « {_label(field_name)} » {what}")
+                )
+            return None
+        return f.value
+
+    def check(field_name: str, parser, value: object) -> object | None:
+        try:
+            return parser(value)
+        except ValeurInvalide as exc:
+            msg = str(exc)
+            if not normalize_label(msg).startswith(normalize_label(_label(field_name))):
+                msg = f"{_label(field_name)} : {msg}"
+            problems.append((_label(field_name), cell_to_text(value), msg))
+            return None
+
+    num = None
+    raw = get("num_convention", True)
+    if raw is not None:
+        text = cell_to_text(raw)
+        try:
+            num, year = parse_num_convention(text)
+            if year != exercice:
+                problems.append(
+                    (
+                        _label("num_convention"),
+                        text,
+                        f"N° convention d'un autre exercice ({year}) "
+                        f"que celui du dossier ({exercice})",
+                    )
+                )
+        except ValeurInvalide as exc:
+            problems.append((_label("num_convention"), text, str(exc)))
+    out["num_convention"] = num
+
+    for field_name in ("operateur", "intitule"):
+        raw = get(field_name, True)
+        text = None if raw is None else cell_to_text(raw).strip()
+        if raw is not None and not text:
+            problems.append(
+                (_label(field_name), None, f"rubrique « {_label(field_name)} » sans valeur")
+            )
+        out[field_name] = text or None
+
+    raw = get("siret", True)
+    out["siret"] = None if raw is None else check("siret", parse_siret, raw)
+
+    them: Thematique | None = None
+    raw = get("code_thematique", True)
+    if raw is not None:
+        them = nomen.thematique(raw)
+        if them is None:
+            problems.append(
+                (
+                    _label("code_thematique"),
+                    cell_to_text(raw),
+                    "code thématique inconnu (absent de thematiques.csv)",
+                )
+            )
+    out["code_thematique"] = them.code if them else None
+
+    for field_name in ("date_debut", "date_fin"):
+        raw = get(field_name, True)
+        out[field_name] = None if raw is None else check(field_name, parse_date, raw)
+    if out["date_debut"] and out["date_fin"] and out["date_fin"] < out["date_debut"]:  # type: ignore[operator]
+        problems.append(
+            (
+                _label("date_fin"),
+                cell_to_text(out["date_fin"]),
+                "date de fin antérieure à la date de début",
+            )
+        )
+
+    raw = get("etp", True)
+    etp = None if raw is None else check("etp", parse_french_decimal, raw)
+    if etp is not None and etp < 0:  # type: ignore[operator]
+        problems.append((_label("etp"), cell_to_text(raw), "ETP mobilisés négatif"))
+        etp = None
+    out["etp"] = etp
+
+    # nb_referents only for RU, indicators only for thematics that have them
+    out["nb_referents"] = None
+    if them is not None and them.code == "RU":
+        raw = get("nb_referents", True)
+        out["nb_referents"] = (
+            None if raw is None else check("nb_referents", parse_whole_number, raw)
+        )
+    for field_name in _INDICATORS:
+        out[field_name] = None
+        if them is not None and field_name in them.indicateurs_specifiques:
+            raw = get(field_name, True)
+            out[field_name] = None if raw is None else check(field_name, parse_whole_number, raw)
+
+    if problems:
+        column, value, _ = problems[0]
+        exc = _FileRejected(
+            "; ".join(p[2] for p in problems), sheet=sheet, column=column, value=value
+        )
+        exc.num = num if num is not None and num[4:8] == str(exercice) else None
+        raise exc
+    f = found["num_convention"]
+    action = {
+        "exercice": exercice,
+        "num_convention": out["num_convention"],
+        "operateur": out["operateur"],
+        "siret": out["siret"],
+        "intitule": out["intitule"],
+        "code_thematique": out["code_thematique"],
+        "date_debut": out["date_debut"],
+        "date_fin": out["date_fin"],
+        "etp": out["etp"],
+        "nb_referents": out["nb_referents"],
+        "accueils_individuels": out["accueils_individuels"],
+        "problemes_mobilite_resolus": out["problemes_mobilite_resolus"],
+        "lieux_acces_multimedia": out["lieux_acces_multimedia"],
+        "certifications_delivrees": out["certifications_delivrees"],
+        "source_sheet": sheet,
+        "source_row": f.row + 1,
+    }
+    assert them is not None
+    return action, them
+
+
+# --------------------------------------------------------------------------- tables
+def _find_header(
+    grid: list[list], keys: dict[str, str], required: tuple[str, ...]
+) -> tuple[int | None, dict[str, int], int | None, dict[str, int]]:
+    """(header row, field → column) of the first row among the first 10 holding every
+    required label; else (None, {}, best candidate row, its columns) for diagnostics."""
+    best_row, best_cols = None, {}
+    for r in range(min(HEADER_SEARCH_ROWS, len(grid))):
+        cols: dict[str, int] = {}
+        for c, cell in enumerate(grid[r]):
+            if type(cell) is str and cell and not cell.isspace():
+                key = _label_key(cell, keys)
+                if key is not None and key not in cols:
+                    cols[key] = c
+        if all(k in cols for k in required):
+            return r, cols, r, cols
+        if len(cols) > len(best_cols):
+            best_row, best_cols = r, cols
+    return None, {}, best_row, best_cols
+
+
+def _blank(v: object) -> bool:
+    return v == "" or v is None or (type(v) is str and v.isspace())
+
+
+def _first_nonblank(row: list) -> object:
+    for v in row:
+        if v != "" and v is not None and not (type(v) is str and v.isspace()):
+            return v
+    return None
+
+
+def _is_prose(v: object) -> bool:
+    """A text of several words: a note, not an identifier nor a date."""
+    return type(v) is str and len(v.split()) > 1
+
+
+def _blank_or_prose(v: object) -> bool:
+    return v == "" or v is None or (type(v) is str and (v.isspace() or len(v.split()) > 1))
+
+
+def _count_rows(
+    grid: list[list], header: int | None, cols: dict[str, int], date_fields: tuple[str, ...]
+) -> int:
+    """Data rows of a sheet whose header is incomplete (only for counting a rejected file)."""
+    start = 0 if header is None else header + 1
+    ci = cols.get("identifiant")
+    dcols = [cols[f] for f in date_fields if f in cols]
+    n = 0
+    for row in grid[start:]:
+        first = _first_nonblank(row)
+        if first is None or (type(first) is str and _is_total(first)):
+            continue
+        if header is not None and all(_blank_or_prose(row[c]) for c in dcols):
+            if ci is None or _blank_or_prose(row[ci]):
+                continue  # blank or note row
+        n += 1
+    return n
+
+
+def _missing_columns_reason(sheet: str, fields, required, cols: dict[str, int]) -> tuple[str, str]:
+    missing = [fields[k][0] for k in required if k not in cols]
+    names = ", ".join(f"« {m} »" for m in missing)
+    plural = "s" if len(missing) > 1 else ""
+    return (
+        f"feuille {sheet} : colonne{plural} obligatoire{plural} {names} introuvable{plural} "
+        f"(ligne d'en-tête attendue dans les {HEADER_SEARCH_ROWS} premières lignes)",
+        missing[0],
+    )
+
+
+@dataclass(slots=True)
+class _TableResult:
+    rows: list[dict]
+    rejets: list[Rejet]
+    rows_read: int
+    header_error: tuple[str, str] | None = None  # (reason, column)
+
+
+_L_IDENT = _PARTICIPANT_FIELDS["identifiant"][0]
+_L_ENTREE = _PARTICIPANT_FIELDS["date_entree"][0]
+_L_SORTIE = _PARTICIPANT_FIELDS["date_sortie"][0]
+_L_MOTIF = _PARTICIPANT_FIELDS["motif_sortie"][0]
+_L_MEP = _PARTICIPANT_FIELDS["mise_en_parcours"][0]
+_L_SIGN = _CER_FIELDS["date_signature"][0]
+_L_ACCS = _CER_FIELDS["accompagnement_social"][0]
+
+
+def _is_skipped_row(row: list, ident_v: object, date_cells: tuple) -> bool:
+    """Blank, note, Total or repeated-header row (called only when no date cell is a date)."""
+    if _blank_or_prose(ident_v) and all(_blank_or_prose(v) for v in date_cells):
+        return True  # blank row or note row: no identifiant and no date
+    first = _first_nonblank(row)
+    return type(first) is str and _is_total(first)
+
+
+def _is_total_row(row: list) -> bool:
+    """A row whose first non-empty cell reads 'Total…' (cheap when column A holds data)."""
+    first = row[0]
+    if type(first) is not str:
+        return False
+    if first and first[0] not in _TOTAL_START:
+        return False
+    first = _first_nonblank(row)
+    return type(first) is str and _is_total(first)
+
+
+def _is_repeated_header(ident_v: object, date_v: object, keys: dict[str, str], date_key: str):
+    return (
+        type(ident_v) is str
+        and type(date_v) is str
+        and _label_key(date_v, keys) == date_key
+        and _label_key(ident_v, keys) == "identifiant"
+    )
+
+
+def _parse_participants(
+    grid: list[list], sheet: str, exercice: int, num: str | None, nomen: Nomenclature
+) -> _TableResult:
+    header, cols, best, best_cols = _find_header(grid, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED)
+    if header is None:
+        n = _count_rows(grid, best, best_cols, ("date_entree", "date_sortie"))
+        reason = _missing_columns_reason(
+            sheet, _PARTICIPANT_FIELDS, _PARTICIPANT_REQUIRED, best_cols
+        )
+        return _TableResult([], [], n, reason)
+    ci, cde, cds, cm = (cols[k] for k in _PARTICIPANT_REQUIRED)
+    cmp_ = cols.get("mise_en_parcours")
+    motifs = nomen.motifs
+    oui_non = OUI_NON_FAST
+    date_t, str_t = _DATE, str
+    norm = normalize_label
+    to_date = parse_date
+    out: list[dict] = []
+    append = out.append
+    rejets: list[Rejet] = []
+    seen: set[tuple] = set()
+    read = 0
+
+    def reject(rownum: int, column: str, value: str | None, reason: str) -> None:
+        rejets.append(Rejet(sheet, rownum, column, value, reason))
+
+    for rownum, row in enumerate(islice(grid, header + 1, None), header + 2):
+        ident_v = row[ci]
+        de_v = row[cde]
+        ds_v = row[cds]
+        tde = type(de_v)
+        tds = type(ds_v)
+        # -- not a participant: blank / note / Total / repeated header row (not counted)
+        if tde is not date_t and tds is not date_t:
+            if _is_skipped_row(row, ident_v, (de_v, ds_v)) or _is_repeated_header(
+                ident_v, de_v, _PARTICIPANT_KEYS, "date_entree"
+            ):
+                continue
+        elif _is_total_row(row):
+            continue
+        read += 1
+        # -- identifiant
+        if type(ident_v) is str_t:
+            ident = ident_v.strip()
+            if not ident:
+                reject(rownum, _L_IDENT, None, "Identifiant manquant")
+                continue
+        else:
+            try:
+                ident = parse_identifiant(ident_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_IDENT, hash_identifiant(ident_v), f"Identifiant : {exc}")
+                continue
+        # -- date d'entrée
+        if tde is date_t:
+            de = de_v
+        elif _blank(de_v):
+            reject(rownum, _L_ENTREE, None, "Date d'entrée manquante")
+            continue
+        else:
+            try:
+                de = to_date(de_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_ENTREE, cell_to_text(de_v), f"Date d'entrée : {exc}")
+                continue
+        # -- date de sortie
+        if tds is date_t:
+            ds = ds_v
+        elif ds_v == "" or (tds is str_t and ds_v.isspace()):
+            ds = None
+        else:
+            try:
+                ds = to_date(ds_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_SORTIE, cell_to_text(ds_v), f"Date de sortie : {exc}")
+                continue
+        if ds is not None and ds < de:
+            reject(rownum, _L_SORTIE, ds.isoformat(), _EXIT_BEFORE_ENTRY)
+            continue
+        # -- motif de sortie
+        mot_v = row[cm]
+        if mot_v == "" or (type(mot_v) is str_t and mot_v.isspace()):
+            if ds is not None:
+                reject(rownum, _L_MOTIF, None, "Date de sortie renseignée sans Motif de sortie")
+                continue
+            brut = code = None
+        else:
+            brut = mot_v.strip() if type(mot_v) is str_t else cell_to_text(mot_v)
+            code = motifs.get(norm(brut))
+            if code is None:
+                reject(rownum, _L_MOTIF, brut, _UNKNOWN_MOTIF)
+                continue
+            if ds is None:
+                reject(rownum, _L_MOTIF, brut, "Motif de sortie renseigné sans Date de sortie")
+                continue
+        # -- mise en parcours en cours (optional column)
+        mep = None
+        if cmp_ is not None:
+            mep_v = row[cmp_]
+            mep = oui_non.get(mep_v)
+            if mep is None and mep_v != "":
+                try:
+                    mep = parse_oui_non(mep_v)
+                except ValeurInvalide as exc:
+                    reject(rownum, _L_MEP, cell_to_text(mep_v), f"{_L_MEP} : {exc}")
+                    continue
+        # -- duplicate
+        key = (ident, de, ds, code)
+        if key in seen:
+            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_PARTICIPANT)
+            continue
+        seen.add(key)
+        append(
+            {
+                "exercice": exercice,
+                "num_convention": num,
+                "identifiant": ident,
+                "date_entree": de,
+                "date_sortie": ds,
+                "motif_sortie_brut": brut,
+                "code_motif": code,
+                "mise_en_parcours_en_cours": mep,
+                "source_sheet": sheet,
+                "source_row": rownum,
+            }
+        )
+    return _TableResult(out, rejets, read)
+
+
+_UNKNOWN_MOTIF = "motif de sortie inconnu (ni code ni libellé de motifs_sortie.csv)"
+_EXIT_BEFORE_ENTRY = "date de sortie antérieure à la date d'entrée"
+_DUPLICATE_PARTICIPANT = (
+    "ligne en double (même identifiant, dates et motif qu'une ligne précédente)"
+)
+_DUPLICATE_CER = "ligne en double (même identifiant et date de signature)"
+
+
+def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> _TableResult:
+    header, cols, best, best_cols = _find_header(grid, _CER_KEYS, _CER_REQUIRED)
+    if header is None:
+        n = _count_rows(grid, best, best_cols, ("date_signature",))
+        reason = _missing_columns_reason(sheet, _CER_FIELDS, _CER_REQUIRED, best_cols)
+        return _TableResult([], [], n, reason)
+    ci, cs, ca = (cols[k] for k in _CER_REQUIRED)
+    oui_non = OUI_NON_FAST
+    date_t, str_t = _DATE, str
+    out: list[dict] = []
+    append = out.append
+    rejets: list[Rejet] = []
+    seen: set[tuple] = set()
+    read = 0
+
+    def reject(rownum: int, column: str, value: str | None, reason: str) -> None:
+        rejets.append(Rejet(sheet, rownum, column, value, reason))
+
+    for rownum, row in enumerate(islice(grid, header + 1, None), header + 2):
+        ident_v = row[ci]
+        ds_v = row[cs]
+        tds = type(ds_v)
+        if tds is not date_t:
+            if _is_skipped_row(row, ident_v, (ds_v,)) or _is_repeated_header(
+                ident_v, ds_v, _CER_KEYS, "date_signature"
+            ):
+                continue
+        elif _is_total_row(row):
+            continue
+        read += 1
+        if type(ident_v) is str_t:
+            ident = ident_v.strip()
+            if not ident:
+                reject(rownum, _L_IDENT, None, "Identifiant manquant")
+                continue
+        else:
+            try:
+                ident = parse_identifiant(ident_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_IDENT, hash_identifiant(ident_v), f"Identifiant : {exc}")
+                continue
+        if tds is date_t:
+            ds = ds_v
+        elif _blank(ds_v):
+            reject(rownum, _L_SIGN, None, "Date de signature manquante")
+            continue
+        else:
+            try:
+                ds = parse_date(ds_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_SIGN, cell_to_text(ds_v), f"Date de signature : {exc}")
+                continue
+        acc_v = row[ca]
+        acc = oui_non.get(acc_v)
+        if acc is None:
+            try:
+                acc = parse_oui_non(acc_v)
+            except ValeurInvalide as exc:
+                reject(rownum, _L_ACCS, cell_to_text(acc_v), f"{_L_ACCS} : {exc}")
+                continue
+            if acc is None:
+                reject(rownum, _L_ACCS, None, "Accompagnement social manquant (Oui/Non)")
+                continue
+        key = (ident, ds)
+        if key in seen:
+            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_CER)
+            continue
+        seen.add(key)
+        append(
+            {
+                "exercice": exercice,
+                "num_convention": num,
+                "identifiant": ident,
+                "date_signature": ds,
+                "accompagnement_social": acc,
+                "source_sheet": sheet,
+                "source_row": rownum,
+            }
+        )
+    return _TableResult(out, rejets, read)
+
+
+# --------------------------------------------------------------------------- entry point
+def _rejected(
+    reason: str,
+    rows_read: int,
+    num: str | None = None,
+    sheet: str | None = None,
+    column: str | None = None,
+    value: str | None = None,
+) -> WorkbookResult:
+    return WorkbookResult(
+        num_convention=num,
+        action=None,
+        participants=[],
+        cer=[],
+        rejets=[Rejet(sheet, None, column, value, reason)],
+        rows_read=rows_read,
+        rows_loaded=0,
+        rows_rejected=rows_read,
+        file_rejected=True,
+    )
+
+
+def parse_workbook(path: Path, *, exercice: int, seeds_dir: Path | None = None) -> WorkbookResult:
+    """Parse one operator workbook (.xlsx or .ods). Never raises.
+
+    Counting: rows_read = 1 (the Action record) + data rows of the Participants/CER
+    sheets that the action's nature calls for; a whole-file rejection counts every row
+    it could identify as rejected (at least 1, the Action record).
+    """
+    try:
+        return _parse_workbook(Path(path), int(exercice), seeds_dir)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - includes pyo3 PanicException
+        return _rejected(f"erreur inattendue: {type(exc).__name__}", 1)
+
+
+def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> WorkbookResult:
+    nomen = load_nomenclature(seeds_dir)
+    try:
+        wb = _open_workbook(path)
+    except _FileRejected as exc:
+        return _rejected(exc.reason, 1)
+    with wb:
+        sheets: dict[str, str] = {}
+        for name in wb.sheet_names:
+            canon = _SHEET_KEYS.get(normalize_label(name))
+            if canon is not None and canon not in sheets:
+                sheets[canon] = name
+        action_sheet = sheets.get(SHEET_ACTION)
+        part_sheet = sheets.get(SHEET_PARTICIPANTS)
+        cer_sheet = sheets.get(SHEET_CER)
+        try:
+            if action_sheet is None:
+                raise _FileRejected("feuille Action introuvable")
+            action, them = _parse_action(
+                _read_grid(wb, action_sheet), action_sheet, exercice, nomen
+            )
+        except _FileRejected as exc:
+            # count what the file holds, all rejected
+            n = 1
+            num = exc.num
+            try:
+                if part_sheet is not None:
+                    n += _parse_participants(
+                        _read_grid(wb, part_sheet), part_sheet, exercice, None, nomen
+                    ).rows_read
+                if cer_sheet is not None:
+                    n += _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, None).rows_read
+            except _FileRejected:
+                pass
+            return _rejected(exc.reason, n, num, exc.sheet, exc.column, exc.value)
+
+        num = action["num_convention"]
+        tables: list[tuple[str, _TableResult]] = []
+        try:
+            if them.nature == "accompagnement":
+                if part_sheet is None:
+                    raise _FileRejected(
+                        f"feuille Participants introuvable (obligatoire pour une action "
+                        f"d'accompagnement, thématique {them.code})"
+                    )
+                tables.append(
+                    (
+                        "participants",
+                        _parse_participants(
+                            _read_grid(wb, part_sheet), part_sheet, exercice, num, nomen
+                        ),
+                    )
+                )
+            if them.code == "RU":
+                if cer_sheet is None:
+                    raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)")
+                tables.append(
+                    ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num))
+                )
+        except _FileRejected as exc:
+            n = 1 + sum(t.rows_read for _, t in tables)
+            return _rejected(exc.reason, n, num, exc.sheet, exc.column, exc.value)
+        for kind, t in tables:
+            if t.header_error is not None:
+                n = 1 + sum(tt.rows_read for _, tt in tables)
+                sheet = part_sheet if kind == "participants" else cer_sheet
+                reason, column = t.header_error
+                return _rejected(reason, n, num, sheet, column, None)
+
+    participants: list[dict] = []
+    cer: list[dict] = []
+    rejets: list[Rejet] = []
+    read = 1
+    for kind, t in tables:
+        (participants if kind == "participants" else cer).extend(t.rows)
+        rejets.extend(t.rejets)
+        read += t.rows_read
+    loaded = 1 + len(participants) + len(cer)
+    return WorkbookResult(
+        num_convention=num,
+        action=action,
+        participants=participants,
+        cer=cer,
+        rejets=rejets,
+        rows_read=read,
+        rows_loaded=loaded,
+        rows_rejected=read - loaded,
+        file_rejected=False,
+    )

@@ -1,0 +1,113 @@
+"""Write-audit-publish of the analysts' database ``marts.duckdb``.
+
+Analysts must never read the file the pipeline writes (DuckDB blocks readers while a writer holds
+it), and must never see a half-built or unchecked figure. So the published file is never written
+in place: the marts are copied into a new temp file beside it, CHECKPOINTed and closed (no .wal
+left), fsynced, then atomically renamed over the old one. A reader holding the old file open keeps
+its snapshot (the old inode); a crash at any point leaves the old file untouched, and the next
+run sweeps the orphan temp files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Published name -> relation of the internal warehouse (dbt marts schema).
+PUBLISHED_TABLES: Mapping[str, str] = {
+    "synthese_thematiques": "marts.fct_synthese_thematiques",
+    "chiffres_cles": "marts.fct_chiffres_cles",
+    "actions": "marts.fct_actions",
+}
+
+# Oldest storage format DuckDB 1.x clients (CLI, BI drivers) all read.
+STORAGE_VERSION = "v1.0.0"
+TEMP_PREFIX = ".marts-"
+TEMP_SUFFIX = ".tmp.duckdb"
+FORBIDDEN_COLUMN = re.compile(r"identifiant|beneficiaire|nir", re.IGNORECASE)
+
+
+class PublicationRefused(RuntimeError):
+    """The marts would leak personal data or are missing: nothing is published."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    path: Path
+    tables: dict[str, int]
+    size_bytes: int
+
+
+def sweep_orphans(directory: Path) -> list[Path]:
+    """Remove temp files left by a run killed mid-publish (call under the writer lock)."""
+    removed = []
+    for p in directory.glob(f"{TEMP_PREFIX}*"):
+        if p.name.endswith(TEMP_SUFFIX) or p.name.endswith(TEMP_SUFFIX + ".wal"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    tables: Mapping[str, str] = PUBLISHED_TABLES,
+    views_sql: str | None = None,
+) -> PublishResult:
+    """Copy ``tables`` from the warehouse connection ``con`` into ``target``, atomically."""
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_orphans(target.parent)
+    for name, rel in tables.items():
+        cols = [r[0] for r in con.execute(f"DESCRIBE {rel}").fetchall()]
+        leaking = [c for c in cols if FORBIDDEN_COLUMN.search(c)]
+        if leaking:
+            raise PublicationRefused(f"{rel} has personal-data columns {leaking}: not published")
+
+    tmp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    alias = "publication"
+    counts: dict[str, int] = {}
+    con.execute(f"ATTACH '{tmp}' AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')")
+    try:
+        for name, rel in tables.items():
+            con.execute(f"CREATE TABLE {alias}.main.{name} AS SELECT * FROM {rel}")
+            counts[name] = con.execute(f"SELECT count(*) FROM {alias}.main.{name}").fetchone()[0]
+        if views_sql:
+            # Views keep unqualified names so they resolve inside marts.duckdb wherever it is
+            # opened (its catalog is then named after the file, not "publication").
+            home = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute(f"USE {alias}")
+            try:
+                con.execute(views_sql)
+            finally:
+                con.execute(f"USE {home}")
+        con.execute(f"CHECKPOINT {alias}")
+    finally:
+        con.execute(f"DETACH {alias}")
+    wal = Path(str(tmp) + ".wal")
+    if wal.exists():  # should not happen after CHECKPOINT + DETACH; refuse a torn publish
+        tmp.unlink(missing_ok=True)
+        wal.unlink(missing_ok=True)
+        raise PublicationRefused("the new marts file kept a WAL after CHECKPOINT: not published")
+    _fsync(tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    _fsync(target.parent)
+    return PublishResult(path=target, tables=counts, size_bytes=target.stat().st_size)
+

@@ -1,0 +1,1 @@
+"""Schedules: the nightly load at 02:00, Paris time."""

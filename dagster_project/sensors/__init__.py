@@ -1,0 +1,1 @@
+"""Sensors: new drops in the raw folder, and alerts when a run fails."""

@@ -1,0 +1,92 @@
+"""Start one run per settled drop in the raw folder.
+
+Operators and the finance system write files over minutes. The sensor waits until the folder's
+cheap fingerprint (names, sizes, mtimes) has stopped changing for a quiet period, then hashes the
+contents: the run key is that content digest, so a burst of 220 files gives one run, touching a
+file without changing it gives none, and a new, changed or removed file gives exactly one. A new
+exercise folder adds its partition in the same evaluation.
+"""
+
+import hashlib
+import json
+import os
+import time
+
+import dagster as dg
+
+from dagster_project import settings
+from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
+from dagster_project.jobs import NIGHTLY_JOB
+from dagster_project.partitions import EXERCICE_PARTITIONS
+
+
+def quiet_period_s() -> float:
+    return float(os.environ.get("BILAN_SENSOR_QUIET_S", "60"))
+
+
+def folder_state(raw_dir) -> tuple[str, list]:
+    files = [f for ex in discover_exercices(raw_dir) for f in discover_files(raw_dir, ex)]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.source_file}\0{f.size_bytes}\0{f.mtime_ns}\n".encode())
+    return h.hexdigest(), files
+
+
+def content_digest(files) -> str:
+    hashes = hash_files(files)
+    h = hashlib.sha256()
+    for sf in sorted(hashes):
+        h.update(f"{sf}\0{hashes[sf]}\n".encode())
+    return h.hexdigest()
+
+
+@dg.sensor(
+    name="raw_drop_sensor",
+    job=NIGHTLY_JOB,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="One run per settled drop (new, changed or removed files) in the raw folder.",
+)
+def raw_drop_sensor(context: dg.SensorEvaluationContext):
+    raw_dir = settings.raw_dir()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    fingerprint, files = folder_state(raw_dir)
+    now = time.time()
+    if fingerprint != cursor.get("fingerprint"):
+        cursor.update(fingerprint=fingerprint, since=now)
+        context.update_cursor(json.dumps(cursor))
+        return dg.SkipReason("the raw folder changed: waiting for it to settle")
+    if now - cursor.get("since", now) < quiet_period_s():
+        return dg.SkipReason("waiting for the quiet period to end")
+    if cursor.get("launched_fingerprint") == fingerprint:
+        return dg.SkipReason("no change since the last run")
+
+    digest = content_digest(files)
+    cursor["launched_fingerprint"] = fingerprint
+    if digest == cursor.get("launched_digest"):
+        context.update_cursor(json.dumps(cursor))
+        return dg.SkipReason("files touched but contents unchanged")
+    cursor["launched_digest"] = digest
+    context.update_cursor(json.dumps(cursor))
+
+    known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
+    new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
+    keys = list(known) + new
+    if not keys:
+        return dg.SkipReason("no exercise folder")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"drop-{digest[:16]}",
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                    "bilan/trigger": "raw_drop_sensor",
+                    "bilan/drop_digest": digest,
+                },
+            )
+        ],
+        dynamic_partitions_requests=(
+            [EXERCICE_PARTITIONS.build_add_request(new)] if new else []
+        ),
+    )

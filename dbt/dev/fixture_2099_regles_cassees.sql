@@ -1,0 +1,15 @@
+-- Added on top of fixture_2099_ok.sql: each row breaks one rule the dbt tests guard.
+-- exit before entry  → column_gte_column on stg_operateurs__participants.date_sortie
+insert into raw.raw_participants values
+    (2099, 'PDI-2099-0001', 'P9', '2099-05-01', '2099-04-01', 'Abandon du suivi', 'AM-ABANDON', null,
+     '2099/operateurs/a.xlsx', 'Participants', 6, 'sha-a', '2099-12-31 10:00:00', 'run-1');
+-- mandate for a convention without workbook → relationships_combination stg_finances__mandats → actions
+insert into raw.raw_mandats values
+    (2099, 'M-0999', '2099-06-01', 'PDI-2099-0999', 'INCONNU', '99999999999999', 'Avance', 123.45,
+     '2099/finances/mandats_2099.csv', null, 10, 'sha-f', '2099-12-31 10:00:00', 'run-1');
+-- action without any mandate → relationships_combination stg_operateurs__actions → mandats
+-- with an unknown thematic  → relationships stg_operateurs__actions.code_thematique
+insert into raw.raw_actions values
+    (2099, 'PDI-2099-0006', 'Association E', '55555555555555', 'Action hors nomenclature', 'XXX-INCONNU',
+     '2099-01-01', '2099-12-31', 1.0, null, null, null, null, null,
+     '2099/operateurs/e.xlsx', 'Action', 3, 'sha-e', '2099-12-31 10:00:00', 'run-1');

@@ -1,0 +1,33 @@
+{#
+    Generic test: composite foreign key. Every combination of `columns` in the model
+    (rows where all of them are non null) exists as `to_columns` in `to`
+    (`to_columns` defaults to `columns`), optionally among the rows of `to` matching `to_condition`.
+    Fails with one row per orphan key and its number of rows.
+    Usage:
+        data_tests:
+          - relationships_combination:
+              arguments:
+                columns: [exercice, num_convention]
+                to: ref('stg_operateurs__actions')
+#}
+{% test relationships_combination(model, columns, to, to_columns=none, to_condition=none) %}
+{%- set to_cols = to_columns if to_columns else columns -%}
+with child as (
+    select {{ columns | join(', ') }}, count(*) as nb_lignes
+    from {{ model }}
+    where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
+    group by {{ columns | join(', ') }}
+),
+
+parent as (
+    select distinct {% for c in to_cols %}{{ c }} as parent_{{ loop.index }}{% if not loop.last %}, {% endif %}{% endfor %}
+    from {{ to }}
+    {% if to_condition %}where {{ to_condition }}{% endif %}
+)
+
+select child.*
+from child
+left join parent
+    on {% for c in columns %}child.{{ c }} = parent.parent_{{ loop.index }}{% if not loop.last %} and {% endif %}{% endfor %}
+where parent.parent_1 is null
+{% endtest %}

@@ -1,0 +1,87 @@
+"""Shared fixtures: one real run of the nightly job on the committed 2017 drop.
+
+The end-to-end run (real DuckDB files, real dbt, a real Dagster instance in a temp DAGSTER_HOME)
+costs tens of seconds, so it runs once per session and the tests that only read its outputs share
+it. Tests that need a run of their own (failures, kills, concurrency) make their own temp dirs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW_2017 = ROOT / "data" / "raw" / "2017"
+SEEDS = ROOT / "dbt" / "seeds"
+
+
+@dataclass
+class RunOutcome:
+    returncode: int
+    stdout: str
+    stderr: str
+    raw_dir: Path
+    warehouse_dir: Path
+    dagster_home: Path
+
+    @property
+    def marts(self) -> Path:
+        return self.warehouse_dir / "marts.duckdb"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_dir / "bilan.duckdb"
+
+
+def pipeline_env(raw_dir: Path, warehouse_dir: Path, dagster_home: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        BILAN_RAW_DIR=str(raw_dir),
+        BILAN_WAREHOUSE_DIR=str(warehouse_dir),
+        DAGSTER_HOME=str(dagster_home),
+        DO_NOT_TRACK="1",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        GX_ANALYTICS_ENABLED="false",
+        BILAN_LOCK_TIMEOUT=extra.pop("BILAN_LOCK_TIMEOUT", "30"),
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_pipeline(
+    raw_dir: Path, warehouse_dir: Path, dagster_home: Path, timeout: float = 600, **extra
+) -> RunOutcome:
+    """``bilan run`` in a subprocess, exactly as ``make run`` calls it."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "run"],
+        cwd=ROOT,
+        env=pipeline_env(raw_dir, warehouse_dir, dagster_home, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return RunOutcome(proc.returncode, proc.stdout, proc.stderr, raw_dir, warehouse_dir, dagster_home)
+
+
+def copy_drop(dest_raw: Path, exercices=("2017",)) -> Path:
+    for ex in exercices:
+        shutil.copytree(ROOT / "data" / "raw" / ex, dest_raw / ex)
+    return dest_raw
+
+
+@pytest.fixture(scope="session")
+def run_2017(tmp_path_factory) -> RunOutcome:
+    """The real nightly job on the committed 2017 drop, in temp warehouse and DAGSTER_HOME."""
+    base = tmp_path_factory.mktemp("run2017")
+    raw = copy_drop(base / "raw")
+    outcome = run_pipeline(raw, base / "warehouse", base / "dagster_home")
+    if outcome.returncode != 0:
+        pytest.fail(f"bilan run failed ({outcome.returncode}):\n{outcome.stdout}\n{outcome.stderr}")
+    return outcome

@@ -1,0 +1,172 @@
+"""The dbt project (dbt/) on hand-written raw fixtures (dbt/dev/).
+
+Three `dbt build` runs share one target dir (one full parse, then partial parsing):
+  1. green: exercice 2099 (no published figures → no control row) + a 2017 that reproduces
+     every published figure → every test passes, all 2017 controls are `ok`;
+  2. broken rules on 2099 → exactly the guarding tests fail;
+  3. a tiny 2017 off the published totals → only the control-total test fails, and its
+     stored failures say which figure, published vs computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DBT_DIR = ROOT / "dbt"
+DBT = Path(sys.executable).with_name("dbt")
+
+sys.path.insert(0, str(DBT_DIR / "dev"))
+import build_fixture  # noqa: E402
+
+CONTROL_TEST = "fct_controles_publies_conformes_au_bilan_publie"
+
+
+@pytest.fixture(scope="module")
+def dbt_env(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dbt")
+    warehouse = base / "warehouse"
+    env = {
+        **os.environ,
+        "BILAN_WAREHOUSE_DIR": str(warehouse),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return {"base": base, "warehouse": warehouse, "env": env}
+
+
+def dbt_build(dbt_env, *fixtures: str) -> tuple[int, dict[str, str], str]:
+    """Rebuild the raw warehouse with the given fixtures, run `dbt build`.
+
+    Returns (exit code, {node name: status}, output).
+    """
+    build_fixture.build(dbt_env["warehouse"], *fixtures)
+    target = dbt_env["base"] / "target"
+    proc = subprocess.run(
+        [
+            str(DBT), "build",
+            "--project-dir", str(DBT_DIR),
+            "--profiles-dir", str(DBT_DIR),
+            "--target-path", str(target),
+            "--log-path", str(dbt_env["base"] / "logs"),
+            "--threads", "4",
+        ],
+        cwd=DBT_DIR,
+        env=dbt_env["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    return proc.returncode, statuses, proc.stdout + proc.stderr
+
+
+def connect(dbt_env) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb"), read_only=True)
+
+
+def failing(statuses: dict[str, str]) -> set[str]:
+    return {name for name, status in statuses.items() if status in {"fail", "error"}}
+
+
+def test_green_build_and_published_2017_controls_ok(dbt_env):
+    rc, statuses, out = dbt_build(dbt_env, "2017_conforme")
+    assert rc == 0, out
+    assert not failing(statuses), out
+    assert {"warn"} >= {s for s in statuses.values()} - {"pass", "success"}, out
+    with connect(dbt_env) as con:
+        schemas = {
+            r[0]
+            for r in con.sql("select schema_name from information_schema.schemata").fetchall()
+        }
+        assert {"raw", "seeds", "staging", "intermediate", "marts"} <= schemas
+        assert not any(s.startswith("main_") for s in schemas)
+        # every thematic of the nomenclature, for each exercice, even with no action
+        assert con.sql(
+            "select exercice, count(*) from marts.fct_synthese_thematiques group by all order by 1"
+        ).fetchall() == [(2017, 19), (2099, 19)]
+        # 2099 has no published figures: no control rows; 2017: every published number ok
+        assert con.sql(
+            "select exercice, statut, count(*) from marts.fct_controles_publies group by all"
+        ).fetchall() == [(2017, "ok", 152)]
+        # 2099 figures from the hand-written rows
+        cles = dict(con.sql(
+            "select perimetre || '/' || indicateur, valeur from marts.fct_chiffres_cles "
+            "where exercice = 2099"
+        ).fetchall())
+        assert cles["total/nb_actions"] == 5
+        assert cles["total/nb_partenaires"] == 4  # operator A holds two conventions
+        assert float(cles["total/montant_paye_eur"]) == 26500.24  # net of a -500.25 annulation
+        assert cles["RU/personnes_cer"] == 3 and cles["RU/personnes_accompagnement_social"] == 1
+        assert cles["PRO/en_cours_avec_mise_en_parcours"] == 1
+        assert cles["total/personnes_reprise_activite"] == 3
+        assert cles["SOC-NUM/certifications_delivrees"] == 12
+        # NULL for non-accompaniment thematics, 0 for an accompaniment thematic with none
+        synthese = dict(con.sql(
+            "select code_thematique, accompagnements from marts.fct_synthese_thematiques "
+            "where exercice = 2099"
+        ).fetchall())
+        assert synthese["RU"] is None and synthese["PRO-PART"] is None
+        assert synthese["SAN-INF"] == 0 and synthese["PRO-EMP-AME"] == 4
+        # published marts carry no participant identifier
+        cols = {r[0] for r in con.sql(
+            "select column_name from information_schema.columns where table_schema = 'marts'"
+        ).fetchall()}
+        assert "identifiant" not in cols
+        # every model and every column of every model is documented
+        built = con.sql(
+            "select table_schema || '.' || table_name, column_name from information_schema.columns "
+            "where table_schema in ('staging', 'intermediate', 'marts')"
+        ).fetchall()
+    manifest = json.loads((dbt_env["base"] / "target" / "manifest.json").read_text())
+    docs = {
+        f"{n['schema']}.{n['name']}": n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model"
+    }
+    for relation, column in built:
+        assert docs[relation]["description"].strip(), relation
+        described = docs[relation]["columns"].get(column, {}).get("description", "")
+        assert described.strip(), f"{relation}.{column} undocumented"
+
+
+def test_broken_rules_fail_their_tests(dbt_env):
+    rc, statuses, out = dbt_build(dbt_env, "2099_regles_cassees")
+    assert rc != 0
+    assert failing(statuses) == {
+        # exit before entry
+        "column_gte_column_stg_operateurs__participants_date_sortie__date_entree",
+        # mandate for a convention without workbook
+        "stg_finances__mandats_convention_a_un_bilan",
+        # action without mandate
+        "stg_operateurs__actions_a_au_moins_un_mandat",
+        # thematic not in the nomenclature
+        "relationships_stg_operateurs__actions_code_thematique__code_thematique__ref_stg_nomenclature__thematiques_",
+    }, out
+    # the unknown operator's SIRET is only a warning
+    assert statuses["stg_finances__mandats_siret_de_l_operateur"] == "warn"
+
+
+def test_2017_off_published_totals_fails_control_test(dbt_env):
+    rc, statuses, out = dbt_build(dbt_env, "2017_ecart_publie")
+    assert rc != 0
+    assert failing(statuses) == {CONTROL_TEST}, out
+    with connect(dbt_env) as con:
+        messages = [r[0] for r in con.sql(
+            f"select message from dbt_test__audit.{CONTROL_TEST}"
+        ).fetchall()]
+    assert "2017 chiffres_cles total nb_actions: publié 220, calculé 1 (écart -219)" in messages
+    assert (
+        "2017 synthese PRO-EMP-AME accompagnements: publié 7538, calculé 1 (écart -7537)"
+        in messages
+    )
+    # the one figure the fixture matches is not reported
+    assert not any("PRO-EMP-AME montant_paye_eur" in m for m in messages)

@@ -1,0 +1,420 @@
+"""Tests of the Great Expectations suites (dagster_project.checks.gx_suites)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dagster_project.checks import gx_suites
+from dagster_project.checks.gx_suites import run_suite
+
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
+COMPOUND = "expect_compound_columns_to_be_unique"
+IN_SET = "expect_column_values_to_be_in_set"
+BETWEEN = "expect_column_values_to_be_between"
+REGEX = "expect_column_values_to_match_regex"
+NOT_NULL = "expect_column_values_to_not_be_null"
+
+
+# --------------------------------------------------------------------------- frames
+# Built through DuckDB so that dtypes are those the pipeline gets from `.df()`
+# (Int64 / boolean nullable, datetime64, pandas str).
+
+
+def participants_frame(n: int = 60) -> pd.DataFrame:
+    return duckdb.sql(f"""
+        select 2017::INTEGER as exercice,
+               'PDI-2017-' || lpad(((i % 3) + 1)::VARCHAR, 4, '0') as num_convention,
+               'P' || lpad(i::VARCHAR, 6, '0') as identifiant,
+               DATE '2017-01-01' + (i % 90)::INTEGER as date_entree,
+               case when i % 3 = 0 then DATE '2017-06-01' + (i % 90)::INTEGER end as date_sortie,
+               case when i % 3 = 0 then 'emploi durable' end as motif_sortie_brut,
+               case when i % 3 = 0 then 'ID-EMPLOI' end as code_motif,
+               case when i % 5 = 0 then true when i % 5 = 1 then false end
+                   as mise_en_parcours_en_cours,
+               '2017/operateurs/action_' || (i % 3) || '.xlsx' as source_file,
+               'Participants' as source_sheet,
+               (i // 3 + 2)::INTEGER as source_row,
+               'deadbeef' as file_sha256,
+               TIMESTAMP '2018-01-15 02:00:00' as loaded_at,
+               'run-1' as run_id
+        from range({n}) t(i)
+    """).df()
+
+
+def mandats_frame() -> pd.DataFrame:
+    return duckdb.sql("""
+        select 2017::INTEGER as exercice,
+               'M' || lpad(i::VARCHAR, 5, '0') as num_mandat,
+               DATE '2017-02-01' + i::INTEGER as date_emission,
+               'PDI-2017-' || lpad(((i % 4) + 1)::VARCHAR, 4, '0') as num_convention,
+               'ASSOCIATION ' || (i % 4) as tiers,
+               '1234567890123' || (i % 4) as siret,
+               case i % 4 when 0 then 'Avance' when 1 then 'Solde' when 2 then 'Avenant'
+                          else 'Annulation' end as nature,
+               (case when i % 4 = 3 then -250.5 else 10000 + i end)::DECIMAL(14, 2) as montant,
+               '2017/finances/mandats_2017.csv' as source_file,
+               NULL::VARCHAR as source_sheet,
+               (i + 2)::INTEGER as source_row,
+               'cafe' as file_sha256,
+               TIMESTAMP '2018-01-15 02:00:00' as loaded_at,
+               'run-1' as run_id
+        from range(40) t(i)
+    """).df()
+
+
+def synthese_frame(exercices: tuple[int, ...] = (2017,)) -> pd.DataFrame:
+    them = pd.read_csv(ROOT / "dbt" / "seeds" / "thematiques.csv", dtype=str)
+    years = ", ".join(f"({e})" for e in exercices)
+    con = duckdb.connect()
+    con.register("them", them)
+    df = con.sql(f"""
+        select e.exercice::INTEGER as exercice, t.code_thematique, t.libelle_thematique,
+               t.code_domaine, t.libelle_domaine, t.code_type_action,
+               10::BIGINT as nb_actions,
+               123456.78::DECIMAL(14, 2) as montant_paye_eur,
+               case when t.nature = 'accompagnement' then 100 end::BIGINT as accompagnements,
+               case when t.nature = 'accompagnement' then 60 end::BIGINT as fins_accompagnement,
+               case when t.nature = 'accompagnement' then 20 end::BIGINT as insertions_durables,
+               case when t.nature = 'accompagnement' then 5 end::BIGINT as mises_en_parcours,
+               case when t.nature = 'accompagnement' then 25 end::BIGINT
+                   as sorties_emploi_formation
+        from (values {years}) e(exercice) cross join them t
+        order by 1, 2
+    """).df()
+    con.close()
+    return df
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def gx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse") / "gx"
+
+
+def failures(result: gx_suites.SuiteResult) -> set[tuple[str, tuple[str, ...]]]:
+    return {(o.expectation_type, o.columns) for o in result.failures}
+
+
+def assert_only_failure(result, etype: str, columns: tuple[str, ...], count: int | None = None):
+    assert result.success is False
+    assert result.error_message is None
+    assert failures(result) == {(etype, columns)}, result.summary()
+    if count is not None:
+        (outcome,) = result.failures
+        assert outcome.unexpected_count == count
+
+
+# --------------------------------------------------------------------------- import cost
+
+
+def test_module_import_does_not_import_great_expectations():
+    code = (
+        "import sys, dagster_project.checks.gx_suites as m; "
+        "bad = [k for k in sys.modules if k.startswith(('great_expectations', 'dagster.'))"
+        " or k == 'dagster']; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- participants
+
+
+def test_participants_good_frame_passes_and_builds_docs(gx_dir):
+    result = run_suite("participants", participants_frame(), gx_dir=gx_dir)
+    assert result.success, result.summary()
+    assert result.error_message is None
+    assert len(result.outcomes) == len(gx_suites.build_expectations("participants"))
+    assert all(
+        o.unexpected_count is not None or o.observed_value is not None for o in result.outcomes
+    )
+    index = result.data_docs_index
+    assert index is not None and index.name == "index.html" and index.is_file()
+    assert index.is_relative_to(gx_dir)
+    assert "participants" in index.read_text(encoding="utf-8")
+
+
+def test_participants_exit_before_entry_fails(gx_dir):
+    df = participants_frame()
+    df.loc[0, "date_sortie"] = df.loc[0, "date_entree"] - pd.Timedelta(days=1)
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, PAIR, ("date_sortie", "date_entree"), 1)
+    assert result.data_docs_index is None
+
+
+def test_participants_unknown_motif_fails(gx_dir):
+    df = participants_frame()
+    df.loc[3, "code_motif"] = "XX-INCONNU"
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, IN_SET, ("code_motif",), 1)
+
+
+def test_participants_duplicate_lineage_fails(gx_dir):
+    df = participants_frame()
+    df.loc[1, ["source_file", "source_sheet", "source_row"]] = df.loc[
+        0, ["source_file", "source_sheet", "source_row"]
+    ].to_list()
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, COMPOUND, ("source_file", "source_sheet", "source_row"), 2)
+
+
+def test_participants_bad_convention_and_missing_identifier_fail(gx_dir):
+    df = participants_frame()
+    df.loc[0, "num_convention"] = "PDI-17-1"
+    df.loc[1, "identifiant"] = None
+    df.loc[2, "identifiant"] = "   "
+    df.loc[4, "date_entree"] = pd.NaT
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    assert result.success is False
+    assert failures(result) == {
+        (REGEX, ("num_convention",)),
+        (IN_SET, ("identifiant_present",)),
+        (NOT_NULL, ("date_entree",)),
+    }, result.summary()
+    by_col = {o.columns: o for o in result.failures}
+    assert by_col[("identifiant_present",)].unexpected_count == 2
+
+
+def test_participants_empty_frame_fails(gx_dir):
+    result = run_suite(
+        "participants", participants_frame().iloc[0:0], gx_dir=gx_dir, build_docs=False
+    )
+    assert_only_failure(result, "expect_table_row_count_to_be_between", ())
+    assert result.failures[0].observed_value == 0
+
+
+# --------------------------------------------------------------------------- mandats
+
+
+def test_mandats_good_frame_passes(gx_dir):
+    result = run_suite("mandats", mandats_frame(), gx_dir=gx_dir)
+    assert result.success, result.summary()
+    assert result.data_docs_index is not None and result.data_docs_index.is_file()
+
+
+def test_mandats_accepts_montant_eur_column_name(gx_dir):
+    df = mandats_frame().rename(columns={"montant": "montant_eur"})
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    assert result.success, result.summary()
+
+
+def test_mandats_duplicate_num_mandat_fails(gx_dir):
+    df = mandats_frame()
+    df.loc[1, "num_mandat"] = df.loc[0, "num_mandat"]
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, COMPOUND, ("exercice", "num_mandat"), 2)
+
+
+def test_mandats_negative_solde_fails(gx_dir):
+    df = mandats_frame()
+    assert df.loc[1, "nature"] == "Solde"
+    df.loc[1, "montant"] = -100.0
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, BETWEEN, ("montant",), 1)
+    assert "only an Annulation" in result.failures[0].description
+
+
+def test_mandats_positive_annulation_fails(gx_dir):
+    df = mandats_frame()
+    assert df.loc[3, "nature"] == "Annulation"
+    df.loc[3, "montant"] = 100.0
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, BETWEEN, ("montant",), 1)
+    assert "is negative" in result.failures[0].description
+
+
+def test_mandats_bad_nature_siret_and_huge_amount_fail(gx_dir):
+    df = mandats_frame()
+    df.loc[0, "nature"] = "Remboursement"
+    df.loc[2, "siret"] = "123 456 789"
+    df.loc[4, "montant"] = 25_000_000.0
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    assert result.success is False
+    assert failures(result) == {
+        (IN_SET, ("nature",)),
+        (REGEX, ("siret",)),
+        (BETWEEN, ("montant",)),
+    }, result.summary()
+
+
+# --------------------------------------------------------------------------- synthese
+
+
+def test_synthese_good_frame_passes_for_two_exercices(gx_dir):
+    df = synthese_frame((2017, 2018))
+    assert len(df) == 38
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir)
+    assert result.success, result.summary()
+    row_count = next(
+        o for o in result.outcomes if o.expectation_type == "expect_table_row_count_to_equal"
+    )
+    assert row_count.observed_value == 38
+
+
+def test_synthese_18_rows_fails(gx_dir):
+    df = synthese_frame().iloc[1:]
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, "expect_table_row_count_to_equal", ())
+    assert result.failures[0].observed_value == 18
+
+
+def test_synthese_missing_thematic_in_one_exercice_fails(gx_dir):
+    df = synthese_frame((2017, 2018))
+    df = df.drop(index=df.index[df.exercice == 2018][0])
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, "expect_table_row_count_to_equal", ())
+
+
+def test_synthese_fins_above_accompagnements_fails(gx_dir):
+    df = synthese_frame()
+    i = df.index[df.accompagnements.notna()][0]
+    df.loc[i, "fins_accompagnement"] = df.loc[i, "accompagnements"] + 1
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, PAIR, ("accompagnements", "fins_accompagnement"), 1)
+
+
+def test_synthese_sorties_above_fins_fails(gx_dir):
+    df = synthese_frame()
+    i = df.index[df.accompagnements.notna()][0]
+    df.loc[i, "sorties_emploi_formation"] = 61
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, PAIR, ("fins_accompagnement", "sorties_emploi_formation"), 1)
+
+
+def test_synthese_bad_codes_and_negative_values_fail(gx_dir):
+    df = synthese_frame()
+    df.loc[0, "code_type_action"] = "XXX"
+    df.loc[1, "code_thematique"] = "PRO-INCONNU"
+    df.loc[2, "nb_actions"] = -1
+    df.loc[3, "montant_paye_eur"] = -0.01
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert failures(result) == {
+        (IN_SET, ("code_type_action",)),
+        (IN_SET, ("code_thematique",)),
+        (BETWEEN, ("nb_actions",)),
+        (BETWEEN, ("montant_paye_eur",)),
+    }, result.summary()
+
+
+def test_synthese_duplicate_key_fails(gx_dir):
+    df = synthese_frame()
+    df.loc[1, "code_thematique"] = df.loc[0, "code_thematique"]
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert (COMPOUND, ("exercice", "code_thematique")) in failures(result)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_column_is_a_failure_not_a_pass(gx_dir):
+    df = participants_frame().drop(columns=["date_sortie"])
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    assert result.success is False
+    (outcome,) = result.failures
+    assert outcome.columns == ("date_sortie", "date_entree")
+    assert outcome.column == "date_sortie, date_entree"
+    assert outcome.error_message and "date_sortie" in outcome.error_message
+
+
+def test_missing_exercice_column_fails_synthese(gx_dir):
+    df = synthese_frame().drop(columns=["exercice"])
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert result.success is False
+    assert any(o.error_message for o in result.failures)
+
+
+@pytest.mark.parametrize(
+    ("name", "df"),
+    [("participants", None), ("participants", "not a frame"), ("no_such_suite", pd.DataFrame())],
+)
+def test_garbage_input_returns_failure_without_raising(gx_dir, name, df):
+    result = run_suite(name, df, gx_dir=gx_dir, build_docs=False)
+    assert result.success is False
+    assert result.error_message
+
+
+def test_gx_context_failure_returns_failure(tmp_path):
+    gx_dir = tmp_path / "gx"
+    (gx_dir / "gx").mkdir(parents=True)
+    (gx_dir / "gx" / "great_expectations.yml").write_text("config_version: [unreadable\n")
+    result = run_suite("mandats", mandats_frame(), gx_dir=gx_dir)
+    assert result.success is False
+    assert result.error_message
+
+
+def test_result_without_value_counts_as_failed():
+    def fake(etype, result, success=True, exception_info=None):
+        return SimpleNamespace(
+            success=success,
+            result=result,
+            exception_info=exception_info or {"raised_exception": False},
+            expectation_config=SimpleNamespace(type=etype, kwargs={"column": "x"}, notes="d"),
+        )
+
+    outcome = gx_suites._outcome
+    assert outcome(fake(NOT_NULL, {"element_count": 3, "unexpected_count": 0})).success
+    assert not outcome(fake(NOT_NULL, {})).success
+    assert not outcome(fake(NOT_NULL, {"element_count": 3})).success
+    assert not outcome(fake("expect_table_row_count_to_equal", {"observed_value": None})).success
+    raised = {"m": {"raised_exception": True, "exception_message": "boom"}}
+    bad = outcome(fake(NOT_NULL, {"unexpected_count": 0}, exception_info=raised))
+    assert not bad.success and bad.error_message == "boom"
+
+
+# --------------------------------------------------------------------------- personal data
+
+
+def test_participant_identifier_never_leaks(tmp_path):
+    secret = "ZZ-SECRET-4242"
+    df = participants_frame()
+    df["identifiant"] = df["identifiant"].astype(object)
+    rows = [0, 3, 6]
+    df.loc[rows, "identifiant"] = secret
+    df.loc[0, "date_sortie"] = df.loc[0, "date_entree"] - pd.Timedelta(days=5)  # exit < entry
+    df.loc[3, "code_motif"] = secret  # a motif column quoting the id
+    df.loc[6, "num_convention"] = secret  # bad convention number quoting the id
+    df.loc[6, "motif_sortie_brut"] = secret
+    df.loc[1, ["source_file", "source_sheet", "source_row"]] = df.loc[
+        0, ["source_file", "source_sheet", "source_row"]
+    ].to_list()
+    gx_dir = tmp_path / "gx"
+
+    result = run_suite("participants", df, gx_dir=gx_dir)
+    assert result.success is False
+    assert len(result.failures) >= 4, result.summary()
+    assert result.data_docs_index is not None and result.data_docs_index.is_file()
+    assert secret not in repr(result) and secret not in result.summary()
+
+    files = [p for p in gx_dir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" and "validations" in p.parts for p in files)
+    assert any(p.suffix == ".html" and "validations" in p.parts for p in files)
+    leaks = [p for p in files if secret.encode() in p.read_bytes()]
+    assert leaks == []
+    # the check itself works: the id is findable when written in clear
+    assert "P000001" in df["identifiant"].to_list()
+    assert all(b"P000001" not in p.read_bytes() for p in files)
+
+
+def test_redaction_of_messages_quoting_an_identifier():
+    outcome = gx_suites.ExpectationOutcome("t", ("c",), False, error_message="bad ZZ-SECRET-1")
+    result = gx_suites.SuiteResult("participants", False, [outcome], error_message="x ZZ-SECRET-1")
+    cleaned = gx_suites._redact(result, {"ZZ-SECRET-1"})
+    assert "ZZ-SECRET-1" not in repr(cleaned)

@@ -1,0 +1,196 @@
+"""Tests of parse_mandats (finance export: ';'-separated, Windows-1252, French numbers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from fixtures_parsing import check_invariants
+
+from dagster_project.parsing import MANDAT_COLUMNS, parse_mandats
+
+HEADER = "Exercice;N° mandat;Date d'émission;N° convention;Tiers;SIRET;Nature;Montant"
+
+
+def write(tmp_path, lines, encoding="cp1252", name="mandats_2017.csv", newline="\r\n"):
+    path = tmp_path / name
+    path.write_bytes(newline.join(lines).encode(encoding) + newline.encode())
+    return path
+
+
+def parse(path, exercice=2017):
+    r = parse_mandats(path, exercice=exercice)
+    check_invariants(r)
+    for row in r.rows:
+        assert tuple(row) == MANDAT_COLUMNS
+    return r
+
+
+def test_nominal_cp1252(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            HEADER,
+            "2017;M001;15/02/2017;PDI-2017-0001;Association Éléonore;123 456 789 00012;"
+            "Avance;12 345,67",
+            "2017;M002;1/9/2017;pdi-2017-0001;Association Éléonore;12345678900012;"
+            "SOLDE;1\u00a0000,00",
+            "2017;M003;01/10/2017;PDI-2017-0002;Régie;12345678900013;annulation;-1 234,00",
+        ],
+    )
+    r = parse(path)
+    assert not r.file_rejected and r.rejets == []
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    m1, m2, m3 = r.rows
+    assert m1 == {
+        "exercice": 2017,
+        "num_mandat": "M001",
+        "date_emission": dt.date(2017, 2, 15),
+        "num_convention": "PDI-2017-0001",
+        "tiers": "Association Éléonore",
+        "siret": "12345678900012",
+        "nature": "Avance",
+        "montant": Decimal("12345.67"),
+        "source_sheet": None,
+        "source_row": 2,
+    }
+    assert m2["nature"] == "Solde" and m2["montant"] == Decimal("1000.00")
+    assert m2["num_convention"] == "PDI-2017-0001" and m2["date_emission"] == dt.date(2017, 9, 1)
+    assert m3["nature"] == "Annulation" and m3["montant"] == Decimal("-1234.00")
+    assert m3["source_row"] == 4
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-8"])
+def test_utf8_exports_tolerated(tmp_path, encoding):
+    path = write(
+        tmp_path,
+        [HEADER, "2017;M1;15/02/2017;PDI-2017-0001;Crèche;;Avance;10,00"],
+        encoding=encoding,
+        newline="\n",
+    )
+    r = parse(path)
+    assert r.rows[0]["tiers"] == "Crèche" and r.rows[0]["siret"] is None
+
+
+def test_columns_any_order_and_label_variants(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            "MONTANT;nature;n° de mandat;Tiers;SIRET;Date d'emission;N° CONVENTION;EXERCICE;"
+            "Commentaire",
+            "500,5;Avenant;A-9;Asso;12345678900012;03/03/2017;PDI-2017-0003;2017;rien",
+        ],
+    )
+    r = parse(path)
+    assert r.rows[0]["montant"] == Decimal("500.50") and r.rows[0]["num_mandat"] == "A-9"
+    assert r.rows[0]["nature"] == "Avenant" and r.rows[0]["num_convention"] == "PDI-2017-0003"
+
+
+def test_blank_and_total_lines_not_counted(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            HEADER,
+            "2017;M1;15/02/2017;PDI-2017-0001;Asso;12345678900012;Avance;10,00",
+            "",
+            ";;;;;;;",
+            "2017;M2;15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;20,00",
+            "Total;;;;;;;30,00",
+        ],
+    )
+    r = parse(path)
+    assert (r.rows_read, r.rows_loaded) == (2, 2)
+    assert [m["source_row"] for m in r.rows] == [2, 5]
+
+
+GOOD = ["2017", "M1", "15/02/2017", "PDI-2017-0001", "Asso", "12345678900012", "Avance", "10,00"]
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "column", "fragment"),
+    [
+        (7, "dix euros", "Montant", "illisible"),
+        (7, "", "Montant", "manquant"),
+        (2, "31/02/2017", "Date d'émission", "inexistante"),
+        (2, "hier", "Date d'émission", "illisible"),
+        (3, "PDI-17-1", "N° convention", "invalide"),
+        (3, "", "N° convention", "manquant"),
+        (1, "  ", "N° mandat", "manquant"),
+        (0, "2016", "Exercice", "différent"),
+        (0, "deux mille", "Exercice", "illisible"),
+        (6, "Remboursement", "Nature", "inconnue"),
+    ],
+)
+def test_row_level_rejections(tmp_path, index, value, column, fragment):
+    bad = list(GOOD)
+    bad[index] = value
+    bad[1] = bad[1] if index == 1 else "M2"
+    path = write(
+        tmp_path, [HEADER, ";".join(GOOD), ";".join(bad), ";".join(["2017", "M3"] + GOOD[2:])]
+    )
+    r = parse(path)
+    assert not r.file_rejected
+    assert len(r.rejets) == 1
+    rej = r.rejets[0]
+    assert (rej.sheet, rej.row_number, rej.column_name) == (None, 3, column)
+    assert fragment in rej.reason, rej.reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+
+
+def test_duplicate_mandat_second_rejected(tmp_path):
+    path = write(tmp_path, [HEADER, ";".join(GOOD), ";".join(GOOD[:7] + ["99,00"])])
+    r = parse(path)
+    assert [m["montant"] for m in r.rows] == [Decimal("10.00")]
+    assert r.rejets[0].row_number == 3 and "double" in r.rejets[0].reason
+    assert r.rejets[0].column_name == "N° mandat"
+
+
+def test_quoted_fields_and_line_numbers(tmp_path):
+    path = write(
+        tmp_path,
+        [
+            HEADER,
+            '2017;M1;15/02/2017;PDI-2017-0001;"Asso; ""Le Pont""\r\nsite 2";12345678900012;'
+            'Avance;"1 000,00"',
+            "2017;M2;15/02/2017;PDI-2017-0001;Asso;;Avance;bad",
+        ],
+    )
+    r = parse(path)
+    assert r.rows[0]["tiers"] == 'Asso; "Le Pont"\r\nsite 2'
+    assert r.rows[0]["source_row"] == 2
+    assert r.rejets[0].row_number == 4  # the quoted field spanned lines 2-3
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment", "rows"),
+    [
+        (b"", "vide", 0),
+        (b"\r\n\r\n", "vide", 0),
+        (b"PK\x03\x04\x00\x00binary", "pas un export CSV", 0),
+        (b"\x00\x01\x02\x03", "pas un export CSV", 0),
+        (
+            (
+                HEADER.replace(";Montant", "")
+                + "\r\n2017;M1;15/02/2017;PDI-2017-0001;A;1;Avance\r\n"
+                "2017;M2;15/02/2017;PDI-2017-0001;A;1;Avance\r\n"
+            ).encode("cp1252"),
+            "« Montant »",
+            2,
+        ),
+        (b"a;b;c\r\n1;2;3\r\n", "introuvables", 1),
+    ],
+)
+def test_file_level_rejections(tmp_path, content, fragment, rows):
+    path = tmp_path / "mandats_2017.csv"
+    path.write_bytes(content)
+    r = parse(path)
+    assert r.file_rejected and r.rows == []
+    assert len(r.rejets) == 1 and r.rejets[0].row_number is None
+    assert fragment in r.rejets[0].reason, r.rejets[0].reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (rows, 0, rows)
+
+
+def test_missing_file_is_rejected_not_raised(tmp_path):
+    r = parse(tmp_path / "absent.csv")
+    assert r.file_rejected

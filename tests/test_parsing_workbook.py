@@ -1,0 +1,562 @@
+"""Tests of parse_workbook on crafted .xlsx (xlsxwriter) and .ods (odfpy) workbooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import zipfile
+
+import pytest
+from fixtures_parsing import (
+    CER_HEADER,
+    FORMATS,
+    PARTICIPANT_HEADER,
+    action_rows,
+    check_invariants,
+    write_workbook,
+)
+
+from dagster_project.parsing import ACTION_COLUMNS, CER_COLUMNS, PARTICIPANT_COLUMNS, parse_workbook
+
+D = dt.date
+
+
+@pytest.fixture(params=FORMATS)
+def fmt(request):
+    return request.param
+
+
+def build(tmp_path, fmt, sheets, name="bilan"):
+    return write_workbook(tmp_path / f"{name}.{fmt}", sheets)
+
+
+def parse(path, *, exercice=2017, idents=()):
+    result = parse_workbook(path, exercice=exercice)
+    check_invariants(result, idents)
+    for row in result.participants:
+        assert tuple(row) == PARTICIPANT_COLUMNS
+    for row in result.cer:
+        assert tuple(row) == CER_COLUMNS
+    if result.action is not None:
+        assert tuple(result.action) == ACTION_COLUMNS
+    return result
+
+
+def participants(*rows, title=True):
+    head = [["Participants de l'action"], []] if title else []
+    return head + [PARTICIPANT_HEADER] + [list(r) for r in rows]
+
+
+def only_rejet(result):
+    assert len(result.rejets) == 1, result.rejets
+    return result.rejets[0]
+
+
+# ------------------------------------------------------------------ nominal + tolerance
+def test_nominal_accompagnement(tmp_path, fmt):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Action": action_rows(),
+            "Participants": participants(
+                ["P001", D(2017, 1, 5), None, None, "Oui"],
+                ["P002", D(2017, 2, 1), D(2017, 5, 1), "ID-EMPLOI", "Non"],
+            ),
+        },
+    )
+    r = parse(path)
+    assert not r.file_rejected
+    assert r.num_convention == "PDI-2017-0001"
+    a = r.action
+    assert a["exercice"] == 2017 and a["siret"] == "12345678900012" and a["etp"] == 2.5
+    assert a["code_thematique"] == "PRO-EMP-AME" and a["date_debut"] == D(2017, 1, 1)
+    assert a["source_sheet"] == "Action" and a["source_row"] == 3
+    assert a["nb_referents"] is None and a["accueils_individuels"] is None
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    p1, p2 = r.participants
+    assert p1 == {
+        "exercice": 2017,
+        "num_convention": "PDI-2017-0001",
+        "identifiant": "P001",
+        "date_entree": D(2017, 1, 5),
+        "date_sortie": None,
+        "motif_sortie_brut": None,
+        "code_motif": None,
+        "mise_en_parcours_en_cours": True,
+        "source_sheet": "Participants",
+        "source_row": 4,
+    }
+    assert p2["code_motif"] == "ID-EMPLOI" and p2["source_row"] == 5
+    assert p2["mise_en_parcours_en_cours"] is False
+
+
+def test_action_label_variants_layout_and_values(tmp_path, fmt):
+    action = [
+        ["", "BILAN D'ACTION PDI — exercice 2017"],
+        [],
+        [None, "Renseignements", None, "à compléter"],
+        [None, "  n° CONVENTION :", "pdi-2017-0042"],  # label in B, value in C, lower case
+        [None, "Date de fin", None, "31/12/2017"],  # value two cells to the right, text date
+        [None, "INTITULE DE L ACTION", "Ateliers"],
+        [],
+        [None, "SIRET", "123\u00a0456 789 00012"],
+        [None, "Opérateur", "Asso", None, "Code thématique", "soc-num"],  # two pairs on a row
+        [None, "Date de début :", D(2017, 1, 1)],
+        [None, "ETP mobilisés", "0,75"],
+        [None, "Lieux d'accès multimédia coordonnés", 4.0],
+        [None, "Certifications et attestations délivrées", "12"],
+        [None, "Accueils individuels", 99],  # not an indicator of SOC-NUM: ignored
+    ]
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Participants": participants(["X1", D(2017, 2, 1), None, None, None]),
+            "ACTION ": action,
+        },
+    )
+    r = parse(path)
+    assert not r.file_rejected, r.rejets
+    a = r.action
+    assert a["num_convention"] == "PDI-2017-0042" and a["source_row"] == 4
+    assert a["source_sheet"] == "ACTION "
+    assert a["operateur"] == "Asso" and a["intitule"] == "Ateliers"
+    assert a["code_thematique"] == "SOC-NUM" and a["siret"] == "12345678900012"
+    assert a["date_fin"] == D(2017, 12, 31) and a["etp"] == 0.75
+    assert a["lieux_acces_multimedia"] == 4 and a["certifications_delivrees"] == 12
+    assert a["accueils_individuels"] is None
+
+
+def test_numeric_siret_and_etp_cells(tmp_path, fmt):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Action": action_rows({"SIRET": 12345678900012, "ETP mobilisés": 3}),
+            "Participants": participants(),
+        },
+    )
+    r = parse(path)
+    assert r.action["siret"] == "12345678900012" and r.action["etp"] == 3.0
+    assert (r.rows_read, r.rows_loaded) == (1, 1)
+
+
+def test_participants_tolerance(tmp_path, fmt):
+    header = [
+        "Commune",
+        "Motif de sortie",
+        "N°",
+        "DATE D'ENTREE",
+        "identifiant",
+        "Sexe",
+        "Mise en parcours",
+        "Date de sortie (JJ/MM/AAAA)",
+    ]
+    rows = [
+        ["Bilan 2017"],  # 1 title
+        ["Structure : Asso"],  # 2 title
+        [],  # 3
+        header,  # 4
+        ["Rennes", None, 1, D(2017, 1, 2), 1234567.0, "F", "oui", None],  # 5 numeric id
+        [],  # 6 blank
+        [
+            "Brest",
+            "contrat de travail de moins d'un mi-temps",
+            2,
+            "3/2/2017",
+            "AB 01",
+            "H",
+            " NON ",
+            "15/06/2017",
+        ],  # 7 motif by label
+        ["Vitré", "DÉMÉNAGEMENT", 3, "2017-02-03", "AB02", "F", None, D(2017, 9, 1)],  # 8
+        ["Vitré", "id-creation", 4, D(2017, 3, 3), "AB03", "F", None, D(2017, 9, 1)],  # 9
+        [None, None, None, None, None, None, None, None],  # 10 blank
+        ["TOTAL :", None, None, 4],  # 11 total
+        [None, None, None, None, "Données arrêtées au 31/12/2017"],  # 12 note
+    ]
+    path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows})
+    r = parse(path, idents=("1234567", "AB 01", "AB02", "AB03"))
+    assert not r.rejets
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 5, 0)
+    got = {p["identifiant"]: p for p in r.participants}
+    assert [p["source_row"] for p in r.participants] == [5, 7, 8, 9]
+    assert got["1234567"]["mise_en_parcours_en_cours"] is True
+    assert got["AB 01"]["code_motif"] == "MP-TEMPS-PARTIEL"
+    assert got["AB 01"]["motif_sortie_brut"] == "contrat de travail de moins d'un mi-temps"
+    assert got["AB 01"]["date_entree"] == D(2017, 2, 3) and got["AB 01"]["date_sortie"] == D(
+        2017, 6, 15
+    )
+    assert got["AB 01"]["mise_en_parcours_en_cours"] is False
+    assert got["AB02"]["code_motif"] == "AM-DEMENAGEMENT" and got["AB02"]["date_entree"] == D(
+        2017, 2, 3
+    )
+    assert (
+        got["AB03"]["code_motif"] == "ID-CREATION"
+        and got["AB03"]["motif_sortie_brut"] == "id-creation"
+    )
+
+
+def test_row_numbers_when_used_range_does_not_start_at_a1(tmp_path, fmt):
+    pad = [None, None, None]
+    rows = [
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        pad + PARTICIPANT_HEADER,  # header on row 7, col D
+        pad + ["Z1", D(2017, 1, 1), None, None, None],  # row 8
+        [],  # row 9
+        pad + ["Z2", D(2017, 1, 1), "01/01/2016", "AM-DECES", None],
+    ]  # row 10: rejected
+    path = build(
+        tmp_path,
+        fmt,
+        {"Action": [[], [], *[[None, None] + r for r in action_rows()]], "Participants": rows},
+    )
+    r = parse(path, idents=("Z1", "Z2"))
+    assert r.action["source_row"] == 5
+    assert [p["source_row"] for p in r.participants] == [8]
+    rej = only_rejet(r)
+    assert (rej.sheet, rej.row_number, rej.column_name) == ("Participants", 10, "Date de sortie")
+
+
+def test_ods_named_xlsx_is_read_by_content(tmp_path):
+    ods = build(tmp_path, "ods", {"Action": action_rows(), "Participants": participants()})
+    renamed = tmp_path / "renamed.xlsx"
+    shutil.copy(ods, renamed)
+    r = parse(renamed)
+    assert not r.file_rejected and r.num_convention == "PDI-2017-0001"
+
+
+def test_partnership_action_ignores_other_sheets(tmp_path, fmt):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Action": action_rows({"Code thématique": "PRO-PART"}),
+            "Participants": participants(["P1", "garbage", None, None, None]),
+            "Notes": [["anything"]],
+        },
+    )
+    r = parse(path)
+    assert not r.file_rejected and r.participants == [] and r.rejets == []
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+
+
+def test_ru_action_with_cer(tmp_path, fmt):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "CER": [
+                ["Contrats d'engagement réciproque"],
+                CER_HEADER,
+                ["C1", D(2017, 3, 1), "Oui"],
+                ["C2", "01/04/2017", "non"],
+                [],
+                ["C3", None, "Oui"],  # missing date → rejected
+                ["C4", D(2017, 3, 1), "peut-être"],  # unreadable oui/non
+                ["C5", D(2017, 3, 1), None],  # accompagnement social required
+                [None, D(2017, 3, 1), "Oui"],  # missing identifiant
+                ["C1", D(2017, 3, 1), "Oui"],  # duplicate
+                ["C6", "32/13/2017", "Oui"],  # unreadable date
+                ["Total", 8],
+            ],
+            "Action": action_rows({"Code thématique": "RU", "Nombre de référents": "12"}),
+        },
+    )
+    r = parse(path, idents=("C1", "C2", "C3", "C4", "C5", "C6"))
+    assert not r.file_rejected
+    assert r.action["nb_referents"] == 12
+    assert [(c["identifiant"], c["date_signature"], c["accompagnement_social"]) for c in r.cer] == [
+        ("C1", D(2017, 3, 1), True),
+        ("C2", D(2017, 4, 1), False),
+    ]
+    assert [c["source_row"] for c in r.cer] == [3, 4]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (6, "Date de signature"),
+        (7, "Accompagnement social"),
+        (8, "Accompagnement social"),
+        (9, "Identifiant"),
+        (10, "Identifiant"),
+        (11, "Date de signature"),
+    ]
+    assert "double" in r.rejets[4].reason and r.rejets[4].value.startswith("sha256:")
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (9, 3, 6)
+
+
+# ------------------------------------------------------------------ row-level rejections
+ROW_CASES = [
+    # (row, column, reason fragment)
+    ([None, D(2017, 1, 1), None, None, None], "Identifiant", "Identifiant manquant"),
+    (["R1", None, None, None, "Oui"], "Date d'entrée", "manquante"),
+    (["R1", "pas une date", None, None, None], "Date d'entrée", "illisible"),
+    (["R1", D(2017, 1, 1), "31/02/2017", "AM-DECES", None], "Date de sortie", "inexistante"),
+    (["R1", D(2017, 5, 1), D(2017, 4, 1), "AM-DECES", None], "Date de sortie", "antérieure"),
+    (["R1", D(2017, 1, 1), D(2017, 4, 1), None, None], "Motif de sortie", "sans Motif"),
+    (["R1", D(2017, 1, 1), D(2017, 4, 1), "Parti en vacances", None], "Motif de sortie", "inconnu"),
+    (["R1", D(2017, 1, 1), None, "AM-DECES", None], "Motif de sortie", "sans Date de sortie"),
+    (["R1", D(2017, 1, 1), None, None, "Peut-être"], "Mise en parcours en cours", "Oui/Non"),
+]
+
+
+@pytest.mark.parametrize(("bad", "column", "fragment"), ROW_CASES)
+def test_row_level_rejections(tmp_path, fmt, bad, column, fragment):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Action": action_rows(),
+            "Participants": participants(
+                ["OK1", D(2017, 1, 1), None, None, None],
+                bad,
+                ["OK2", D(2017, 1, 1), None, None, None],
+            ),
+        },
+    )
+    r = parse(path, idents=("OK1", "OK2", "R1"))
+    assert not r.file_rejected
+    rej = only_rejet(r)
+    assert (rej.sheet, rej.row_number, rej.column_name) == ("Participants", 5, column)
+    assert fragment in rej.reason
+    assert [p["identifiant"] for p in r.participants] == ["OK1", "OK2"]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 3, 1)
+
+
+def test_duplicate_participant_row(tmp_path, fmt):
+    row = ["DUP1", D(2017, 1, 1), D(2017, 3, 1), "AM-DECES", None]
+    same_by_label = ["DUP1", "01/01/2017", D(2017, 3, 1), "décès", None]
+    other_entry = ["DUP1", D(2017, 4, 1), None, None, None]  # re-entry: not a duplicate
+    path = build(
+        tmp_path,
+        fmt,
+        {"Action": action_rows(), "Participants": participants(row, same_by_label, other_entry)},
+    )
+    r = parse(path, idents=("DUP1",))
+    rej = only_rejet(r)
+    assert rej.row_number == 5 and rej.column_name == "Identifiant" and "double" in rej.reason
+    assert rej.value.startswith("sha256:") and "DUP1" not in rej.value
+    assert len(r.participants) == 2
+
+
+def test_identifier_never_in_clear_in_rejets(tmp_path, fmt):
+    secret = "NIR-1850775123456"
+    rows = [
+        [secret, "bad", None, None, None],
+        [secret, D(2017, 1, 1), None, "AM-DECES", None],
+        [1234567.0, "bad", None, None, None],
+    ]
+    path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(*rows)})
+    r = parse(path, idents=(secret, "1234567"))
+    assert len(r.rejets) == 3
+    for rej in r.rejets:
+        assert secret not in repr(rej) and "1234567" not in repr(rej)
+
+
+# ------------------------------------------------------------------ file-level rejections
+def assert_file_rejected(r, fragment, rows=1):
+    assert r.file_rejected and r.action is None and not r.participants and not r.cer
+    rej = only_rejet(r)
+    assert rej.row_number is None
+    assert fragment.lower() in rej.reason.lower(), rej.reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (rows, 0, rows)
+    return rej
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".ods"])
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "vide"),
+        (b"Identifiant;Date\nP1;01/01/2017\n", "pas un classeur"),
+        (b"Bonjour, ci-joint le bilan.", "pas un classeur"),
+        (b"PK\x03\x04" + b"\x00garbage" * 50, "illisible"),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+            + b"\x00" * 100
+            + "EncryptionInfo".encode("utf-16-le")
+            + b"\x00" * 400,
+            "mot de passe",
+        ),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x01" * 600, "illisible"),
+    ],
+)
+def test_unreadable_files(tmp_path, suffix, content, fragment):
+    path = tmp_path / f"f{suffix}"
+    path.write_bytes(content)
+    assert_file_rejected(parse(path), fragment)
+
+
+def test_truncated_zip(tmp_path, fmt):
+    good = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants()})
+    data = good.read_bytes()
+    bad = tmp_path / f"trunc.{fmt}"
+    bad.write_bytes(data[: len(data) // 2])
+    assert_file_rejected(parse(bad), "illisible")
+
+
+def test_zip_with_corrupt_member(tmp_path, fmt):
+    good = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants()})
+    bad = tmp_path / f"corrupt.{fmt}"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith(("sheet1.xml", "content.xml")):
+                data = data[: len(data) // 3]
+            zout.writestr(item, data)
+    r = parse(bad)
+    assert r.file_rejected and r.rows_loaded == 0
+
+
+def test_no_action_sheet_counts_participant_rows(tmp_path, fmt):
+    path = build(
+        tmp_path,
+        fmt,
+        {
+            "Feuil1": action_rows(),
+            "Participants": participants(
+                ["P1", D(2017, 1, 1), None, None, None], ["P2", D(2017, 1, 1), None, None, None]
+            ),
+        },
+    )
+    assert_file_rejected(parse(path, idents=("P1", "P2")), "feuille Action introuvable", rows=3)
+
+
+ACTION_CASES = [
+    ({}, ("N° convention",), "N° convention", "absente"),
+    ({"N° convention": "CONV-2017-1"}, (), "N° convention", "invalide"),
+    ({"N° convention": "PDI-2017-01"}, (), "N° convention", "invalide"),
+    ({"N° convention": "PDI-2016-0001"}, (), "N° convention", "autre exercice"),
+    ({}, ("Opérateur",), "Opérateur", "absente"),
+    ({}, ("Intitulé de l'action",), "Intitulé de l'action", "absente"),
+    ({"Code thématique": "PRO-INCONNU"}, (), "Code thématique", "inconnu"),
+    ({}, ("Code thématique",), "Code thématique", "absente"),
+    ({"SIRET": "123 456"}, (), "SIRET", "14 chiffres"),
+    ({}, ("SIRET",), "SIRET", "absente"),
+    ({"Date de début": "le 1er janvier"}, (), "Date de début", "illisible"),
+    ({}, ("Date de fin",), "Date de fin", "absente"),
+    ({"Date de fin": D(2016, 12, 31)}, (), "Date de fin", "antérieure"),
+    ({"ETP mobilisés": "-1"}, (), "ETP mobilisés", "négatif"),
+    ({"ETP mobilisés": "deux"}, (), "ETP mobilisés", "illisible"),
+    ({}, ("ETP mobilisés",), "ETP mobilisés", "absente"),
+    ({"Code thématique": "RU"}, (), "Nombre de référents", "absente"),
+    (
+        {"Code thématique": "RU", "Nombre de référents": "beaucoup"},
+        (),
+        "Nombre de référents",
+        "illisible",
+    ),
+    ({"Code thématique": "SOC-MOB"}, (), "Problèmes de mobilité résolus", "absente"),
+    (
+        {"Code thématique": "SOC-INS", "Accueils individuels": "2,5"},
+        (),
+        "Accueils individuels",
+        "décimales",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "drop", "column", "fragment"), ACTION_CASES)
+def test_invalid_action(tmp_path, fmt, overrides, drop, column, fragment):
+    sheets = {
+        "Action": action_rows(overrides, drop=drop),
+        "Participants": participants(["P1", D(2017, 1, 1), None, None, None]),
+        "CER": [CER_HEADER, ["P1", D(2017, 1, 1), "Oui"]],
+    }
+    r = parse(build(tmp_path, fmt, sheets), idents=("P1",))
+    rej = assert_file_rejected(r, fragment, rows=3)  # Action + 1 participant + 1 CER, all rejected
+    assert rej.column_name == column and rej.sheet == "Action"
+
+
+def test_action_label_without_value(tmp_path, fmt):
+    rows = action_rows()
+    rows.insert(3, ["Opérateur"])  # first occurrence empty, a later one has a value: accepted
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}))
+    assert not r.file_rejected and r.action["operateur"] == "Association Tremplin"
+    rows = action_rows(drop=("Opérateur",))
+    rows.append(["Opérateur", None, "SIRET", "12345678900012"])  # next cell is a label
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}, "b"))
+    rej = assert_file_rejected(r, "sans valeur")
+    assert rej.column_name == "Opérateur"
+
+
+def test_accompagnement_without_participants_sheet(tmp_path, fmt):
+    r = parse(build(tmp_path, fmt, {"Action": action_rows()}))
+    assert_file_rejected(r, "feuille Participants introuvable")
+
+
+def test_ru_without_cer_sheet(tmp_path, fmt):
+    r = parse(
+        build(
+            tmp_path,
+            fmt,
+            {"Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3})},
+        )
+    )
+    assert_file_rejected(r, "feuille CER introuvable")
+
+
+@pytest.mark.parametrize(
+    "missing", ["Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"]
+)
+def test_participants_missing_column(tmp_path, fmt, missing):
+    header = [h for h in PARTICIPANT_HEADER if h != missing]
+    row = {
+        "Identifiant": "P1",
+        "Date d'entrée": D(2017, 1, 1),
+        "Date de sortie": None,
+        "Motif de sortie": None,
+        "Mise en parcours en cours": "Oui",
+    }
+    rows = [["Titre"], header, [row[h] for h in header], [row[h] for h in header]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("P1",))
+    rej = assert_file_rejected(r, f"« {missing} »", rows=3)
+    assert rej.sheet == "Participants" and rej.column_name == missing
+
+
+def test_optional_mise_en_parcours_column(tmp_path, fmt):
+    rows = [PARTICIPANT_HEADER[:4], ["P1", D(2017, 1, 1), None, None]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}))
+    assert not r.file_rejected and r.participants[0]["mise_en_parcours_en_cours"] is None
+
+
+def test_header_beyond_ten_rows_is_not_found(tmp_path, fmt):
+    rows = [[f"titre {i}"] for i in range(10)] + [PARTICIPANT_HEADER, ["P1", D(2017, 1, 1)]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}))
+    assert r.file_rejected and "Identifiant" in r.rejets[0].reason
+
+
+def test_cer_missing_column(tmp_path, fmt):
+    r = parse(
+        build(
+            tmp_path,
+            fmt,
+            {
+                "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+                "CER": [["Identifiant", "Date de signature"], ["C1", D(2017, 1, 1)]],
+            },
+        )
+    )
+    rej = assert_file_rejected(r, "« Accompagnement social »", rows=2)
+    assert rej.column_name == "Accompagnement social" and rej.sheet == "CER"
+
+
+def test_unexpected_error_becomes_file_rejection(tmp_path, fmt, monkeypatch):
+    from dagster_project.parsing import workbook
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("P1 secret")
+
+    monkeypatch.setattr(workbook, "_parse_action", boom)
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants()}))
+    rej = assert_file_rejected(r, "erreur inattendue: ZeroDivisionError")
+    assert "secret" not in rej.reason
+
+
+def test_missing_path_is_rejected_not_raised(tmp_path):
+    r = parse(tmp_path / "absent.xlsx")
+    assert r.file_rejected
