@@ -10,8 +10,10 @@ Exit status 0 only when the marts were published.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from dagster_project import settings
@@ -75,10 +77,12 @@ def check_failures(result) -> list[str]:
                 shown = {k: v for k, v in md.items() if k not in ("data_docs",)}
                 out.append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
-                    f"({ev_.severity.value}) a échoué {shown}"
+                    f"({ev_.severity.value}) a échoué : {ev_.description or ''} {shown or ''}"
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error
+            if err and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
+                continue  # already reported through the check evaluation above
             msg = (err.message or "").strip().splitlines()[:3] if err else []
             out.append(f"  étape {ev.step_key} en échec : {' '.join(msg)}")
     return out
@@ -102,7 +106,10 @@ def print_synthese(marts: Path) -> None:
     print(fmt.format(*head))
 
     def f(v):
-        return "" if v is None else f"{v:,}".replace(",", "\u202f")
+        if v is None:
+            return ""
+        text = f"{v:,.2f}" if isinstance(v, Decimal) else f"{v:,}"
+        return text.replace(",", "\u202f").replace(".", ",")
 
     for r in rows:
         print(fmt.format(r[0], r[1], *(f(v) for v in r[2:])))
@@ -134,9 +141,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         job = defs.resolve_job_def("bilan_nightly")
         print(f"bilan: exercices {', '.join(map(str, exercices))} depuis {raw}")
-        result = job.execute_in_process(
-            instance=instance, tags=all_partitions_tags(instance), raise_on_error=False
-        )
+        # dbt's own log lines (hundreds) go to a file; Dagster's events stay on stderr.
+        log_dir = wh / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / "dernier_run.log"
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                tags=all_partitions_tags(instance),
+                run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+                raise_on_error=False,
+            )
+        print(f"bilan: run Dagster {result.run_id} (journal dbt : {log_path})")
         con = connect(settings.warehouse_path(), read_only=True)
         try:
             print("\nChargement :")
@@ -167,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--lock-timeout", type=float, default=float(os.environ.get("BILAN_LOCK_TIMEOUT", "120")),
         help="seconds to wait for another writer before giving up (default 120)",
+    )
+    run.add_argument(
+        "--log-level", default=os.environ.get("BILAN_LOG_LEVEL", "INFO"),
+        help="Dagster console log level (DEBUG shows every event)",
     )
     args = parser.parse_args(argv)
     return {"run": cmd_run}[args.cmd](args)

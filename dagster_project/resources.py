@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,8 +67,15 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the venv's bin/ is not always on PATH)."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
+        dbt_executable=dbt_executable(),
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
         target="dev",

@@ -560,3 +560,23 @@ def test_unexpected_error_becomes_file_rejection(tmp_path, fmt, monkeypatch):
 def test_missing_path_is_rejected_not_raised(tmp_path):
     r = parse(tmp_path / "absent.xlsx")
     assert r.file_rejected
+
+
+def test_note_and_total_rows_in_a_date_column_are_not_participants(tmp_path, fmt):
+    header = ["Date de sortie", "Date d'entrée", "Identifiant", "Motif de sortie"]
+    rows = [
+        [None, *header],  # table starts in column B
+        [None, None, D(2017, 1, 2), "N1", None],  # row 2
+        [None, D(2017, 3, 1), "02/01/2017", "N2", "AM-REFUS"],  # row 3
+        [None, "Total", 2],  # Total row in column B (a date column)
+        [],
+        [None, "Nombre de lignes : 2 – données arrêtées au bilan"],  # note in a date column
+        [None, "32/13/2017", None, None, None],  # not prose: a data row without identifiant
+    ]
+    r = parse(
+        build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("N1", "N2")
+    )
+    assert [p["source_row"] for p in r.participants] == [2, 3]
+    rej = only_rejet(r)
+    assert (rej.row_number, rej.column_name) == (7, "Identifiant")
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 3, 1)

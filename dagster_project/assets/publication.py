@@ -39,7 +39,7 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
 
 @dg.asset(
     key=MARTS_PUBLIES,
-    deps=[dg.AssetKey([m]) for m in MART_DEPS],
+    deps=[dg.AssetKey(["marts", m]) for m in MART_DEPS],
     group_name="publication",
     kinds={"duckdb"},
     pool="warehouse_writer",

@@ -10,18 +10,18 @@ import dagster as dg
 
 from dagster_project.resources import WarehouseResource
 
-# suite name -> (checked dbt asset, relation read from the warehouse)
+# suite name -> relation read from the warehouse; its dbt asset key is [schema, model]
 SUITES = {
-    "participants": ("stg_operateurs__participants", "staging.stg_operateurs__participants"),
-    "mandats": ("stg_finances__mandats", "staging.stg_finances__mandats"),
-    "synthese_thematiques": ("fct_synthese_thematiques", "marts.fct_synthese_thematiques"),
+    "participants": ("staging.stg_operateurs__participants"),
+    "mandats": ("staging.stg_finances__mandats"),
+    "synthese_thematiques": ("marts.fct_synthese_thematiques"),
 }
 
 
-def _make_check(suite: str, asset: str, relation: str) -> dg.AssetChecksDefinition:
+def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         name=f"gx_{suite}",
-        asset=dg.AssetKey([asset]),
+        asset=dg.AssetKey(relation.split(".")),
         blocking=True,
         description=f"Great Expectations suite « {suite} » on {relation} (Data Docs under the "
         "warehouse dir, gx/).",
@@ -35,12 +35,12 @@ def _make_check(suite: str, asset: str, relation: str) -> dg.AssetChecksDefiniti
             with warehouse.reader() as con:
                 df = con.execute(f"SELECT * FROM {relation}").df()
             result = run_suite(
-                suite, df, gx_dir=warehouse.dir_path() / "gx", run_name=context.run_id
+                suite, df, gx_dir=warehouse.dir_path() / "gx", run_name=context.run.run_id
             )
         except Exception as exc:  # could not run: a failure, never a pass
             return dg.AssetCheckResult(
                 passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                description=f"suite {suite} could not run: {type(exc).__name__}",
+                description=f"suite {suite} could not run: {type(exc).__name__}: {str(exc)[:300]}",
             )
         failed = [o for o in result.outcomes if not o.success]
         return dg.AssetCheckResult(
@@ -73,4 +73,4 @@ def _make_check(suite: str, asset: str, relation: str) -> dg.AssetChecksDefiniti
     return _check
 
 
-GX_CHECKS = [_make_check(s, a, r) for s, (a, r) in SUITES.items()]
+GX_CHECKS = [_make_check(s, r) for s, r in SUITES.items()]

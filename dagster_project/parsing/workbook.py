@@ -513,12 +513,8 @@ def _first_nonblank(row: list) -> object:
     return None
 
 
-def _is_prose(v: object) -> bool:
-    """A text of several words: a note, not an identifier nor a date."""
-    return type(v) is str and len(v.split()) > 1
-
-
 def _blank_or_prose(v: object) -> bool:
+    """Empty, or a text of several words (a note, not an identifier nor a date)."""
     return v == "" or v is None or (type(v) is str and (v.isspace() or len(v.split()) > 1))
 
 
@@ -585,7 +581,7 @@ def _is_total_row(row: list) -> bool:
     if first and first[0] not in _TOTAL_START:
         return False
     first = _first_nonblank(row)
-    return type(first) is str and _is_total(first)
+    return type(first) is str and first.lstrip()[:1] in "tT" and _is_total(first)
 
 
 def _is_repeated_header(ident_v: object, date_v: object, keys: dict[str, str], date_key: str):
