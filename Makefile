@@ -1,5 +1,6 @@
 # bilan-insertion — the commands a newcomer needs. Every target installs the
-# project into .venv first if needed (idempotent: a stamp file tracks pyproject.toml).
+# project into .venv first if needed (idempotent: a stamp file tracks pyproject.toml and
+# constraints.txt, which pins the whole environment so every machine installs the same one).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -22,10 +23,10 @@ OUT ?= data/raw
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --compile -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --compile -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster_home.template.yaml
@@ -36,17 +37,42 @@ $(DAGSTER_HOME)/dagster.yaml: dagster_home.template.yaml
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/bilan run
 
-## make test: the test suite
+## make test: the test suite, on both cores (one test file per worker: files share fixtures)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-## make dev: the Dagster UI on workspace.yaml
+## make dev: the Dagster UI on workspace.yaml (asset graph by exercise, checks, schedule, sensors)
+## on http://$(DEV_HOST):$(DEV_PORT); instance in $(DAGSTER_HOME) (from dagster_home.template.yaml).
+## Ctrl-C stops the webserver, the daemon (schedule, sensors, run queue) and the code server.
+DEV_HOST ?= 127.0.0.1
+DEV_PORT ?= 3000
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	@$(BIN)/dagster instance concurrency set warehouse_writer 1 >/dev/null
+	$(BIN)/dagster dev -w workspace.yaml --host $(DEV_HOST) -p $(DEV_PORT)
 
 ## make data EXERCICE=2017 SCALE=1 SEED=2017 OUT=data/raw: write a synthetic reporting drop
 data: $(STAMP)
 	$(BIN)/bilan-data --exercice $(EXERCICE) --scale $(SCALE) --seed $(SEED) --out $(OUT)
+
+## make docs: the dbt documentation site, offline, in $(BILAN_WAREHOUSE_DIR)/dbt_docs/
+## (static_index.html is self-contained; run `make run` first so the catalog has the warehouse)
+docs: $(STAMP)
+	@mkdir -p $(BILAN_WAREHOUSE_DIR)/dbt_docs
+	cd dbt && ../$(BIN)/dbt docs generate --static --profiles-dir . \
+		--target-path $(BILAN_WAREHOUSE_DIR)/dbt_docs --log-path $(BILAN_WAREHOUSE_DIR)/dbt_docs/logs
+	@echo "dbt docs: $(BILAN_WAREHOUSE_DIR)/dbt_docs/static_index.html"
+
+## make bench SCALES="1 10": timings and ratios vs the naive script and the parse floor
+## (benchmarks/README.md); not part of make test. The last line is the summary.
+SCALES ?= 1 10
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml constraints.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --compile -c constraints.txt -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/bench.py --scales "$(SCALES)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -33,14 +34,74 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
+# Tags on the runs ``bilan run`` launches, to recognise them after a crash.
+TAG_LAUNCHER, TAG_PID, TAG_HOST, TAG_WAREHOUSE = (
+    "bilan/launcher", "bilan/pid", "bilan/host", "bilan/warehouse"
+)
+UNFINISHED = ("NOT_STARTED", "STARTING", "STARTED")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance, warehouse: Path) -> list[str]:
+    """Close the runs of a ``bilan run`` that was killed (SIGKILL, OOM, power cut).
+
+    Such a run stays STARTED in the instance and keeps the ``warehouse_writer`` pool slot its step
+    held, so every later run would wait for that slot forever. A CLI run holds the writer lock for
+    its whole life, so one of ours on this warehouse that is unfinished while we hold the lock is
+    dead; on another warehouse, it is dead if its process is gone from this host. Call under the
+    writer lock. Returns the run ids closed.
+    """
+    import dagster as dg
+
+    runs = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus[s] for s in UNFINISHED], tags={TAG_LAUNCHER: "cli"},
+    ))
+    reaped = []
+    for run in runs:
+        same_warehouse = run.tags.get(TAG_WAREHOUSE) == str(warehouse)
+        pid = run.tags.get(TAG_PID, "")
+        gone = (
+            run.tags.get(TAG_HOST) == socket.gethostname() and pid.isdigit()
+            and not _pid_alive(int(pid))
+        )
+        if not (same_warehouse or gone):
+            continue
+        instance.report_run_failed(
+            run, message=f"bilan run (pid {pid or '?'}) interrompu sans finir : run clos par "
+            f"le run suivant, créneaux de concurrence libérés",
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
+
+
 def load_summary(con) -> list[str]:
     lines = []
+    files = {"loaded": 0, "rejected": 0, "ignored": 0, "replaced": 0}
+    rows_loaded = rows_rejected = 0
     for ex, status, n, rr, rl, rj in con.execute(
         "SELECT exercice, status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
         "FROM raw.manifest GROUP BY ALL ORDER BY 1, 2"
     ).fetchall():
         lines.append(f"  {ex} {status:<9} {n:>5} fichier(s)  lignes lues {rr:>8}  chargées {rl:>8}"
                      f"  refusées {rj:>6}")
+        files[status] = files.get(status, 0) + n
+        rows_loaded += rl or 0
+        rows_rejected += rj or 0
+    lines.append(
+        f"  total : fichiers {files['loaded']} chargé(s), {files['rejected']} refusé(s), "
+        f"{files['ignored']} ignoré(s), {files['replaced']} remplacé(s) ; "
+        f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
+    )
     reasons = con.execute(
         "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "
@@ -115,12 +176,32 @@ def print_synthese(marts: Path) -> None:
         print(fmt.format(r[0], r[1], *(f(v) for v in r[2:])))
 
 
+def _unchanged_since_publication(raw: Path, wh: Path, exercices: list[int], lock) -> bool:
+    """Nothing changed since the last successful publication (raw files, dbt project, code,
+    library versions: see dagster_project/state.py)? Then say so and stop here, before importing
+    Dagster: the published marts.duckdb is already the result of this run. Releases the lock."""
+    from dagster_project.state import check_unchanged
+
+    verdict = check_unchanged(raw, wh, exercices)
+    if not verdict.unchanged:
+        return False
+    lock.__exit__(None, None, None)
+    print(f"bilan: exercices {', '.join(map(str, exercices))} depuis {raw}")
+    print(f"bilan: rien n'a changé depuis la publication du run {verdict.run_id} "
+          f"({verdict.published_at}) : ingestion, dbt, contrôles et publication sautés "
+          "(bilan run --force pour tout refaire).")
+    print("\nSynthèse publiée :")
+    print_synthese(settings.marts_path())
+    print(f"\nPublié : {settings.marts_path()}")
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings.export_env()
+    import duckdb
+
     from dagster_project.ingestion.discovery import discover_exercices
     from dagster_project.ingestion.warehouse import WarehouseBusy, connect, writer_lock
-    from dagster_project.partitions import all_partitions_tags, sync_partitions
-    from dagster_project.resources import LOCK_HELD_ENV
 
     raw, wh = settings.raw_dir(), settings.warehouse_dir()
     exercices = discover_exercices(raw)
@@ -133,9 +214,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     except WarehouseBusy as exc:
         print(f"bilan: {exc}", file=sys.stderr)
         return 3
+    if not args.force and _unchanged_since_publication(raw, wh, exercices, lock):
+        return 0
+    from dagster_project.partitions import all_partitions_tags, sync_partitions
+    from dagster_project.publication import sweep_orphans
+    from dagster_project.resources import LOCK_HELD_ENV
+
+    controls: list[str] = []
     try:
         os.environ[LOCK_HELD_ENV] = str(os.getpid())
+        # A run killed mid-publication left a temp file: nobody else can be writing it now.
+        for orphan in sweep_orphans(wh):
+            print(f"bilan: temporaire d'une publication interrompue supprimé : {orphan.name}")
         instance = _instance()
+        for run_id in reap_dead_runs(instance, wh):
+            print(f"bilan: run Dagster {run_id} interrompu (processus disparu) : clos, "
+                  "créneau warehouse_writer libéré")
         sync_partitions(instance, exercices)
         from dagster_project.definitions import defs
 
@@ -148,18 +242,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
                 instance=instance,
-                tags=all_partitions_tags(instance),
+                tags={
+                    **all_partitions_tags(instance),
+                    TAG_LAUNCHER: "cli", TAG_PID: str(os.getpid()),
+                    TAG_HOST: socket.gethostname(), TAG_WAREHOUSE: str(wh),
+                },
                 run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
                 raise_on_error=False,
             )
+        if not result.success:  # e.g. a step after the publication failed: never skip next time
+            from dagster_project.state import invalidate
+
+            invalidate(wh)
         print(f"bilan: run Dagster {result.run_id} (journal dbt : {log_path})")
-        con = connect(settings.warehouse_path(), read_only=True)
-        try:
-            print("\nChargement :")
-            print("\n".join(load_summary(con)))
-            controls = failed_controls(con)
-        finally:
-            con.close()
+        if settings.warehouse_path().exists():
+            con = connect(settings.warehouse_path(), read_only=True)
+            try:
+                print("\nChargement :")
+                print("\n".join(load_summary(con)))
+                controls = failed_controls(con)
+            except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
+                print(f"  résumé indisponible : {exc}")
+            finally:
+                con.close()
+        else:  # ingestion failed before creating the warehouse: nothing to summarise
+            print(f"\nChargement : aucun entrepôt {settings.warehouse_path()} (ingestion en échec)")
     finally:
         os.environ.pop(LOCK_HELD_ENV, None)
         lock.__exit__(None, None, None)
@@ -170,6 +277,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"  run Dagster : {result.run_id}", file=sys.stderr)
         return 1
+    published = any(
+        ev.asset_key is not None and ev.asset_key.path == ["analystes", "marts_publies"]
+        for ev in result.get_asset_materialization_events()
+    )
+    if not published:  # e.g. nothing changed since the last publication: nothing re-published
+        print(f"\nRien de nouveau publié : {settings.marts_path()} inchangé.")
+        if settings.marts_path().exists():
+            print("\nSynthèse publiée (précédemment) :")
+            print_synthese(settings.marts_path())
+        return 0
     print("\nSynthèse publiée :")
     print_synthese(settings.marts_path())
     print(f"\nPublié : {settings.marts_path()}")
@@ -183,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--lock-timeout", type=float, default=float(os.environ.get("BILAN_LOCK_TIMEOUT", "120")),
         help="seconds to wait for another writer before giving up (default 120)",
+    )
+    run.add_argument(
+        "--force", action="store_true",
+        help="run everything even when nothing changed since the last publication",
     )
     run.add_argument(
         "--log-level", default=os.environ.get("BILAN_LOG_LEVEL", "INFO"),

@@ -7,6 +7,7 @@ project file is newer than it. In-process avoids paying dbt's ~3 s interpreter s
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -28,11 +29,26 @@ def _newest_mtime(project_dir: Path) -> float:
     return newest
 
 
+def _is_current(manifest: Path, project_dir: Path) -> bool:
+    return manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project_dir)
+
+
 def ensure_manifest(project: DbtProject) -> Path:
     manifest = Path(project.manifest_path)
     project_dir = Path(project.project_dir)
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_mtime(project_dir):
+    if _is_current(manifest, project_dir):
         return manifest
+    # Several processes may import the definitions at once (parallel tests, webserver + daemon):
+    # one parses, the others wait for it and reuse its manifest.
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with (manifest.parent / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_current(manifest, project_dir):
+            return manifest
+        return _parse(project_dir, manifest)
+
+
+def _parse(project_dir: Path, manifest: Path) -> Path:
     from dbt.cli.main import dbtRunner
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")

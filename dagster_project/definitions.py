@@ -6,6 +6,7 @@ from dagster_project import settings  # noqa: F401  (telemetry off before anythi
 from dagster_project.assets.dbt import bilan_dbt_assets
 from dagster_project.assets.ingestion import raw_tables
 from dagster_project.assets.publication import marts_publies
+from dagster_project.assets.rapport import rapport_bilan
 from dagster_project.checks.conservation import manifest_conservation
 from dagster_project.checks.quality import GX_CHECKS
 from dagster_project.jobs import NIGHTLY_JOB
@@ -15,7 +16,7 @@ from dagster_project.sensors.alerts import run_failure_alert
 from dagster_project.sensors.raw_drop import raw_drop_sensor
 
 defs = dg.Definitions(
-    assets=[raw_tables, bilan_dbt_assets, marts_publies],
+    assets=[raw_tables, bilan_dbt_assets, marts_publies, rapport_bilan],
     asset_checks=[manifest_conservation, *GX_CHECKS],
     jobs=[NIGHTLY_JOB],
     schedules=[nightly_schedule],

@@ -1,5 +1,9 @@
 """The nightly job: ingest every exercise → dbt build (tests) → GX checks → publish.
 
+The job is partitioned by exercise through its ingestion asset (see partitions.py): launched with
+partition-range tags it covers every exercise (schedule, sensor, ``bilan run``); launched for one
+partition key it re-ingests that exercise only and rebuilds everything downstream.
+
 In-process executor: the steps run in the run's own process (no ~6 s process spawn per step);
 dbt is isolated in its own subprocess anyway, and ingestion parallelises parsing itself.
 """

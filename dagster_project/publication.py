@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ PUBLISHED_TABLES: Mapping[str, str] = {
     "synthese_thematiques": "marts.fct_synthese_thematiques",
     "chiffres_cles": "marts.fct_chiffres_cles",
     "actions": "marts.fct_actions",
+    "evolution_thematiques": "marts.fct_evolution_thematiques",
 }
 
 # Oldest storage format DuckDB 1.x clients (CLI, BI drivers) all read.
@@ -32,6 +34,9 @@ STORAGE_VERSION = "v1.0.0"
 TEMP_PREFIX = ".marts-"
 TEMP_SUFFIX = ".tmp.duckdb"
 FORBIDDEN_COLUMN = re.compile(r"identifiant|beneficiaire|nir", re.IGNORECASE)
+# Test-only hook (crash tests): seconds to pause mid-publication, temp file half written.
+# Unset in production; it can only delay a publish, never change what is published.
+PAUSE_ENV = "BILAN_TEST_PUBLISH_PAUSE_S"
 
 
 class PublicationRefused(RuntimeError):
@@ -74,7 +79,7 @@ def publish(
     target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_orphans(target.parent)
-    for name, rel in tables.items():
+    for rel in tables.values():
         cols = [r[0] for r in con.execute(f"DESCRIBE {rel}").fetchall()]
         leaking = [c for c in cols if FORBIDDEN_COLUMN.search(c)]
         if leaking:
@@ -88,6 +93,8 @@ def publish(
         for name, rel in tables.items():
             con.execute(f"CREATE TABLE {alias}.main.{name} AS SELECT * FROM {rel}")
             counts[name] = con.execute(f"SELECT count(*) FROM {alias}.main.{name}").fetchone()[0]
+        if os.environ.get(PAUSE_ENV):
+            time.sleep(float(os.environ[PAUSE_ENV]))
         if views_sql:
             # Views keep unqualified names so they resolve inside marts.duckdb wherever it is
             # opened (its catalog is then named after the file, not "publication").

@@ -6,7 +6,10 @@ dbt's sources are the raw tables the ingestion asset writes, so the translator m
 """
 
 
+import shutil
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,8 +20,10 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from packaging import version
 
-from dagster_project import settings
+from dagster_project import settings, state
+from dagster_project.assets.dbt_errors import raise_unless_successful
 from dagster_project.assets.ingestion import IO_RETRY
 from dagster_project.dbt_manifest import ensure_manifest
 
@@ -53,4 +58,35 @@ TRANSLATOR = BilanDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_ass
 def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """``dbt build``: seeds, staging, intermediate, marts and their tests, in dependency order."""
     settings.export_env()
-    yield from dbt.cli(["build"], context=context).stream()
+    # the warehouse is about to change: the last publication no longer describes it
+    state.invalidate(settings.warehouse_dir())
+    skip_version_probe(dbt)
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    yield from invocation.stream()
+    raise_unless_successful(invocation)  # data failures are not retried (dbt_errors.py)
+
+
+def skip_version_probe(dbt: DbtCliResource) -> bool:
+    """Spare dagster-dbt's ``dbt --version`` subprocess (~3 s, and it asks PyPI for the latest
+    release) when the executable is this environment's own dbt: its version is then the dbt-core
+    already imported here. ``DbtCliResource._cli_version`` is a ``functools.cached_property``;
+    filling its cache is exactly what the first access would do, minus the subprocess."""
+    exe = shutil.which(dbt.dbt_executable)
+    own = Path(sys.executable).parent / "dbt"
+    if not exe or not own.exists() or not Path(exe).resolve().samefile(own.resolve()):
+        return False
+    try:
+        from dbt.version import __version__ as dbt_core_version
+    except ImportError:
+        return False
+    dbt.__dict__.setdefault("_cli_version", version.parse(dbt_core_version))
+    # dagster-dbt also builds an in-process dbt adapter before each invocation (profile, project
+    # and macros loaded again: 1-4 s); it only serves .fetch_column_metadata()/.fetch_row_counts(),
+    # which this asset does not use. Without it the invocation is the same `dbt build` subprocess
+    # and the same events.
+    dbt.__dict__.setdefault("_initialize_dbt_core_adapter", _no_adapter)
+    return True
+
+
+def _no_adapter(_args) -> None:
+    return None

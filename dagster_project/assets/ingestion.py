@@ -8,6 +8,8 @@ run covers every exercise in one step while a data engineer can re-run just one.
 
 import dagster as dg
 
+from dagster_project import state
+from dagster_project.ingestion.discovery import discover_exercices
 from dagster_project.ingestion.loader import IngestSummary, default_workers, ingest_exercice
 from dagster_project.partitions import EXERCICE_PARTITIONS
 from dagster_project.resources import WarehouseResource
@@ -38,10 +40,22 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
     md["inputs_sha256"] = dg.MetadataValue.json(
         {str(s.exercice): s.input_sha256 for s in summaries}
     )
+    md["par_exercice"] = dg.MetadataValue.json(
+        {str(s.exercice): {k: v for k, v in s.as_metadata().items() if k != "exercice"}
+         for s in summaries}
+    )
     reasons = [r for s in summaries for r in s.first_reasons][:10]
     if reasons:
         md["first_rejections"] = dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons))
     return md
+
+
+def _run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
+    """The run that recorded the published state did succeed (a step after the publication, e.g.
+    a report, may have failed it); a run unknown to this instance (another DAGSTER_HOME) counts
+    as succeeded: ``bilan run`` forgets the state itself when its run fails."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    return run is None or run.status == dg.DagsterRunStatus.SUCCESS
 
 
 @dg.multi_asset(
@@ -49,6 +63,9 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
         dg.AssetSpec(
             key, description=RAW_TABLES[name], group_name="ingestion",
             partitions_def=EXERCICE_PARTITIONS, kinds={"python", "duckdb"},
+            # not materialized when nothing changed since the last publication: dbt, the checks
+            # and the publication downstream are then skipped (see dagster_project/state.py)
+            skippable=True,
         )
         for name, key in RAW_KEYS.items()
     ],
@@ -61,14 +78,38 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Parse new and changed files of each selected exercise and load them, conserving rows."""
     exercices = sorted(int(k) for k in context.partition_keys)
     summaries = []
-    with warehouse.writer(holder=f"dagster run {context.run_id}") as con:
+    with warehouse.writer(holder=f"dagster run {context.run.run_id}") as con:
+        verdict = state.check_unchanged(warehouse.raw_path(), warehouse.dir_path(), exercices)
+        if verdict.unchanged and _run_succeeded(context.instance, verdict.run_id):
+            context.log.info(
+                f"rien n'a changé depuis la publication du run {verdict.run_id} "
+                f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "
+                "contrôles et publication sautés"
+            )
+            return
+        state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
         for exercice in exercices:
             summaries.append(
                 ingest_exercice(
-                    con, warehouse.raw_path(), exercice, run_id=context.run_id,
+                    con, warehouse.raw_path(), exercice, run_id=context.run.run_id,
                     workers=default_workers(), log=context.log.info,
                 )
             )
+        # rows each table holds for the exercises of this run (the materialized partitions)
+        in_list = ", ".join(str(e) for e in exercices) or "NULL"
+        row_counts = {
+            name: con.execute(
+                f"SELECT count(*) FROM raw.{name} WHERE exercice IN ({in_list})"
+            ).fetchone()[0]
+            for name in RAW_TABLES
+        }
+        # what was loaded, for the publication to record (only when every exercise was loaded)
+        complete = exercices == discover_exercices(warehouse.raw_path())
+        digest = (
+            state.state_digest({s.exercice: s.input_sha256 for s in summaries})
+            if complete else None
+        )
+        state.store_pending(con, context.run.run_id, digest, exercices)
     context.log.info(
         "; ".join(
             f"{s.exercice}: {s.files_loaded} chargé(s), {s.files_rejected} refusé(s), "
@@ -78,5 +119,8 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
     )
     metadata = summaries_metadata(summaries)
-    for key in RAW_KEYS.values():
-        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+    for name, key in RAW_KEYS.items():
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={**metadata, "dagster/row_count": dg.MetadataValue.int(int(row_counts[name]))},
+        )

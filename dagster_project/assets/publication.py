@@ -10,10 +10,19 @@ from datetime import timedelta
 
 import dagster as dg
 
-from dagster_project.publication import publish
+from dagster_project import state
+from dagster_project.assets.ingestion import IO_RETRY
+from dagster_project.publication import PublicationRefused, publish
+from dagster_project.reporting.views import VIEWS_SQL
 from dagster_project.resources import WarehouseResource
 
-MART_DEPS = ["fct_synthese_thematiques", "fct_chiffres_cles", "fct_actions", "fct_controles_publies"]
+MART_DEPS = [
+    "fct_synthese_thematiques",
+    "fct_chiffres_cles",
+    "fct_actions",
+    "fct_evolution_thematiques",
+    "fct_controles_publies",
+]
 MARTS_PUBLIES = dg.AssetKey(["analystes", "marts_publies"])
 
 
@@ -37,12 +46,19 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
     return md
 
 
+def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataValue]:
+    """Where the GX Data Docs of this run's suites are (written by the checks under gx/)."""
+    found = sorted((warehouse.dir_path() / "gx").glob("**/data_docs/local_site/index.html"))
+    return {"data_docs": dg.MetadataValue.path(str(found[0]))} if found else {}
+
+
 @dg.asset(
     key=MARTS_PUBLIES,
     deps=[dg.AssetKey(["marts", m]) for m in MART_DEPS],
     group_name="publication",
     kinds={"duckdb"},
     pool="warehouse_writer",
+    retry_policy=IO_RETRY,
     description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions "
     "(aggregates only), replaced atomically.",
     freshness_policy=dg.FreshnessPolicy.cron(
@@ -50,14 +66,25 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
     ),
 )
 def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    with warehouse.writer(holder=f"dagster run {context.run_id} (publication)") as con:
+    with warehouse.writer(holder=f"dagster run {context.run.run_id} (publication)") as con:
         md = controls_metadata(con)
-        result = publish(con, warehouse.marts_path())
+        try:
+            result = publish(con, warehouse.marts_path(), views_sql=VIEWS_SQL)
+        except PublicationRefused as exc:  # personal data or torn file: a retry cannot help
+            raise dg.Failure(
+                description=f"PublicationRefused: {exc}", allow_retries=False
+            ) from exc
+        # the published state, so an unchanged next run can skip (dagster_project/state.py)
+        recorded = state.record_publication(
+            con, warehouse.dir_path(), context.run.run_id, warehouse.marts_path()
+        )
     context.log.info(f"marts publiés : {result.path} {result.tables}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "size_bytes": result.size_bytes,
+            **data_docs_metadata(warehouse),
+            "etat_enregistre": recorded,
             **{f"rows_{k}": v for k, v in result.tables.items()},
             **md,
         }

@@ -31,6 +31,7 @@ from dagster_project.ingestion.discovery import (
     hash_files,
 )
 from dagster_project.ingestion.warehouse import DATA_TABLES, init_raw_schema
+from dagster_project.parsing.normalize import hash_identifiant
 
 MANIFEST_COLUMNS = (
     "exercice source_file file_name kind sha256 size_bytes mtime_ns mtime status num_convention "
@@ -40,8 +41,9 @@ REJET_COLUMNS = (
     "exercice source_file file_name sheet row_number column_name value reason run_id rejected_at"
 ).split()
 
-# Below this many workbooks a process pool costs more than it saves.
-POOL_MIN_FILES = 24
+# Below this many workbooks a process pool costs more than it saves (starting the forkserver
+# and its workers costs ~0.5 s; 200 workbooks parse in ~1 s on one core).
+POOL_MIN_FILES = 200
 
 
 @dataclass
@@ -79,22 +81,119 @@ def _parse_chunk(paths: Sequence[str], exercice: int) -> list:
     return [_parse_one(p, exercice) for p in paths]
 
 
-def parse_workbooks(paths: Sequence[Path], exercice: int, workers: int) -> list:
+# Workbooks per batch sent to a worker: small enough that a worker never holds more than a few
+# thousand row dicts (memory is flat whatever the scale), large enough to amortise the round trip.
+BATCH_FILES = 48
+
+
+def parse_workbooks(
+    paths: Sequence[Path], exercice: int, workers: int, *, stage: RowStage | None = None
+) -> list:
     """Parse workbooks, in ``workers`` processes when there are enough of them.
 
-    Workers are started with ``forkserver`` (never ``fork`` from a threaded Dagster process) and
-    receive contiguous chunks so each pays its start-up once.
+    Workers are started with ``forkserver`` (never ``fork`` from a threaded Dagster process),
+    preloaded with the parsing package so each starts warm. With a ``stage``, every batch's
+    participant and CER rows come back as Arrow tables (built in the worker) and are kept in the
+    stage; the returned per-file results (:class:`ParsedWorkbook`) then carry no row lists. Without
+    one, full :class:`WorkbookResult` objects are returned (small callers, tests).
     """
     str_paths = [str(p) for p in paths]
+    if stage is None:
+        if workers <= 1 or len(str_paths) < POOL_MIN_FILES:
+            return _parse_chunk(str_paths, exercice)
+        n_chunks = workers * 4
+        size = max(1, -(-len(str_paths) // n_chunks))
+        chunks = [str_paths[i : i + size] for i in range(0, len(str_paths), size)]
+        with _pool(workers) as pool:
+            parts = pool.map(_parse_chunk, chunks, [exercice] * len(chunks))
+            return [r for part in parts for r in part]
+
+    from dagster_project.parsing.batch import parse_batch
+
+    size = max(1, min(BATCH_FILES, -(-len(str_paths) // (max(workers, 1) * 4))))
+    batches = [str_paths[i : i + size] for i in range(0, len(str_paths), size)]
+    out: list = []
     if workers <= 1 or len(str_paths) < POOL_MIN_FILES:
-        return _parse_chunk(str_paths, exercice)
-    n_chunks = workers * 4
-    size = max(1, -(-len(str_paths) // n_chunks))
-    chunks = [str_paths[i : i + size] for i in range(0, len(str_paths), size)]
+        parts = (parse_batch(b, exercice) for b in batches)
+        for batch, (results, tables) in zip(batches, parts, strict=True):
+            stage.add(batch, tables)
+            out.extend(results)
+        return out
+    with _pool(workers) as pool:
+        # map() yields in submission order as batches complete: rows stream into the stage
+        for batch, (results, tables) in zip(
+            batches, pool.map(parse_batch, batches, [exercice] * len(batches)), strict=True
+        ):
+            stage.add(batch, tables)
+            out.extend(results)
+    return out
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
     ctx = get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        parts = pool.map(_parse_chunk, chunks, [exercice] * len(chunks))
-        return [r for part in parts for r in part]
+    # Workers fork from a server that already imported the parsers (and pyarrow): no per-worker
+    # import cost. Only effective before the server starts (once per process); harmless after.
+    ctx.set_forkserver_preload(["dagster_project.parsing.batch"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+class RowStage:
+    """Participant and CER rows of parsed workbooks, columnar, until the load transaction.
+
+    Rows are kept as Arrow tables (a few tens of bytes per row instead of ~1 KB as dicts) and
+    inserted with one ``INSERT … SELECT`` per raw table, joined to the lineage of the files that
+    are actually loaded (:meth:`keep`): rows of refused or replaced workbooks are never inserted.
+    """
+
+    def __init__(self) -> None:
+        from dagster_project.parsing.batch import ROW_SCHEMAS
+
+        self._paths: list[str] = []
+        self._tables: dict[str, list[pa.Table]] = {name: [] for name in ROW_SCHEMAS}
+        self._kept: dict[str, tuple[str, str]] = {}
+
+    def add(self, paths: Sequence[str], tables: dict[str, pa.Table]) -> None:
+        import pyarrow.compute as pc
+
+        base = len(self._paths)
+        self._paths.extend(str(p) for p in paths)
+        for name, tbl in tables.items():
+            if not tbl.num_rows:
+                continue
+            if base:
+                i = tbl.schema.get_field_index("_file")
+                shifted = pc.add(tbl.column(i), pa.scalar(base, pa.int32()))
+                tbl = tbl.set_column(i, "_file", shifted)
+            self._tables[name].append(tbl)
+
+    def keep(self, path: Path | str, source_file: str, sha256: str) -> None:
+        """Load this parsed workbook's rows, with this lineage."""
+        self._kept[str(path)] = (source_file, sha256)
+
+    def rows(self, name: str) -> int:
+        return sum(t.num_rows for t in self._tables[name])
+
+    def insert(self, con: duckdb.DuckDBPyConnection, *, loaded_at: datetime, run_id: str) -> None:
+        ids = [i for i, p in enumerate(self._paths) if p in self._kept]
+        if not ids:
+            return
+        kept_files = pa.table({  # noqa: F841  (referenced by name in SQL)
+            "_file": pa.array(ids, pa.int32()),
+            "source_file": [self._kept[self._paths[i]][0] for i in ids],
+            "file_sha256": [self._kept[self._paths[i]][1] for i in ids],
+        })
+        for name, parts in self._tables.items():
+            if not parts:
+                continue
+            staged = pa.concat_tables(parts)  # noqa: F841  (zero-copy: the chunks are kept)
+            con.execute(
+                f"INSERT INTO raw.{name} BY NAME "
+                "SELECT r.* EXCLUDE (_file), f.source_file, f.file_sha256, "
+                "CAST($loaded_at AS TIMESTAMP) AS loaded_at, $run_id AS run_id "
+                "FROM staged AS r JOIN kept_files AS f ON r._file = f._file",
+                {"loaded_at": loaded_at, "run_id": run_id},
+            )
+            parts.clear()
 
 
 def default_workers() -> int:
@@ -171,7 +270,12 @@ def ingest_exercice(
     # 1. Parse new and changed workbooks.
     results: dict[str, Any] = {}
     to_parse = [f for f in workbooks if not unchanged(f) or prev[f.source_file]["status"] == "removed"]
-    for f, res in zip(to_parse, parse_workbooks([f.path for f in to_parse], exercice, workers), strict=True):
+    # participant/CER rows wait in ``stage`` (columnar) until the load transaction
+    stage = RowStage()
+    for f, res in zip(
+        to_parse, parse_workbooks([f.path for f in to_parse], exercice, workers, stage=stage),
+        strict=True,
+    ):
         results[f.source_file] = res
 
     # 2. Which workbook counts for each convention: the most recently modified one.
@@ -199,7 +303,9 @@ def ingest_exercice(
         if f.source_file in winners and f.source_file not in results
         and prev[f.source_file]["status"] != "loaded"
     ]
-    for f, res in zip(late, parse_workbooks([f.path for f in late], exercice, workers), strict=True):
+    for f, res in zip(
+        late, parse_workbooks([f.path for f in late], exercice, workers, stage=stage), strict=True
+    ):
         results[f.source_file] = res
     summary.files_parsed = len(results)
     summary.files_unchanged = len(workbooks) - len(results)
@@ -231,12 +337,16 @@ def ingest_exercice(
             r.update(extra)
         return rows
 
-    def add_rejets(f: RawFile, items) -> None:
+    def add_rejets(f: RawFile, items, identifiers: frozenset[str] = frozenset()) -> None:
         for rj in items:
+            value = rj.value
+            if value is not None and value.strip() in identifiers:
+                # a participant identifier typed in another column: never on record in clear
+                value = hash_identifiant(value.strip())
             rejets.append({
                 "exercice": exercice, "source_file": f.source_file, "file_name": f.file_name,
                 "sheet": rj.sheet, "row_number": rj.row_number, "column_name": rj.column_name,
-                "value": rj.value, "reason": rj.reason, "run_id": run_id, "rejected_at": now,
+                "value": value, "reason": rj.reason, "run_id": run_id, "rejected_at": now,
             })
 
     for f in workbooks:
@@ -244,12 +354,16 @@ def ingest_exercice(
         res = results.get(sf)
         if res is None:  # unchanged, rows already in place
             p = prev[sf]
-            if sf in winners or p["status"] == "rejected":
+            conv = p["num_convention"]
+            still_replaced = (
+                p["status"] == "replaced" and conv in winner_of
+                and p["replaced_by"] == winner_of[conv].source_file
+            )
+            if sf in winners or p["status"] == "rejected" or still_replaced:
                 manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
                 continue
             # unchanged but now replaced by a newer workbook of the same convention
             to_delete.add(sf)
-            conv = p["num_convention"]
             manifest_rows.append(manifest_row(
                 f, "replaced", num_convention=conv, replaced_by=winner_of[conv].source_file,
                 detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
@@ -272,10 +386,9 @@ def ingest_exercice(
                 rows_read=res.rows_read, rows_rejected=res.rows_read,
             ))
         else:
-            add_rejets(f, res.rejets)
+            add_rejets(f, res.rejets, res.identifiants)
             inserts["raw_actions"].extend(lineage(f, [res.action]))
-            inserts["raw_participants"].extend(lineage(f, res.participants))
-            inserts["raw_cer"].extend(lineage(f, res.cer))
+            stage.keep(f.path, sf, hashes[sf])  # its participant/CER rows, inserted in step 5
             manifest_rows.append(manifest_row(
                 f, "loaded", num_convention=res.num_convention, rows_read=res.rows_read,
                 rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected,
@@ -284,7 +397,14 @@ def ingest_exercice(
     # 4. Finance exports: re-parsed when changed or when the set of loaded conventions changed
     #    (the "unknown convention" refusal depends on it).
     conventions = sorted(winner_of)
-    conv_digest = _digest(conventions)
+    # conventions whose only workbook(s) were refused: their mandates say so
+    refused_workbook: dict[str, str] = {}
+    for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
+        if r["kind"] == KIND_OPERATEUR and r["status"] == "rejected" and r["num_convention"]:
+            refused_workbook.setdefault(r["num_convention"], r["file_name"])
+    conv_digest = _digest(
+        [*conventions, *(f"refusé:{c}:{n}" for c, n in refused_workbook.items())]
+    )
     known_conventions = set(conventions)
     seen_mandats: set[str] = set()
     for f in sorted(exports, key=lambda x: x.source_file):
@@ -305,7 +425,13 @@ def ingest_exercice(
         kept: list[dict] = []
         extra_rejected = 0
         for row in res.rows:
-            if row["num_convention"] not in known_conventions:
+            conv = row["num_convention"]
+            if conv not in known_conventions and conv in refused_workbook:
+                reason = (
+                    f"convention sans classeur chargé : le classeur « {refused_workbook[conv]} » "
+                    "de cette convention a été refusé (voir son rejet)"
+                )
+            elif conv not in known_conventions:
                 reason = "convention inconnue : aucun classeur chargé pour cette convention"
             elif row["num_mandat"] in seen_mandats:
                 reason = "N° mandat en double (déjà présent dans un autre export)"
@@ -314,7 +440,7 @@ def ingest_exercice(
                 kept.append(row)
                 continue
             extra_rejected += 1
-            col = "N° convention" if reason.startswith("convention") else "N° mandat"
+            col = "N° mandat" if reason.startswith("N° mandat") else "N° convention"
             val = row["num_convention"] if col == "N° convention" else row["num_mandat"]
             rejets.append({
                 "exercice": exercice, "source_file": sf, "file_name": f.file_name, "sheet": None,
@@ -322,14 +448,25 @@ def ingest_exercice(
                 "reason": reason, "run_id": run_id, "rejected_at": now,
             })
         inserts["raw_mandats"].extend(lineage(f, kept))
-        status = "loaded" if kept or not res.rows_read else "rejected"
+        # refused whole (unreadable, missing column, empty), or every line refused
+        refused = res.file_rejected or (res.rows_read > 0 and not kept)
+        file_rejets = [r for r in rejets if r["source_file"] == sf]
+        detail = None
+        if refused:
+            detail = file_rejets[0]["reason"] if file_rejets else "fichier refusé"
+            if not res.file_rejected:
+                detail = f"toutes les lignes refusées, ex. {detail}"
         manifest_rows.append(manifest_row(
-            f, status, checked_against=conv_digest, rows_read=res.rows_read,
-            rows_loaded=len(kept), rows_rejected=res.rows_rejected + extra_rejected,
-            detail=(res.rejets[0].reason if status == "rejected" and res.rejets else None),
+            f, "rejected" if refused else "loaded", checked_against=conv_digest,
+            rows_read=res.rows_read, rows_loaded=len(kept),
+            rows_rejected=res.rows_rejected + extra_rejected, detail=detail,
         ))
 
     for f in others:
+        p = prev.get(f.source_file)
+        if unchanged(f) and p["status"] == "ignored":
+            manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
+            continue
         manifest_rows.append(manifest_row(f, "ignored", detail=f.ignore_reason))
 
     removed_rows = [
@@ -349,6 +486,7 @@ def ingest_exercice(
             con.execute("DELETE FROM raw.rejets WHERE source_file IN (SELECT source_file FROM doomed)")
         for t, rows in inserts.items():
             _insert(con, t, rows)
+        stage.insert(con, loaded_at=now, run_id=run_id)
         _insert(con, "rejets", rejets)
         con.execute("DELETE FROM raw.manifest WHERE exercice = ?", [exercice])
         _insert(con, "manifest", manifest_rows)

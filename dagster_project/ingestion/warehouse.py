@@ -101,8 +101,10 @@ def connect(path: Path, *, read_only: bool = False, attempts: int = 6) -> duckdb
     for attempt in range(attempts):
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-            if not read_only and path.exists():
-                os.chmod(path, 0o600)
+            if not read_only:
+                for p in (path, Path(f"{path}.wal")):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.chmod(p, 0o600)
             return con
         except duckdb.IOException as exc:
             if not _is_lock_error(exc) or attempt == attempts - 1:
@@ -131,10 +133,12 @@ def writer_lock(directory: Path, *, timeout_s: float = 60.0, holder: str = "") -
     lock_path = directory / LOCK_FILE
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + timeout_s
+    acquired = False
     try:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                acquired = True
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -157,6 +161,7 @@ def writer_lock(directory: Path, *, timeout_s: float = 60.0, holder: str = "") -
         os.pwrite(fd, json.dumps(info, ensure_ascii=False).encode(), 0)
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+        if acquired:  # a waiter that gave up must not erase the holder's identity
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)

@@ -1,9 +1,18 @@
 """Wake the data engineer: post a short message to a webhook when a run fails.
 
-The message says what failed, which check, observed vs expected, and links to the run, so the
-on-call engineer knows from the notification alone whether it is a refused file, a control total
-or an infrastructure problem. Only sent when BILAN_ALERT_WEBHOOK is set; never includes data rows.
+The message says what failed (job, exercises, failed steps), which check (with its severity and
+observed vs expected: dbt failing rows, GX expectations, control totals against the published
+report), and links to the run, so the on-call engineer knows from the notification alone whether
+it is a refused file, a control total or an infrastructure problem. Only sent when
+BILAN_ALERT_WEBHOOK is set (a Slack/Teams/Mattermost-style incoming webhook taking JSON with a
+``text`` field); the link base is BILAN_DAGSTER_URL (default http://localhost:3000). Never includes
+data rows or participant identifiers: only check names, counts and aggregate control figures.
+
+A webhook that cannot be reached makes the sensor tick fail (visible in the UI) and Dagster retries
+the same failed run on the next tick, so an alert is not silently lost.
 """
+
+from __future__ import annotations
 
 import json
 import os
@@ -11,49 +20,135 @@ import urllib.request
 
 import dagster as dg
 
+from dagster_project import settings
+from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG
 
-def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+WEBHOOK_ENV = "BILAN_ALERT_WEBHOOK"
+URL_ENV = "BILAN_DAGSTER_URL"
+MAX_ITEMS = 5
+
+
+def _md(metadata) -> dict:
+    return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+
+
+def _observed(md: dict) -> str:
+    """Observed vs expected, from whichever convention the check's metadata follows."""
+    if "observed" in md or "expected" in md:
+        return f"observé {md.get('observed')} / attendu {md.get('expected')}"
+    if "dagster_dbt/failed_row_count" in md:  # dbt test: rows violating the rule, expected 0
+        return f"observé {md['dagster_dbt/failed_row_count']} ligne(s) en échec / attendu 0"
+    failed = md.get("failed")
+    if isinstance(failed, list) and failed:  # GX suite: failing expectations
+        shown = "; ".join(
+            f"{f.get('expectation')}({f.get('column')}) observé {f.get('observed')}"
+            for f in failed[:3]
+        )
+        return f"{len(failed)} expectation(s) en échec : {shown}"
+    if md.get("files_not_conserved"):  # manifest conservation
+        return (f"{md['files_not_conserved']} fichier(s) non conservés "
+                f"(lues {md.get('rows_read')} = chargées {md.get('rows_loaded')} "
+                f"+ refusées {md.get('rows_rejected')} attendu)")
+    return ""
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     out = []
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     for rec in records:
         ev = rec.event_log_entry.dagster_event.event_specific_data
+        ev = getattr(ev, "evaluation", ev)
         if ev.passed:
             continue
-        md = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
-        observed = md.get("observed") or md.get("valeur_calculee") or md.get("failed")
         out.append(
-            f"{ev.asset_key.to_user_string()}:{ev.check_name}"
-            + (f" (observé {observed})" if observed not in (None, "", []) else "")
-            + (f" — {ev.description}" if getattr(ev, "description", None) else "")
+            {
+                "check": f"{ev.asset_key.to_user_string()}:{ev.check_name}",
+                "severity": getattr(ev.severity, "value", str(ev.severity)),
+                "observed_vs_expected": _observed(_md(ev.metadata)),
+                "description": (ev.description or "")[:300],
+            }
         )
     return out
 
 
+def failed_steps(context: dg.RunFailureSensorContext) -> list[dict]:
+    out = []
+    for event in context.get_step_failure_events():
+        err = event.event_specific_data.error if event.event_specific_data else None
+        first = (err.message or "").strip().splitlines()[:2] if err else []
+        out.append({"step": event.step_key, "error": " ".join(first)[:300]})
+    return out
+
+
+def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
+    """Control totals that differ from the published report, read from the warehouse if free."""
+    path = settings.warehouse_path()
+    if not path.exists():
+        return []
+    try:
+        import duckdb
+
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            rows = con.execute(
+                "SELECT exercice, perimetre, indicateur, valeur_calculee, valeur_publiee "
+                "FROM marts.fct_controles_publies WHERE statut <> 'ok' ORDER BY 1, 2, 3 "
+                f"LIMIT {int(limit)}"
+            ).fetchall()
+        finally:
+            con.close()
+    except Exception:  # busy, or the marts were never built: the checks above still say it
+        return []
+    return [
+        f"{ex} {per}/{ind} : observé {calc} / attendu {pub}"
+        for ex, per, ind, calc, pub in rows
+    ]
+
+
 def build_message(context: dg.RunFailureSensorContext) -> dict:
     run = context.dagster_run
-    base = os.environ.get("BILAN_DAGSTER_URL", "http://localhost:3000").rstrip("/")
+    base = os.environ.get(URL_ENV, "http://localhost:3000").rstrip("/")
+    url = f"{base}/runs/{run.run_id}"
+    tags = run.tags or {}
+    bounds = [t for t in (tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)) if t]
+    exercices = tags.get("dagster/partition") or "-".join(dict.fromkeys(bounds)) or "?"
+    trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name") or "manuel"
     checks = failed_checks(context.instance, run.run_id)
+    steps = failed_steps(context)
+    controls = failed_controls()
     failure = context.failure_event.message if context.failure_event else ""
-    text = (
-        f"bilan-insertion : le run {run.job_name} a échoué. {failure}".strip()
-        + ("\nChecks en échec : " + "; ".join(checks) if checks else "")
-        + f"\n{base}/runs/{run.run_id}"
-    )
+    lines = [
+        f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
+        f"déclenché par {trigger})."
+    ]
+    for c in checks[:MAX_ITEMS]:
+        lines.append(f"- check {c['check']} [{c['severity']}] {c['observed_vs_expected']}".rstrip())
+    for ctl in controls:
+        lines.append(f"- contrôle {ctl}")
+    if not checks:
+        for s in steps[:MAX_ITEMS]:
+            lines.append(f"- étape {s['step']} : {s['error']}")
+    if len(lines) == 1 and failure:
+        lines.append(failure[:300])
+    lines.append(url)
     return {
-        "text": text,
+        "text": "\n".join(lines),
         "job": run.job_name,
         "run_id": run.run_id,
+        "exercices": exercices,
         "failed_checks": checks,
-        "url": f"{base}/runs/{run.run_id}",
+        "failed_steps": steps,
+        "failed_controls": controls,
+        "url": url,
     }
 
 
 def post(url: str, payload: dict, timeout: float = 10.0) -> int:
     req = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
+        url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8"},
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (URL from the operator)
         return resp.status
@@ -65,8 +160,8 @@ def post(url: str, payload: dict, timeout: float = 10.0) -> int:
     description="Posts what failed (check, observed vs expected, link) to BILAN_ALERT_WEBHOOK.",
 )
 def run_failure_alert(context: dg.RunFailureSensorContext):
-    url = os.environ.get("BILAN_ALERT_WEBHOOK")
+    url = os.environ.get(WEBHOOK_ENV)
     if not url:
-        return dg.SkipReason("BILAN_ALERT_WEBHOOK not set")
+        return dg.SkipReason(f"{WEBHOOK_ENV} not set")
     status = post(url, build_message(context))
-    context.log.info(f"alert posted ({status})")
+    context.log.info(f"alert posted to the webhook ({status}) for run {context.dagster_run.run_id}")

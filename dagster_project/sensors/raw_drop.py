@@ -1,10 +1,20 @@
 """Start one run per settled drop in the raw folder.
 
 Operators and the finance system write files over minutes. The sensor waits until the folder's
-cheap fingerprint (names, sizes, mtimes) has stopped changing for a quiet period, then hashes the
-contents: the run key is that content digest, so a burst of 220 files gives one run, touching a
-file without changing it gives none, and a new, changed or removed file gives exactly one. A new
-exercise folder adds its partition in the same evaluation.
+cheap fingerprint (names, sizes, mtimes) has stopped changing for a quiet period
+(``BILAN_SENSOR_QUIET_S``, default 60 s), then hashes the contents. A run is requested only when
+the content digest differs from the one of the last requested run, so a burst of 220 files gives
+one run, touching a file without changing it gives none, and a new, changed or removed file gives
+exactly one. A new exercise folder adds its dynamic partition in the same evaluation
+(``dynamic_partitions_requests``, applied by the daemon before the run is submitted) and the run's
+partition range covers it.
+
+State lives in the sensor cursor (JSON), set with ``context.update_cursor`` and returned with the
+evaluation: ``fingerprint``/``since`` (what the folder looked like and since when),
+``launched_fingerprint``/``launched_digest`` (the state of the last requested run) and ``seq``
+(number of runs requested). The run key is ``drop-<seq>-<digest>``: unique per requested run, so
+a folder that goes back to an earlier content (a file replaced, then restored) still gets its run,
+and stable across a retried tick (same cursor, same key), so the daemon never launches it twice.
 """
 
 import hashlib
@@ -17,11 +27,13 @@ import dagster as dg
 from dagster_project import settings
 from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
 from dagster_project.jobs import NIGHTLY_JOB
-from dagster_project.partitions import EXERCICE_PARTITIONS
+from dagster_project.partitions import EXERCICE_PARTITIONS, range_tags
+
+QUIET_ENV = "BILAN_SENSOR_QUIET_S"
 
 
 def quiet_period_s() -> float:
-    return float(os.environ.get("BILAN_SENSOR_QUIET_S", "60"))
+    return float(os.environ.get(QUIET_ENV, "60"))
 
 
 def folder_state(raw_dir) -> tuple[str, list]:
@@ -45,7 +57,8 @@ def content_digest(files) -> str:
     job=NIGHTLY_JOB,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="One run per settled drop (new, changed or removed files) in the raw folder.",
+    description="One run per settled drop (new, changed or removed files) in the raw folder; "
+    "a new exercise folder becomes a partition.",
 )
 def raw_drop_sensor(context: dg.SensorEvaluationContext):
     raw_dir = settings.raw_dir()
@@ -55,7 +68,10 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
     if fingerprint != cursor.get("fingerprint"):
         cursor.update(fingerprint=fingerprint, since=now)
         context.update_cursor(json.dumps(cursor))
-        return dg.SkipReason("the raw folder changed: waiting for it to settle")
+        return dg.SkipReason(
+            f"the raw folder changed ({len(files)} files): waiting {quiet_period_s():g} s for it "
+            "to settle"
+        )
     if now - cursor.get("since", now) < quiet_period_s():
         return dg.SkipReason("waiting for the quiet period to end")
     if cursor.get("launched_fingerprint") == fingerprint:
@@ -65,22 +81,28 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
     cursor["launched_fingerprint"] = fingerprint
     if digest == cursor.get("launched_digest"):
         context.update_cursor(json.dumps(cursor))
-        return dg.SkipReason("files touched but contents unchanged")
-    cursor["launched_digest"] = digest
-    context.update_cursor(json.dumps(cursor))
+        return dg.SkipReason("files touched but contents unchanged: no run")
 
     known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
     keys = list(known) + new
     if not keys:
-        return dg.SkipReason("no exercise folder")
+        context.update_cursor(json.dumps(cursor))
+        return dg.SkipReason(f"no exercise folder (AAAA/) under {raw_dir}")
+
+    seq = int(cursor.get("seq", 0)) + 1
+    cursor.update(launched_digest=digest, seq=seq)
+    context.update_cursor(json.dumps(cursor))  # carried by the SensorResult below
+    context.log.info(
+        f"drop settled: {len(files)} files, digest {digest[:12]}, exercises {', '.join(keys)}"
+        + (f" (new: {', '.join(new)})" if new else "")
+    )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"drop-{digest[:16]}",
+                run_key=f"drop-{seq}-{digest[:16]}",
                 tags={
-                    "dagster/asset_partition_range_start": keys[0],
-                    "dagster/asset_partition_range_end": keys[-1],
+                    **range_tags(keys),
                     "bilan/trigger": "raw_drop_sensor",
                     "bilan/drop_digest": digest,
                 },

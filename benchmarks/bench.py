@@ -1,0 +1,462 @@
+"""``make bench``: the pipeline against what users would write instead, and against the floor.
+
+    python benchmarks/bench.py --scales "1 10" [--naive-max-scale 10] [--keep]
+
+For each scale, in one run on this machine: writes a drop with the generator (seed 2017;
+exercise 2017 at SCALE=1, 2019 above, see :func:`exercice_for`) into a temp dir, then times,
+each in its own subprocess (wall time, and peak RSS of the process tree sampled with psutil
+every 50 ms, children included):
+
+* ``floor_1p`` / ``floor_2p``: python-calamine alone reading every cell of every workbook, in one
+  process / in two (the parse floor; the targets use the one-process floor);
+* ``naive``: pandas.read_excel with its default engines, file by file, into DuckDB, SQL synthesis
+  (skipped above ``--naive-max-scale``: ~20 min at SCALE=100);
+* ``ingest_w2`` / ``ingest_w1``: ``ingest_exercice`` into a fresh DuckDB with 2 / 1 parse workers;
+* ``dbt_build``: ``dbt build`` on that freshly ingested warehouse;
+* ``cold``: ``bilan run`` on a fresh warehouse and a fresh DAGSTER_HOME (environment installed);
+* ``nochange``: ``bilan run`` again, nothing changed;
+* ``changed1``: ``bilan run`` after one workbook changed (re-zipped: new sha256 and mtime, same
+  cells), which must re-parse that one file only.
+
+Checks along the way (the bench fails when one does not hold): every ``bilan run`` exits 0; at
+SCALE=1 (the calibrated drop) marts.fct_controles_publies is all 'ok'; ``nochange`` parsed
+nothing; ``changed1`` parsed exactly one file. Results: benchmarks/results/latest.{json,md} and
+a dated JSON. The last line printed is the summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+RESULTS = BENCH / "results"
+PY = sys.executable
+BIN = Path(PY).parent
+def exercice_for(scale: int) -> int:
+    """SCALE=1: the drop calibrated on the published 2017 report (its control totals must all be
+    'ok'). Larger scales multiply the conventions and participants, so their totals cannot equal
+    the published 2017 figures (the blocking control would stop the job): they are written as a
+    plausible, uncalibrated exercise with no published figures, 2019."""
+    return 2017 if scale == 1 else 2019
+
+TARGETS = {
+    "ingest_vs_naive": ("≥", 20.0),
+    "ingest_vs_floor": ("≤", 2.0),
+    "workers_speedup": ("≥", 1.6),
+    "nochange_vs_cold_s1": ("≤", 1 / 3),
+    "nochange_vs_cold": ("≤", 1 / 10),
+    "rss_mb_s100": ("<", 2048.0),
+    "ingest_s100_vs_s10": ("≤", 12.0),
+}
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def env_for(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+               GX_ANALYTICS_ENABLED="false", PYTHONWARNINGS="ignore")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _tree_rss(proc) -> int:
+    import psutil
+
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT,
+            timeout: float = 3600) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS of its process tree (MB), rc, stdout, stderr.
+
+    The forkserver and its parse workers are descendants of the command, so they are counted.
+    """
+    import psutil
+
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env or env_for(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(p.pid)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(ps))
+            stop.wait(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        stop.set()
+        th.join()
+    return {"seconds": round(time.perf_counter() - t0, 3), "rss_mb": round(peak / 2**20, 1),
+            "rc": p.returncode, "stdout": out, "stderr": err}
+
+
+def json_line(res: dict) -> dict:
+    for line in reversed(res["stdout"].strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"no JSON result (rc={res['rc']}):\n{res['stderr'][-3000:]}")
+
+
+def require(ok: bool, what: str, res: dict | None = None) -> None:
+    if not ok:
+        detail = ""
+        if res is not None:
+            detail = (f"\n--- stdout ---\n{res['stdout'][-3000:]}"
+                      f"\n--- stderr ---\n{res['stderr'][-3000:]}")
+        raise SystemExit(f"bench: FAILED: {what}{detail}")
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def generate(scale: int, out: Path) -> dict:
+    ex = exercice_for(scale)
+    res = measure([str(BIN / "bilan-data"), "--exercice", str(ex), "--scale", str(scale),
+                   "--seed", "2017", "--out", str(out)])
+    require(res["rc"] == 0, f"generator at scale {scale}", res)
+    files = list((out / str(ex) / "operateurs").iterdir())
+    return {**strip(res), "exercice": ex, "workbooks": len(files),
+            "mb": round(sum(f.stat().st_size for f in files) / 2**20, 1)}
+
+
+def timed(res: dict) -> dict:
+    """The script's own timing (from its start, imports included, interpreter start excluded);
+    the subprocess's wall time is kept as ``wall``."""
+    return {**strip(res), "wall": res["seconds"], **json_line(res)}
+
+
+def strip(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in ("stdout", "stderr")}
+
+
+def floor(raw: Path, processes: int) -> dict:
+    res = measure([PY, str(BENCH / "floor.py"), str(raw), "--processes", str(processes)])
+    require(res["rc"] == 0, "floor", res)
+    return timed(res)
+
+
+def naive(raw: Path, work: Path) -> dict:
+    res = measure([PY, str(BENCH / "naive.py"), str(raw), str(work / "naive.duckdb")])
+    require(res["rc"] == 0, "naive script", res)
+    return timed(res)
+
+
+def ingest(raw: Path, work: Path, workers: int) -> dict:
+    db = work / f"ingest_w{workers}" / "bilan.duckdb"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    res = measure([PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers",
+                   str(workers)], env=env_for(BILAN_INGEST_WORKERS=workers))
+    require(res["rc"] == 0, f"ingestion ({workers} workers)", res)
+    return {**timed(res), "warehouse_dir": str(db.parent)}
+
+
+def dbt_build(warehouse_dir: Path, work: Path) -> dict:
+    target = work / "dbt_target"
+    res = measure([str(BIN / "dbt"), "build", "--project-dir", str(ROOT / "dbt"),
+                   "--profiles-dir", str(ROOT / "dbt"), "--target-path", str(target),
+                   "--log-path", str(work / "dbt_logs"), "--quiet"],
+                  env=env_for(BILAN_WAREHOUSE_DIR=warehouse_dir), cwd=ROOT / "dbt")
+    require(res["rc"] == 0, "dbt build", res)
+    return strip(res)
+
+
+def bilan_run(raw: Path, wh: Path, home: Path) -> dict:
+    home.mkdir(parents=True, exist_ok=True)
+    res = measure([str(BIN / "bilan"), "run"], env=env_for(
+        BILAN_RAW_DIR=raw, BILAN_WAREHOUSE_DIR=wh, DAGSTER_HOME=home, BILAN_LOCK_TIMEOUT=60))
+    require(res["rc"] == 0, f"bilan run on {raw}", res)
+    return res
+
+
+def files_parsed_by_last_run(wh: Path) -> int | None:
+    """Workbooks and exports (re)loaded by the newest run that loaded anything."""
+    import duckdb
+
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT count(*) FROM raw.manifest WHERE run_id = "
+            "(SELECT run_id FROM raw.manifest ORDER BY loaded_at DESC LIMIT 1)"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0])
+
+
+def controls_all_ok(wh: Path) -> tuple[int, int]:
+    import duckdb
+
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    try:
+        n, ko = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE statut <> 'ok') "
+            "FROM marts.fct_controles_publies WHERE exercice = 2017"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(n), int(ko)
+
+
+def touch_one_workbook(raw: Path) -> Path:
+    """Re-zip one .xlsx (other compression level): new bytes, sha256 and mtime, same cells."""
+    path = sorted(raw.glob("*/operateurs/*.xlsx"))[0]
+    tmp = path.with_name(".bench-rezip.tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(
+        tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1
+    ) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item.filename))
+    os.replace(tmp, path)
+    return path
+
+
+def bench_scale(scale: int, work: Path, naive_max: int, log) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
+    raw = work / "raw"
+    r: dict = {"scale": scale}
+    log(f"[scale {scale}] generating the drop")
+    r["generate"] = generate(scale, raw)
+    log(f"[scale {scale}] {r['generate']['workbooks']} workbooks, {r['generate']['mb']} MB, "
+        f"in {r['generate']['seconds']:.1f} s; parse floor")
+    r["floor_1p"] = floor(raw, 1)
+    r["floor_2p"] = floor(raw, 2)
+    log(f"[scale {scale}] ingestion (2 then 1 workers)")
+    r["ingest_w2"] = ingest(raw, work, 2)
+    r["ingest_w1"] = ingest(raw, work, 1)
+    log(f"[scale {scale}] dbt build")
+    r["dbt_build"] = dbt_build(Path(r["ingest_w2"]["warehouse_dir"]), work)
+    wh, home = work / "warehouse", work / "dagster_home"
+    log(f"[scale {scale}] bilan run: cold")
+    cold = bilan_run(raw, wh, home)
+    r["cold"] = strip(cold)
+    if scale == 1:
+        n, ko = controls_all_ok(wh)
+        require(n > 0 and ko == 0, f"control totals at SCALE=1: {ko}/{n} not 'ok'", cold)
+        r["controls_ok"] = f"{n - ko}/{n}"
+    log(f"[scale {scale}] bilan run: no change")
+    nochange = bilan_run(raw, wh, home)
+    r["nochange"] = strip(nochange)
+    r["nochange"]["skipped"] = "rien n'a changé" in nochange["stdout"]
+    require(r["nochange"]["skipped"], "the run with no change did not skip", nochange)
+    log(f"[scale {scale}] bilan run: one workbook changed")
+    changed = touch_one_workbook(raw)
+    ch = bilan_run(raw, wh, home)
+    r["changed1"] = strip(ch) | {"file": changed.name}
+    r["changed1"]["files_reloaded"] = files_parsed_by_last_run(wh)
+    require(r["changed1"]["files_reloaded"] == 1,
+            f"one changed workbook re-loaded {r['changed1']['files_reloaded']} files", ch)
+    if scale <= naive_max:
+        log(f"[scale {scale}] naive pandas script (slow)")
+        r["naive"] = naive(raw, work)
+    shutil.rmtree(raw, ignore_errors=True)
+    return r
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    versions = {}
+    for d in ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "python-calamine",
+              "pandas", "openpyxl", "pyarrow", "great-expectations"):
+        try:
+            versions[d] = metadata.version(d)
+        except metadata.PackageNotFoundError:
+            versions[d] = None
+    mem = ""
+    try:
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split(":")[1].strip()
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "versions": versions}
+
+
+def ratios(scales: dict[int, dict]) -> dict:
+    out: dict = {}
+    for s, r in scales.items():
+        ing = r["ingest_w2"]["seconds"]
+        d = out.setdefault(s, {})
+        d["ingest_vs_floor"] = round(ing / r["floor_1p"]["seconds"], 2)
+        d["ingest_vs_floor_2p"] = round(ing / r["floor_2p"]["seconds"], 2)
+        d["workers_speedup"] = round(r["ingest_w1"]["seconds"] / ing, 2)
+        d["nochange_vs_cold"] = round(r["nochange"]["seconds"] / r["cold"]["seconds"], 3)
+        d["changed1_vs_cold"] = round(r["changed1"]["seconds"] / r["cold"]["seconds"], 3)
+        d["rss_mb"] = max(r[k]["rss_mb"] for k in ("cold", "changed1", "ingest_w2"))
+        if "naive" in r:
+            d["ingest_vs_naive"] = round(r["naive"]["seconds"] / ing, 1)
+    if 10 in scales and 100 in scales:
+        out[100]["ingest_s100_vs_s10"] = round(
+            scales[100]["ingest_w2"]["seconds"] / scales[10]["ingest_w2"]["seconds"], 2)
+    return out
+
+
+def verdicts(rat: dict) -> dict[str, tuple[float | None, str, float, bool | None]]:
+    def get(scale, key):
+        return rat.get(scale, {}).get(key)
+
+    values = {
+        "ingest_vs_naive": get(10, "ingest_vs_naive"),
+        "ingest_vs_floor": get(10, "ingest_vs_floor"),
+        "workers_speedup": get(10, "workers_speedup"),
+        "nochange_vs_cold_s1": get(1, "nochange_vs_cold"),
+        "nochange_vs_cold": get(10, "nochange_vs_cold"),
+        "rss_mb_s100": get(100, "rss_mb"),
+        "ingest_s100_vs_s10": get(100, "ingest_s100_vs_s10"),
+    }
+    out = {}
+    for k, (op, target) in TARGETS.items():
+        v = values[k]
+        ok = None if v is None else {"≥": v >= target, "≤": v <= target, "<": v < target}[op]
+        out[k] = (v, op, target, ok)
+    return out
+
+
+ROWS = [
+    ("generate", "generator: write the drop"),
+    ("floor_1p", "parse floor, 1 process (calamine reads every cell)"),
+    ("floor_2p", "parse floor, 2 processes"),
+    ("naive", "naive script (pandas.read_excel → DuckDB → SQL)"),
+    ("ingest_w2", "ingestion alone, 2 workers"),
+    ("ingest_w1", "ingestion alone, 1 worker"),
+    ("dbt_build", "dbt build alone"),
+    ("cold", "bilan run, cold (fresh warehouse + DAGSTER_HOME)"),
+    ("nochange", "bilan run, nothing changed"),
+    ("changed1", "bilan run, one workbook changed"),
+]
+
+
+def markdown(doc: dict) -> str:
+    scales = sorted(doc["scales"], key=int)
+    m = doc["machine"]
+    lines = [
+        f"# Benchmark results — {doc['started']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
+        f"Load average at start / end: {doc['load_start']} / {doc['load_end']}.",
+        "",
+        "| measure | " + " | ".join(f"SCALE={s} s | RSS MB" for s in scales) + " |",
+        "|---|" + "---:|---:|" * len(scales),
+    ]
+    for key, label in ROWS:
+        cells = []
+        for s in scales:
+            r = doc["scales"][s].get(key)
+            cells += [f"{r['seconds']:.2f}", f"{r['rss_mb']:.0f}"] if r else ["–", "–"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| ratio | " + " | ".join(f"SCALE={s}" for s in scales) + " |",
+              "|---|" + "---:|" * len(scales)]
+    keys = sorted({k for s in scales for k in doc["ratios"].get(s, {})})
+    for k in keys:
+        lines.append(f"| {k} | " + " | ".join(
+            str(doc["ratios"].get(s, {}).get(k, "–")) for s in scales) + " |")
+    lines += ["", "| target | value | required | met |", "|---|---:|---:|:---:|"]
+    for k, (v, op, target, ok) in doc["verdicts"].items():
+        lines.append(f"| {k} | {'–' if v is None else v} | {op} {round(target, 3)} | "
+                     f"{'–' if ok is None else ('yes' if ok else 'NO')} |")
+    extra = []
+    for s in scales:
+        r = doc["scales"][s]
+        extra.append(f"SCALE={s}: {r['generate']['workbooks']} workbooks "
+                     f"({r['generate']['mb']} MB), {r['ingest_w2']['rows_loaded']} rows loaded"
+                     + (f", controls {r['controls_ok']}" if "controls_ok" in r else "")
+                     + f"; changed run re-loaded {r['changed1']['files_reloaded']} file(s)")
+    return "\n".join(lines + [""] + [f"- {e}" for e in extra]) + "\n"
+
+
+def summary_line(doc: dict) -> str:
+    r10 = doc["ratios"].get(10) or doc["ratios"][max(doc["ratios"], key=int)]
+    scale = 10 if 10 in doc["ratios"] else max(doc["ratios"], key=int)
+
+    def f(v, suffix=""):
+        return "n/a" if v is None else f"{v}{suffix}"
+
+    return (f"bench: scale={scale} ingest_vs_naive={f(r10.get('ingest_vs_naive'), 'x')} "
+            f"ingest_vs_floor={f(r10.get('ingest_vs_floor'), 'x')} "
+            f"nochange_vs_cold={f(r10.get('nochange_vs_cold'))} "
+            f"changed1_vs_cold={f(r10.get('changed1_vs_cold'))} rss_mb={f(r10.get('rss_mb'))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scales", default=os.environ.get("SCALES", "1 10"))
+    ap.add_argument("--naive-max-scale", type=int, default=10)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (drops, warehouses)")
+    ap.add_argument("--results", type=Path, default=RESULTS)
+    a = ap.parse_args(argv)
+    scales = [int(s) for s in a.scales.replace(",", " ").split()]
+    work = Path(a.workdir or tempfile.mkdtemp(prefix="bilan-bench-"))
+
+    def log(msg: str) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+    doc: dict = {"started": datetime.now().isoformat(timespec="seconds"), "machine": machine(),
+                 "load_start": [round(x, 2) for x in os.getloadavg()], "scales": {}}
+    log(f"bench in {work}: scales {scales}, load average {doc['load_start']}")
+    try:
+        for s in scales:
+            doc["scales"][s] = bench_scale(s, work / f"scale{s}", a.naive_max_scale, log)
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    doc["load_end"] = [round(x, 2) for x in os.getloadavg()]
+    doc["ratios"] = ratios(doc["scales"])
+    doc["verdicts"] = verdicts(doc["ratios"])
+    a.results.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    (a.results / "latest.json").write_text(text, encoding="utf-8")
+    stamp = doc["started"].replace(":", "").replace("-", "")
+    (a.results / f"bench-{stamp}.json").write_text(text, encoding="utf-8")
+    md = markdown(doc)
+    (a.results / "latest.md").write_text(md, encoding="utf-8")
+    print(md)
+    print(summary_line(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Ingestion alone: ``ingest_exercice`` for every exercise of RAW_DIR into a fresh DuckDB file.
+
+    python benchmarks/ingest_only.py RAW_DIR DB_PATH [--workers N]
+
+Parse + normalise + load of the raw tables, exactly the code the Dagster asset runs, without
+Dagster. Prints one JSON line: seconds, files parsed, rows loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw", type=Path)
+    ap.add_argument("db", type=Path)
+    ap.add_argument("--workers", type=int, default=None)
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    import duckdb
+
+    from dagster_project.ingestion.discovery import discover_exercices
+    from dagster_project.ingestion.loader import ingest_exercice
+
+    con = duckdb.connect(str(a.db))
+    parsed = loaded = 0
+    for ex in discover_exercices(a.raw):
+        s = ingest_exercice(con, a.raw, ex, run_id="bench", workers=a.workers)
+        parsed += s.files_parsed
+        loaded += s.rows_loaded
+    con.close()
+    print(json.dumps({"seconds": time.perf_counter() - t0, "files_parsed": parsed,
+                      "rows_loaded": loaded}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The analysts' deliverables, regenerated from the published marts after each publication.
+
+Runs after ``analystes/marts_publies`` (so only when every blocking check passed and the new
+marts.duckdb is in place) and writes, under $BILAN_WAREHOUSE_DIR: rapport/bilan_<exercice>.html
+(+ .pdf when a headless Chromium is installed), rapport/synthese_<exercice>.xlsx and
+parquet/<table>.parquet. The work itself is :func:`dagster_project.reporting.generate`.
+
+``BILAN_RAPPORT_PDF``: unset = PDF when Chromium is found (else a logged warning), ``0`` = never,
+``1`` = required (the step fails without Chromium).
+"""
+
+import os
+
+import dagster as dg
+
+from dagster_project.assets.publication import MARTS_PUBLIES
+from dagster_project.reporting import generate
+from dagster_project.resources import WarehouseResource
+
+RAPPORT_BILAN = dg.AssetKey(["analystes", "rapport_bilan"])
+PDF_ENV = "BILAN_RAPPORT_PDF"
+
+
+def _famille(check_name: str) -> str:
+    if check_name.startswith("gx_"):
+        return "Suites Great Expectations"
+    if check_name == "manifest_conservation":
+        return "Conservation des lignes (manifeste)"
+    return "Tests dbt"
+
+
+def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
+    """The asset-check evaluations of this run (None when they cannot be read)."""
+    try:
+        conn = context.instance.get_records_for_run(
+            run_id=context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    except Exception as exc:  # noqa: BLE001 - the report goes on without them
+        context.log.warning(f"contrôles du run illisibles : {type(exc).__name__}: {exc}")
+        return None
+    checks = []
+    for rec in conn.records:
+        ev = rec.event_log_entry.dagster_event.event_specific_data
+        checks.append({
+            "asset": ev.asset_key.to_user_string(),
+            "check": ev.check_name,
+            "passed": bool(ev.passed),
+            "severity": getattr(ev.severity, "value", str(ev.severity)),
+            "famille": _famille(ev.check_name),
+            "description": ev.description or "",
+        })
+    return checks
+
+
+def _pdf_mode() -> bool | None:
+    v = os.environ.get(PDF_ENV, "").strip().lower()
+    if v in ("0", "false", "no", "non"):
+        return False
+    if v in ("1", "true", "yes", "oui"):
+        return True
+    return None
+
+
+@dg.asset(
+    key=RAPPORT_BILAN,
+    deps=[MARTS_PUBLIES],
+    group_name="publication",
+    kinds={"html", "pdf", "xlsx", "parquet"},
+    pool="warehouse_writer",  # reads the internal warehouse (data-quality aggregates)
+    description="Bilan de l'Insertion of each published exercise (HTML, PDF when Chromium is "
+    "installed), synthesis workbook (xlsx) and Parquet copies of the marts, from marts.duckdb.",
+)
+def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    out = generate(
+        marts_path=warehouse.marts_path(),
+        out_dir=warehouse.dir_path(),
+        warehouse_path=warehouse.db_path(),
+        checks=run_checks(context),
+        run_id=context.run.run_id,
+        pdf=_pdf_mode(),
+    )
+    for w in out.warnings:
+        context.log.warning(w)
+    md: dict[str, dg.MetadataValue] = {
+        "rapport_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "rapport")),
+        "parquet_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "parquet")),
+        "exercices": dg.MetadataValue.text(", ".join(map(str, sorted(out.html)))),
+        "pdf": dg.MetadataValue.bool(bool(out.pdf)),
+    }
+    for ex, p in out.html.items():
+        md[f"html_{ex}"] = dg.MetadataValue.path(str(p))
+    for ex, p in out.pdf.items():
+        md[f"pdf_{ex}"] = dg.MetadataValue.path(str(p))
+    for ex, p in out.xlsx.items():
+        md[f"xlsx_{ex}"] = dg.MetadataValue.path(str(p))
+    for t, p in out.parquet.items():
+        md[f"parquet_{t}"] = dg.MetadataValue.path(str(p))
+    context.log.info("rapports : " + ", ".join(str(p) for p in out.html.values()))
+    return dg.MaterializeResult(metadata=md)

@@ -1,0 +1,247 @@
+"""State digest: skip dbt, checks and publication when nothing that shapes the marts changed.
+
+Why this module exists: the nightly job is mostly re-run on an unchanged drop, and a full run
+(dbt build, Great Expectations, publication) costs tens of seconds to minutes for a result that is
+byte-for-byte the one already published. The marts are a pure function of
+
+* the raw files (every file under ``<raw>/<AAAA>/``: name and sha256, as the loader sees them),
+* the dbt project (models, macros, seeds, tests, dbt_project.yml, profiles.yml),
+* the pipeline's own code (every ``dagster_project/**/*.py``: parsing rules, checks, publication),
+* the versions of the libraries that compute them (dbt, DuckDB, GX, calamine, Dagster…),
+
+so their sha256 together, the *state digest*, identifies the published result.
+
+Protocol (all writes happen under the warehouse writer lock):
+
+1. every run that will touch the warehouse first calls :func:`invalidate` (deletes the state file):
+   a run that then fails half-way can never be mistaken for a published state;
+2. the ingestion asset, after loading *every* exercise found, stores the digest of what it loaded
+   for its run (:func:`store_pending`, table ``meta.etat_ingestion`` of bilan.duckdb);
+3. the publication asset, once ``marts.duckdb`` is replaced, writes the state file
+   (:func:`record_publication`): digest of *its own run's* ingestion, marts.duckdb's size and
+   mtime, and the (size, mtime, sha256) of every raw file (a cache so the next check hashes only
+   files whose size or mtime changed, as git and the loader do);
+4. :func:`check_unchanged` says "unchanged" only when the state file exists, its digest equals the
+   digest computed now, and bilan.duckdb and marts.duckdb exist with the recorded size and mtime.
+
+Anything else (changed/added/removed raw file, seed, model, macro, Python code, library version,
+marts.duckdb deleted or replaced, last run failed, partial run) means a full run. The check
+imports neither Dagster nor DuckDB: ``bilan run`` answers in well under a second when nothing
+changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+from dagster_project import settings
+from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
+
+STATE_FILE = "etat_publication.json"
+STATE_VERSION = 1
+DBT_WATCHED = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml",
+               "models", "macros", "seeds", "tests", "snapshots", "analyses")
+DISTRIBUTIONS = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb",
+                 "great-expectations", "python-calamine", "pandas", "pyarrow")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _digest(items: Iterable[str]) -> str:
+    """Same construction as the loader's ``input_sha256`` (sorted lines, sha256)."""
+    h = hashlib.sha256()
+    for it in sorted(items):
+        h.update(it.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _files_under(root: Path, names: Iterable[str], suffix: str | None = None) -> list[Path]:
+    out: list[Path] = []
+    for name in names:
+        p = root / name
+        if p.is_file():
+            out.append(p)
+        elif p.is_dir():
+            out += [
+                f for f in p.rglob("*")
+                if f.is_file() and "__pycache__" not in f.parts
+                and (suffix is None or f.suffix == suffix)
+            ]
+    return sorted(out)
+
+
+def code_digest(
+    dbt_dir: Path | None = None, package_dir: Path | None = None
+) -> str:
+    """sha256 of the dbt project files, the pipeline's Python code and the libraries' versions."""
+    dbt_dir = Path(dbt_dir or settings.DBT_PROJECT_DIR)
+    package_dir = Path(package_dir or PACKAGE_DIR)
+    lines = []
+    for base, files in (
+        ("dbt", _files_under(dbt_dir, DBT_WATCHED)),
+        ("code", _files_under(package_dir, ["."], ".py")),
+    ):
+        root = dbt_dir if base == "dbt" else package_dir
+        for f in files:
+            lines.append(f"{base}:{f.relative_to(root).as_posix()}:"
+                         f"{hashlib.sha256(f.read_bytes()).hexdigest()}")
+    for dist in DISTRIBUTIONS:
+        try:
+            lines.append(f"lib:{dist}:{metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"lib:{dist}:absent")
+    return _digest(lines)
+
+
+def state_digest(inputs_by_exercice: Mapping[int, str], code: str | None = None) -> str:
+    """The state digest from each exercise's inputs digest (the loader's ``input_sha256``)."""
+    code = code if code is not None else code_digest()
+    return _digest([f"code:{code}", *(f"{ex}:{d}" for ex, d in inputs_by_exercice.items())])
+
+
+def inputs_by_exercice(
+    raw_dir: Path, known: Mapping[str, tuple[int, int, str]] | None = None
+) -> tuple[dict[int, str], dict[str, tuple[int, int, str]]]:
+    """Per exercise, the digest the loader would compute now; (size, mtime_ns, sha256) per file."""
+    per_ex: dict[int, str] = {}
+    cache: dict[str, tuple[int, int, str]] = {}
+    for ex in discover_exercices(raw_dir):
+        files = discover_files(raw_dir, ex)
+        hashes = hash_files(files, known)
+        per_ex[ex] = _digest(f"{k}:{v}" for k, v in hashes.items())
+        for f in files:
+            cache[f.source_file] = (f.size_bytes, f.mtime_ns, hashes[f.source_file])
+    return per_ex, cache
+
+
+def state_path(warehouse_dir: Path) -> Path:
+    return Path(warehouse_dir) / STATE_FILE
+
+
+def invalidate(warehouse_dir: Path) -> None:
+    """Forget the published state: the next run cannot skip until a publication succeeds."""
+    try:
+        state_path(warehouse_dir).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+# --------------------------------------------------------------------------- in the warehouse
+
+PENDING_DDL = """
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE TABLE IF NOT EXISTS meta.etat_ingestion (
+    run_id VARCHAR, digest VARCHAR, exercices VARCHAR, computed_at TIMESTAMP
+);
+"""
+
+
+def store_pending(con, run_id: str, digest: str | None, exercices: Iterable[int]) -> None:
+    """Record the digest of what this run loaded (None: a partial run, never publishable as-is)."""
+    con.execute(PENDING_DDL)
+    con.execute("DELETE FROM meta.etat_ingestion")
+    if digest is not None:
+        con.execute(
+            "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?)",
+            [run_id, digest, ",".join(map(str, sorted(exercices))), datetime.now()],
+        )
+
+
+def pending_digest(con, run_id: str) -> str | None:
+    try:
+        row = con.execute(
+            "SELECT digest FROM meta.etat_ingestion WHERE run_id = ?", [run_id]
+        ).fetchone()
+    except Exception:  # no table yet: nothing was stored by an ingestion of this run
+        return None
+    return row[0] if row else None
+
+
+def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) -> bool:
+    """After a successful publication: write the state file, or remove it when this run's
+    ingestion did not store a digest (partial run, publication re-run alone). Returns whether a
+    state was recorded."""
+    warehouse_dir = Path(warehouse_dir)
+    digest = pending_digest(con, run_id)
+    if digest is None:
+        invalidate(warehouse_dir)
+        return False
+    files = {
+        sf: [size, mtime_ns, sha]
+        for sf, size, mtime_ns, sha in con.execute(
+            "SELECT source_file, size_bytes, mtime_ns, sha256 FROM raw.manifest"
+        ).fetchall()
+    }
+    state = {
+        "version": STATE_VERSION,
+        "digest": digest,
+        "run_id": run_id,
+        "published_at": datetime.now().isoformat(timespec="seconds"),
+        "marts": _stat(Path(marts_path)),
+        "files": files,
+    }
+    target = state_path(warehouse_dir)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, target)
+    return True
+
+
+# --------------------------------------------------------------------------- the check
+
+
+@dataclass(frozen=True)
+class Verdict:
+    unchanged: bool
+    reason: str
+    digest: str | None = None
+    run_id: str | None = None
+    published_at: str | None = None
+
+
+def check_unchanged(
+    raw_dir: Path,
+    warehouse_dir: Path,
+    exercices: Iterable[int] | None = None,
+    *,
+    code: str | None = None,
+) -> Verdict:
+    """Is the published marts.duckdb exactly the result of the current raw files and code?"""
+    warehouse_dir = Path(warehouse_dir)
+    try:
+        state = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Verdict(False, "aucune publication réussie enregistrée depuis le dernier run")
+    except (OSError, ValueError):
+        return Verdict(False, "état de publication illisible")
+    if state.get("version") != STATE_VERSION:
+        return Verdict(False, "état de publication d'une autre version")
+    marts = warehouse_dir / "marts.duckdb"
+    if _stat(marts) is None or _stat(marts) != state.get("marts"):
+        return Verdict(False, "marts.duckdb absent ou modifié depuis la publication")
+    if not (warehouse_dir / "bilan.duckdb").exists():
+        return Verdict(False, "entrepôt bilan.duckdb absent")
+    known = {sf: tuple(v) for sf, v in (state.get("files") or {}).items()}
+    per_ex, _ = inputs_by_exercice(Path(raw_dir), known)
+    if exercices is not None and sorted(exercices) != sorted(per_ex):
+        return Verdict(False, "exercices demandés ≠ exercices présents")
+    digest = state_digest(per_ex, code)
+    if digest != state.get("digest"):
+        return Verdict(False, "fichiers bruts, projet dbt, code ou versions modifiés", digest)
+    return Verdict(True, "inchangé depuis la dernière publication", digest,
+                   state.get("run_id"), state.get("published_at"))

@@ -1,0 +1,180 @@
+"""The Bilan report regenerated from the published marts (issue 6): content and privacy.
+
+Reuses the session's real run on the committed 2017 drop (``run_2017``): the job writes
+``rapport/bilan_2017.html`` right after publishing marts.duckdb.
+"""
+
+from __future__ import annotations
+
+import csv
+import html as htmllib
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+from analysts_support import fr_int
+
+from dagster_project.reporting import fr, generate
+
+pytestmark = pytest.mark.slow
+SEEDS = Path(__file__).resolve().parents[1] / "dbt" / "seeds"
+
+
+@pytest.fixture(scope="module")
+def report_2017(run_2017) -> str:
+    path = run_2017.warehouse_dir / "rapport" / "bilan_2017.html"
+    assert path.exists(), f"no report written by the job: {sorted(path.parent.glob('*'))}"
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def text_2017(report_2017) -> str:
+    """Visible text: tags removed, entities decoded (numbers keep their narrow nbsp)."""
+    no_style = re.sub(r"<style.*?</style>", " ", report_2017, flags=re.S)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", no_style))
+
+
+def _published_values():
+    out = []
+    with (SEEDS / "bilan_publie_chiffres_cles.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            out.append((f"chiffres_cles {r['perimetre']}/{r['indicateur']}", r["valeur"]))
+    with (SEEDS / "bilan_publie_synthese.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            for col, v in r.items():
+                if col in ("exercice", "code_thematique", "thematique") or v == "":
+                    continue
+                out.append((f"synthese {r['code_thematique']}/{col}", v))
+    return out
+
+
+def test_every_published_figure_is_in_the_report_formatted_the_french_way(text_2017):
+    missing = [(what, v, fr_int(v)) for what, v in _published_values()
+               if fr_int(v) not in text_2017]
+    assert not missing, f"published figures absent from the report: {missing}"
+    # thousands separated by a narrow no-break space, never a plain space or a comma
+    assert "12\u202f782" in text_2017 and "15\u202f866\u202f991\u00a0€" in text_2017
+    assert not re.search(r"\b\d{1,3},\d{3},\d{3}\b", text_2017)
+
+
+def test_headline_figures_as_printed(text_2017):
+    for expected in [
+        "15,87\u00a0M€",  # key figure
+        "15,9 millions d’euros",  # "15,9 millions d'euros payés sur le budget 2017"
+        "1,60 million d’euros", "3,83 millions d’euros", "10,44 millions d’euros",
+        "40,8\u00a0%", "65,8\u00a0%", "10,1\u00a0%", "15,9\u00a0%", "2,4\u00a0%", "10,6\u00a0%",
+        "5\u202f378 personnes", "220 actions", "124 partenaires", "477 équivalents temps plein",
+        "51 actions déclinées en 7 thématiques", "151 actions déclinées en 11 thématiques",
+        "13\u202f203 personnes", "61 référents uniques", "(51 ETP)",
+        "plus de 12\u202f000 accueils individuels", "215 problèmes de mobilité résolus",
+        "2 CNET coordonnant 31 LAM", "295 certifications",
+        "42\u00a0%", "3\u202f800", "RÉPARTITION DES 3\u202f637 FINS D’ACTION".lower(),
+    ]:
+        assert expected.lower() in text_2017.lower(), expected
+    # the exit pies as the published document rounds them (largest remainder): SOC 2/4/49/38/7
+    for share in ("49\u00a0%", "38\u00a0%", "7\u00a0%", "24\u00a0%", "18\u00a0%", "20\u00a0%"):
+        assert share in text_2017
+
+
+def test_inconsistent_published_share_is_recomputed_with_a_note(text_2017):
+    # 1 335 / (14 604 − 9 145) = 24,5 %, printed 26 % in the published document
+    assert "1\u202f335 soit 24,5\u00a0%" in text_2017
+    note = re.search(r"Le document publié imprime « 1\u202f335 soit 26 % ».*?24,5\u00a0%",
+                     text_2017, re.S)
+    assert note, "the note explaining the 26 % -> 24,5 % correction is missing"
+    assert "5\u202f459" in text_2017
+
+
+def test_report_sections_charts_and_quality(report_2017, text_2017):
+    for title in ("Synthèse", "Répartition du budget par domaines d’intervention",
+                  "Volet social & santé", "Volet professionnel", "Tableau de synthèse",
+                  "Qualité des données", "TOTAUX"):
+        assert title in text_2017, title
+    assert report_2017.count("<svg") >= 5  # budget donut, 2 bar charts, 2 exit donuts
+    assert 'lang="fr"' in report_2017
+    # checks of the Dagster run and control totals against the published document
+    assert re.search(r"\d+ contrôles \(tests dbt", text_2017)
+    assert "tous réussis" in text_2017
+    assert "152 chiffres" in text_2017 and "tous conformes" in text_2017
+    assert "chargé" in text_2017 and "Lignes refusées" in text_2017
+
+
+def test_report_is_self_contained(report_2017):
+    lowered = report_2017.lower()
+    for forbidden in ("<script", "<link", "<img", "<iframe", "@import", "url(", "@font-face"):
+        assert forbidden not in lowered, forbidden
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", report_2017, re.I)
+    assert all(r.startswith("#") for r in refs), refs
+    # the only absolute URL is the SVG namespace, which is never fetched
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", report_2017))
+    assert urls <= {"http://www.w3.org/2000/svg"}, urls
+
+
+def test_report_has_no_participant_identifier(run_2017, report_2017):
+    con = duckdb.connect(str(run_2017.warehouse), read_only=True)
+    try:
+        ids = {r[0] for r in con.execute(
+            "SELECT identifiant FROM raw.raw_participants UNION SELECT identifiant FROM raw.raw_cer"
+        ).fetchall()}
+        hashed = {r[0] for r in con.execute(
+            "SELECT value FROM raw.rejets WHERE value IS NOT NULL").fetchall()}
+    finally:
+        con.close()
+    tokens = set(re.findall(r"[0-9A-Za-z]{5,}", report_2017))
+    assert not (tokens & ids)
+    assert "sha256:" not in report_2017 and not any(h in report_2017 for h in hashed)
+    assert "identifiant" not in report_2017.lower().replace("aucun identifiant", "")
+
+
+def test_french_formatting_helpers():
+    assert fr.entier(12782) == "12\u202f782"
+    assert fr.millions_euros(15866991) == "15,87\u00a0M€"
+    assert fr.pct(40.83) == "40,8\u00a0%"
+    assert fr.pct(40.85) == "40,9\u00a0%"  # half-up on decimals, no float artefact
+    assert fr.euros(700133.19) == "700\u202f133,19\u00a0€"
+    assert fr.millions_texte(1599425, 2) == "1,60 million d’euros"
+    assert fr.parts_plus_fort_reste([84, 159, 1760, 1378, 256]) == [2, 4, 49, 38, 7]
+    assert fr.parts_plus_fort_reste([2165, 1635, 1862, 3483]) == [24, 18, 20, 38]
+    assert fr.signe_pct(-3.04) == "−3,0\u00a0%"
+
+
+def test_pdf_skipped_with_a_warning_when_no_browser(run_2017, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("BILAN_CHROMIUM", "0")
+    out = generate(run_2017.marts, tmp_path, run_2017.warehouse)
+    assert out.html[2017].exists() and not out.pdf
+    assert any("PDF" in w for w in out.warnings)
+    assert any("PDF" in r.getMessage() for r in caplog.records)
+    # a report made outside Dagster says so instead of listing the run's checks
+    assert "hors d’un run Dagster" in out.html[2017].read_text(encoding="utf-8")
+
+
+def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_path):
+    import shutil
+
+    wh = tmp_path / "bilan.duckdb"
+    shutil.copy(run_2017.warehouse, wh)
+    con = duckdb.connect(str(wh))
+    try:
+        con.execute("""
+            INSERT INTO raw.manifest (exercice, source_file, file_name, kind, status, detail,
+                rows_read, rows_loaded, rows_rejected, replaced_by)
+            VALUES (2017, '2017/operateurs/abime.xlsx', 'abime.xlsx', 'operateur', 'rejected',
+                    'fichier illisible (BadZipFile)', 12, 0, 12, NULL),
+                   (2017, '2017/operateurs/ancien.xlsx', 'ancien.xlsx', 'operateur', 'replaced',
+                    NULL, 30, 0, 30, 'nouveau.xlsx')""")
+        con.execute("""
+            INSERT INTO raw.rejets (exercice, source_file, file_name, sheet, row_number,
+                column_name, value, reason)
+            SELECT 2017, '2017/operateurs/x.xlsx', 'x.xlsx', 'Participants', 10 + i,
+                   'Identifiant', 'sha256:0123456789ab' || i, 'Identifiant : vide'
+            FROM range(3) t(i)""")
+    finally:
+        con.close()
+    out = generate(run_2017.marts, tmp_path / "out", wh, pdf=False)
+    page = out.html[2017].read_text(encoding="utf-8")
+    text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "abime.xlsx" in text and "fichier illisible (BadZipFile)" in text
+    assert "remplacé par nouveau.xlsx" in text
+    assert re.search(r"x\.xlsx\s+Participants\s+Identifiant\s+Identifiant : vide\s+3\s+10", text)
+    assert "sha256:" not in page and "0123456789ab" not in page

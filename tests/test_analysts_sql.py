@@ -1,0 +1,150 @@
+"""SQL access for analysts: an older DuckDB 1.x client reads the published file, its views and
+the documented examples; the year-over-year mart compares exercises when several are loaded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from analysts_support import ROOT, cli_json, duckdb_cli, sql_blocks
+
+from dagster_project.publication import PUBLISHED_TABLES, publish
+from dagster_project.reporting import generate
+from dagster_project.reporting.views import VIEW_NAMES, VIEWS_SQL
+
+pytestmark = pytest.mark.slow
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.lstrip("v").split(".")[:3])
+
+
+def test_an_older_1x_cli_opens_the_published_file(run_2017):
+    cli_v = subprocess.run([str(duckdb_cli()), "--version"], capture_output=True, text=True,
+                           check=True).stdout.split()[0]
+    assert _version(cli_v)[0] == 1 and _version(cli_v) < _version(duckdb.__version__), (
+        f"the client ({cli_v}) must be an older 1.x than the pipeline's duckdb "
+        f"{duckdb.__version__}")
+    rows = cli_json(run_2017.marts, "SELECT table_name, table_type FROM "
+                    "information_schema.tables ORDER BY 1;")
+    found = {r["table_name"]: r["table_type"] for r in rows}
+    for t in PUBLISHED_TABLES:
+        assert found.get(t) == "BASE TABLE", t
+    for v in VIEW_NAMES:
+        assert found.get(v) == "VIEW", v
+    for name in [*PUBLISHED_TABLES, *VIEW_NAMES]:
+        assert cli_json(run_2017.marts, f"SELECT * FROM {name} LIMIT 3;"), name
+    total = cli_json(run_2017.marts, "SELECT CAST(valeur AS VARCHAR) AS v FROM chiffres_cles "
+                     "WHERE exercice = 2017 AND perimetre = 'total' "
+                     "AND indicateur = 'montant_paye_eur';")
+    assert total == [{"v": "15866991.00"}]
+
+
+def test_every_sql_example_of_the_analysts_doc_returns_rows(run_2017):
+    blocks = sql_blocks()
+    assert 8 <= len(blocks) <= 12
+    con = duckdb.connect(str(run_2017.marts), read_only=True)
+    try:
+        for sql in blocks:
+            assert cli_json(run_2017.marts, sql), f"1.x CLI: no row for\n{sql}"
+            assert con.execute(sql).fetchall(), f"python duckdb: no row for\n{sql}"
+    finally:
+        con.close()
+
+
+def test_views_agree_with_the_report_figures(run_2017):
+    con = duckdb.connect(str(run_2017.marts), read_only=True)
+    try:
+        budget = dict(con.execute("SELECT code_domaine, part_budget_pct FROM "
+                                  "v_budget_par_domaine WHERE exercice = 2017").fetchall())
+        assert float(budget["EMP"]) == pytest.approx(40.83)
+        sorties = con.execute(
+            "SELECT volet, sum(nb_sorties), any_value(fins_accompagnement) "
+            "FROM v_sorties_par_categorie WHERE exercice = 2017 GROUP BY volet ORDER BY 1"
+        ).fetchall()
+        assert sorties == [("PRO", 9145, 9145), ("SOC", 3637, 3637)]
+        n_ops = con.execute("SELECT count(*) FROM v_operateurs WHERE exercice = 2017").fetchone()
+        assert n_ops[0] == 124
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def marts_2017_2019(run_2017, tmp_path_factory) -> Path:
+    """2017 + a generated 2019: the session's warehouse, 2019 ingested, the marts rebuilt by dbt
+    (models only: the tests ran on 2017 in run_2017) and published with the views."""
+    from dagster_project.ingestion.loader import ingest_exercice
+
+    base = tmp_path_factory.mktemp("deux_exercices")
+    raw, wh = base / "raw", base / "warehouse"
+    wh.mkdir()
+    shutil.copy(run_2017.warehouse, wh / "bilan.duckdb")
+    subprocess.run([str(Path(sys.executable).parent / "bilan-data"), "--exercice", "2019",
+                    "--seed", "7", "--out", str(raw)], check=True, capture_output=True,
+                   timeout=300)
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    try:
+        ingest_exercice(con, raw, 2019, run_id="test-deux-exercices")
+    finally:
+        con.close()
+    env = dict(os.environ, BILAN_WAREHOUSE_DIR=str(wh), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+               DO_NOT_TRACK="1")
+    dbt = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run", "--project-dir", str(ROOT / "dbt"),
+         "--profiles-dir", str(ROOT / "dbt"), "--target-path", str(base / "dbt_target"),
+         "--log-path", str(base / "dbt_logs"), "--select", "+marts"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert dbt.returncode == 0, dbt.stdout[-3000:]
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    try:
+        publish(con, wh / "marts.duckdb", views_sql=VIEWS_SQL)
+    finally:
+        con.close()
+    return wh / "marts.duckdb"
+
+
+def test_year_over_year_mart_compares_each_thematic_across_exercises(marts_2017_2019):
+    rows = cli_json(marts_2017_2019, """
+        SELECT exercice, exercice_precedent, code_thematique,
+               CAST(montant_paye_eur AS DOUBLE) AS m,
+               CAST(montant_paye_eur_precedent AS DOUBLE) AS mp,
+               CAST(evolution_montant_eur AS DOUBLE) AS evol,
+               accompagnements, accompagnements_precedent
+        FROM v_evolution_thematiques ORDER BY code_thematique, exercice;""")
+    assert {r["exercice"] for r in rows} == {2017, 2019}
+    first = [r for r in rows if r["exercice"] == 2017]
+    assert first and all(r["exercice_precedent"] is None and r["evol"] is None for r in first)
+    by_code_2017 = {r["code_thematique"]: r for r in first}
+    later = [r for r in rows if r["exercice"] == 2019]
+    assert len(later) == len(first) == 19
+    for r in later:
+        prev = by_code_2017[r["code_thematique"]]
+        assert r["exercice_precedent"] == 2017  # the previous LOADED exercise, not 2018
+        assert r["mp"] == prev["m"]
+        assert r["evol"] == pytest.approx(r["m"] - r["mp"])
+        assert r["accompagnements_precedent"] == prev["accompagnements"]
+    # 2017's published figures are untouched by loading 2019
+    tot = cli_json(marts_2017_2019, "SELECT exercice, CAST(valeur AS DOUBLE) AS v FROM "
+                   "chiffres_cles WHERE perimetre = 'total' AND indicateur = 'montant_paye_eur' "
+                   "ORDER BY 1;")
+    assert tot[0] == {"exercice": 2017, "v": 15866991.0} and tot[1]["exercice"] == 2019
+    # the doc examples still return rows with two exercises
+    for sql in sql_blocks():
+        assert cli_json(marts_2017_2019, sql), sql
+
+
+def test_reports_of_both_exercises_with_the_year_over_year_section(marts_2017_2019, tmp_path):
+    out = generate(marts_2017_2019, tmp_path, marts_2017_2019.parent / "bilan.duckdb",
+                   pdf=False)
+    assert set(out.html) == {2017, 2019} and set(out.xlsx) == {2017, 2019}
+    r2019 = out.html[2019].read_text(encoding="utf-8")
+    r2017 = out.html[2019].with_name("bilan_2017.html").read_text(encoding="utf-8")
+    assert "Évolution 2017 → 2019 par thématique" in r2019
+    assert "Premier exercice chargé" in r2017
+    # no published figures for 2019: no control, and no note about the 2017 document
+    assert "Aucun chiffre publié" in r2019 and "Le document publié imprime" not in r2019

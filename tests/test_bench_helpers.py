@@ -1,0 +1,64 @@
+"""``make bench``'s helpers work (the full bench is not part of ``make test``).
+
+At SCALE=1 only: the generator, the parse floor, the ingestion alone and the naive pandas script,
+each in its own measured subprocess; then the report and the summary line on made-up figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bilan_bench", ROOT / "benchmarks" / "bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bilan_bench"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_measures_at_scale_1(tmp_path):
+    pytest.importorskip("psutil")
+    pytest.importorskip("openpyxl")
+    bench = _bench()
+    raw = tmp_path / "raw"
+    gen = bench.generate(1, raw)
+    assert gen["workbooks"] == 220 and gen["rc"] == 0
+    fl = bench.floor(raw, 1)
+    assert fl["files"] == 220 and fl["cells"] > 100_000 and fl["seconds"] > 0
+    ing = bench.ingest(raw, tmp_path, 2)
+    assert ing["rows_loaded"] == 40494 and ing["files_parsed"] == 221
+    assert ing["rss_mb"] > 0
+    nv = bench.naive(raw, tmp_path)
+    assert nv["nb_actions"] == 220 and nv["thematiques"] >= 19
+    changed = bench.touch_one_workbook(raw)
+    assert changed.exists()
+
+
+def test_report_and_summary_line():
+    bench = _bench()
+    m = {"seconds": 1.0, "rss_mb": 10.0}
+    scale = {
+        "generate": {**m, "workbooks": 1, "mb": 1.0}, "floor_1p": m, "floor_2p": m,
+        "naive": {**m, "seconds": 30.0}, "ingest_w2": {**m, "rows_loaded": 5},
+        "ingest_w1": {**m, "seconds": 1.8}, "dbt_build": m, "cold": {**m, "seconds": 20.0},
+        "nochange": {**m, "seconds": 0.5}, "changed1": {**m, "seconds": 10.0, "files_reloaded": 1},
+    }
+    doc = {"started": "now", "machine": bench.machine(), "load_start": [0, 0, 0],
+           "load_end": [0, 0, 0], "scales": {10: scale}}
+    doc["ratios"] = bench.ratios(doc["scales"])
+    doc["verdicts"] = bench.verdicts(doc["ratios"])
+    assert doc["ratios"][10]["ingest_vs_naive"] == 30.0
+    assert doc["verdicts"]["workers_speedup"][3] is True
+    assert "| ingestion alone, 2 workers |" in bench.markdown(doc)
+    assert bench.summary_line(doc) == (
+        "bench: scale=10 ingest_vs_naive=30.0x ingest_vs_floor=1.0x nochange_vs_cold=0.025 "
+        "changed1_vs_cold=0.5 rss_mb=10.0"
+    )

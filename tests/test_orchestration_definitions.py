@@ -1,0 +1,270 @@
+"""The code location as Dagster sees it: validation, snapshot, pools, retries, freshness, instance.
+
+Snapshot: tests/snapshots/definitions.json lists every asset key (group, partitioning, pool),
+asset check (blocking flag, severity), job, schedule and sensor of the code location. Any change to
+the graph fails ``test_definitions_match_snapshot`` with the list of what was added, removed or
+changed. When the change is intended (a new dbt model, a new report asset, a renamed check),
+regenerate the file and commit it with the change:
+
+    UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_orchestration_definitions.py \
+        -k snapshot
+
+then review ``git diff tests/snapshots/definitions.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+SNAPSHOT = ROOT / "tests" / "snapshots" / "definitions.json"
+DAGSTER = Path(sys.executable).parent / "dagster"
+TEMPLATE = ROOT / "dagster_home.template.yaml"
+
+
+@pytest.fixture(scope="module")
+def defs():
+    from dagster_project.definitions import defs
+
+    return defs
+
+
+def _dbt_severities() -> dict[str, str]:
+    from dagster_project.assets.dbt import DBT_PROJECT
+
+    manifest = json.loads(Path(DBT_PROJECT.manifest_path).read_text(encoding="utf-8"))
+    return {
+        uid: (node.get("config", {}).get("severity") or "error").lower()
+        for uid, node in manifest["nodes"].items()
+        if node.get("resource_type") == "test"
+    }
+
+
+def describe(defs) -> dict:
+    """What the snapshot records: stable, readable, sorted."""
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    severities = _dbt_severities()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "partitions": node.partitions_def.name if node.partitions_def else None,
+            "pools": sorted(node.pools or []),
+        }
+    checks = {}
+    for ck in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.to_user_string(), c.name)):
+        spec = graph.get_check_spec(ck)
+        uid = (spec.metadata or {}).get("dagster_dbt/unique_id")
+        uid = getattr(uid, "value", uid)
+        checks[f"{ck.asset_key.to_user_string()}:{ck.name}"] = {
+            "blocking": spec.blocking,
+            # dbt tests: their dbt severity; our own checks report ERROR results when blocking
+            "severity": (
+                severities.get(uid, "error") if uid else ("error" if spec.blocking else "warn")
+            ),
+            "source": "dbt" if uid else "python",
+        }
+    jobs = {}
+    for job in repo.get_all_jobs():
+        if job.name.startswith("__"):
+            continue  # Dagster's implicit asset job
+        jobs[job.name] = {
+            "executor": job.executor_def.name,
+            "partitions": getattr(job.partitions_def, "name", None) if job.partitions_def else None,
+        }
+    schedules = {
+        s.name: {
+            "job": s.job_name,
+            "cron": s.cron_schedule,
+            "timezone": s.execution_timezone,
+            "default_status": s.default_status.value,
+        }
+        for s in repo.schedule_defs
+    }
+    sensors = {
+        s.name: {
+            "type": s.sensor_type.value,
+            "jobs": sorted(t.job_name for t in s.targets if t.job_name) if s.targets else [],
+            "minimum_interval_seconds": s.minimum_interval_seconds,
+            "default_status": s.default_status.value,
+        }
+        for s in repo.sensor_defs
+    }
+    return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules,
+            "sensors": sensors}
+
+
+def _diff(expected: dict, got: dict) -> list[str]:
+    lines = []
+    for section in sorted(set(expected) | set(got)):
+        exp, cur = expected.get(section, {}), got.get(section, {})
+        for name in sorted(set(cur) - set(exp)):
+            lines.append(f"  + {section}: {name} {cur[name]}")
+        for name in sorted(set(exp) - set(cur)):
+            lines.append(f"  - {section}: {name}")
+        for name in sorted(set(exp) & set(cur)):
+            if exp[name] != cur[name]:
+                lines.append(f"  ~ {section}: {name} {exp[name]} -> {cur[name]}")
+    return lines
+
+
+def test_definitions_match_snapshot(defs):
+    got = describe(defs)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.parent.mkdir(parents=True, exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(got, indent=2, ensure_ascii=False, sort_keys=True) + "\n",
+                            encoding="utf-8")
+        pytest.skip(f"snapshot rewritten: {SNAPSHOT} (review and commit it)")
+    assert SNAPSHOT.exists(), (
+        f"no snapshot at {SNAPSHOT}: create it with UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest "
+        "tests/test_orchestration_definitions.py -k snapshot"
+    )
+    expected = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    diff = _diff(expected, got)
+    assert not diff, (
+        "The Dagster definitions changed (assets, checks, jobs, schedules or sensors):\n"
+        + "\n".join(diff[:60])
+        + (f"\n  ... and {len(diff) - 60} more" if len(diff) > 60 else "")
+        + "\nIf intended, regenerate the snapshot and commit it with your change:\n"
+        "  UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_orchestration_definitions.py"
+        " -k snapshot\n  git diff tests/snapshots/definitions.json"
+    )
+
+
+def test_snapshot_invariants(defs):
+    """What must hold whatever the snapshot says (so a careless regeneration cannot hide it)."""
+    got = describe(defs)
+    assets, checks = got["assets"], got["checks"]
+    for key in ("raw/manifest", "marts/fct_synthese_thematiques", "analystes/marts_publies"):
+        assert key in assets, key
+    # only the ingestion is partitioned by exercise; everything downstream is rebuilt whole
+    partitioned = {k for k, v in assets.items() if v["partitions"]}
+    assert partitioned == {k for k in assets if k.startswith("raw/")}
+    assert {v["partitions"] for v in assets.values() if v["partitions"]} == {"exercice"}
+    # every step writing the warehouse is in the one-slot pool
+    for key, v in assets.items():
+        if key.startswith(("raw/", "staging/", "intermediate/", "marts/", "seeds/", "analystes/")):
+            assert v["pools"] == ["warehouse_writer"], key
+    # dbt tests with severity error block the publication; warn tests do not
+    dbt_checks = {k: v for k, v in checks.items() if v["source"] == "dbt"}
+    assert len(dbt_checks) > 50
+    assert all(v["blocking"] == (v["severity"] == "error") for v in dbt_checks.values())
+    assert any(v["severity"] == "warn" for v in dbt_checks.values())
+    for name in ("raw/manifest:manifest_conservation",
+                 "marts/fct_synthese_thematiques:gx_synthese_thematiques",
+                 "staging/stg_finances__mandats:gx_mandats",
+                 "staging/stg_operateurs__participants:gx_participants"):
+        assert checks[name] == {"blocking": True, "severity": "error", "source": "python"}, name
+    assert got["jobs"]["bilan_nightly"] == {"executor": "in_process", "partitions": "exercice"}
+    assert got["schedules"]["bilan_nightly_0200_paris"]["timezone"] == "Europe/Paris"
+    assert got["sensors"]["raw_drop_sensor"]["jobs"] == ["bilan_nightly"]
+    assert got["sensors"]["alerte_echec_run"]["type"] == "RUN_STATUS"
+
+
+def test_io_steps_retry_and_publication_freshness(defs):
+    graph = defs.resolve_asset_graph()
+    for key in (["raw", "manifest"], ["marts", "fct_actions"], ["analystes", "marts_publies"]):
+        op = graph.assets_def_for_key(dg.AssetKey(key)).op
+        assert op.retry_policy is not None and op.retry_policy.max_retries >= 1, key
+        assert op.pool == "warehouse_writer", key
+    key = dg.AssetKey(["analystes", "marts_publies"])
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == key)
+    policy = spec.freshness_policy
+    assert type(policy).__name__ == "CronFreshnessPolicy"
+    assert policy.deadline_cron == "0 7 * * *" and policy.timezone == "Europe/Paris"
+
+
+def test_dagster_definitions_validate():
+    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "GX_ANALYTICS_ENABLED": "false"}
+    proc = subprocess.run(
+        [str(DAGSTER), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Validation successful for code location bilan_insertion" in proc.stdout + proc.stderr
+
+
+def test_instance_template(tmp_path):
+    """The committed instance config: SQLite under DAGSTER_HOME, no telemetry, one writer slot."""
+    cfg = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    assert cfg["telemetry"]["enabled"] is False
+    assert cfg["concurrency"]["pools"]["default_limit"] == 1
+    assert cfg["run_retries"]["enabled"] is True and cfg["run_retries"]["max_retries"] >= 1
+    assert "storage" not in cfg or "sqlite" in cfg["storage"]
+    (tmp_path / "dagster.yaml").write_text(TEMPLATE.read_text(encoding="utf-8"))
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+        assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        storage = instance.event_log_storage
+        assert storage.get_concurrency_info("warehouse_writer").limit == 1
+        # what the executor does before a pooled step: size the pool from default_limit, claim
+        storage.initialize_concurrency_limit_to_default("warehouse_writer")
+        first = storage.claim_concurrency_slot("warehouse_writer", "run-a", "raw_tables")
+        second = storage.claim_concurrency_slot("warehouse_writer", "run-b", "bilan_dbt_assets")
+        assert first.is_claimed and not second.is_claimed  # a second writer waits
+        storage.free_concurrency_slot_for_step("run-a", "raw_tables")
+        again = storage.claim_concurrency_slot("warehouse_writer", "run-b", "bilan_dbt_assets")
+        assert again.is_claimed
+        storage.free_concurrency_slot_for_step("run-b", "bilan_dbt_assets")
+    finally:
+        instance.dispose()
+    proc = subprocess.run(
+        [str(DAGSTER), "instance", "concurrency", "get", "warehouse_writer"],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "DO_NOT_TRACK": "1"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert '"warehouse_writer": 0 / 1 slots occupied' in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_makefile_uses_template_and_compiles():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "DAGSTER_HOME ?= $(CURDIR)/.dagster_home" in makefile
+    assert "cp dagster_home.template.yaml $(DAGSTER_HOME)/dagster.yaml" in makefile
+    assert "pip install --quiet --compile" in makefile
+    # the venv is byte-compiled: dagster's own modules already have their .pyc
+    import dagster
+
+    pycache = Path(dagster.__file__).parent / "__pycache__"
+    assert list(pycache.glob("__init__.cpython-*.pyc"))
+
+
+def test_dbt_data_failures_are_not_retried_but_lock_errors_are():
+    from types import SimpleNamespace
+
+    from dagster_project.assets.dbt_errors import raise_unless_successful
+
+    def invocation(messages, returncode=1):
+        return SimpleNamespace(
+            is_successful=lambda: False,
+            get_error=lambda: RuntimeError("dbt failed"),
+            _error_messages=messages,
+            process=SimpleNamespace(returncode=returncode),
+        )
+
+    # a failed test: Failure(allow_retries=False), so the RetryPolicy does not re-run dbt build
+    with pytest.raises(dg.Failure) as failure:
+        raise_unless_successful(invocation(["Failure in test fct_controles_publies_conformes (x)"]))
+    assert failure.value.allow_retries is False
+    assert "fct_controles_publies_conformes" in failure.value.description
+    # transient: the DuckDB file still locked by another process, or dbt killed: retried
+    with pytest.raises(RuntimeError):
+        raise_unless_successful(invocation(["IO Error: Could not set lock on file bilan.duckdb"]))
+    with pytest.raises(RuntimeError):
+        raise_unless_successful(invocation([], returncode=-9))
+    ok = SimpleNamespace(is_successful=lambda: True)
+    assert raise_unless_successful(ok) is None

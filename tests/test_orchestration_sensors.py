@@ -1,0 +1,236 @@
+"""The raw-drop sensor (one run per settled drop) and the run-failure webhook alert.
+
+The drop sensor is evaluated with ``evaluate_tick`` on a temp raw dir and a temp instance, the way
+the daemon does: its cursor is carried from one evaluation to the next, its dynamic-partition
+requests are applied to the instance, and a run request whose run key was already used would be
+dropped. BILAN_SENSOR_QUIET_S is set small so "quiet" is reached by sleeping past it. The files
+need not be real workbooks: the sensor only lists, stats and hashes them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.partitions import EXERCICE_PARTITIONS, RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.sensors.alerts import run_failure_alert
+from dagster_project.sensors.raw_drop import raw_drop_sensor
+from tests.orchestration_support import project_instance, webhook_server
+
+QUIET_S = 0.4
+
+
+class FakeDaemon:
+    """Evaluates the sensor like the daemon: cursor, partition requests, run-key dedup."""
+
+    def __init__(self, instance: dg.DagsterInstance):
+        self.instance = instance
+        self.cursor: str | None = None
+        self.used_keys: set[str] = set()
+        self.launched: list[dg.RunRequest] = []
+        self.last = None
+
+    def tick(self) -> list[dg.RunRequest]:
+        ctx = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        data = raw_drop_sensor.evaluate_tick(ctx)
+        self.last = data
+        self.cursor = data.cursor
+        for req in data.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        new = [r for r in data.run_requests if r.run_key not in self.used_keys]
+        self.used_keys.update(r.run_key for r in new)
+        self.launched.extend(new)
+        return new
+
+    def settle(self) -> list[dg.RunRequest]:
+        """Evaluate (sees the change), wait past the quiet period, evaluate again."""
+        first = self.tick()
+        time.sleep(QUIET_S + 0.1)
+        return first + self.tick()
+
+
+def write(path: Path, content: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_instance(tmp_path_factory):
+    """One temp instance for the module (creating a SQLite instance costs seconds)."""
+    with project_instance(tmp_path_factory.mktemp("sensor_home")) as instance:
+        yield instance
+
+
+@pytest.fixture
+def drop(tmp_path, monkeypatch, shared_instance):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    monkeypatch.setenv("BILAN_RAW_DIR", str(raw))
+    monkeypatch.setenv("BILAN_SENSOR_QUIET_S", str(QUIET_S))
+    for key in shared_instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name):
+        shared_instance.delete_dynamic_partition(EXERCICE_PARTITIONS.name, key)
+    yield raw, FakeDaemon(shared_instance)
+
+
+def burst(raw: Path, daemon: FakeDaemon, exercice: str, n: int, per_tick: int = 5) -> None:
+    """Write n files over several evaluations: none of them may request a run."""
+    write(raw / exercice / "finances" / f"mandats_{exercice}.csv", b"num_mandat;montant\n1;10\n")
+    for i in range(n):
+        write(raw / exercice / "operateurs" / f"PDI-{exercice}-{i:04d}.xlsx", f"wb {i}".encode())
+        if i % per_tick == per_tick - 1:
+            assert daemon.tick() == [], daemon.last.skip_message
+            time.sleep(QUIET_S / 4)
+
+
+def test_burst_gives_one_run_once_quiet(drop):
+    raw, daemon = drop
+    burst(raw, daemon, "2017", 40)
+    assert daemon.tick() == []  # the folder just changed: settling
+    time.sleep(QUIET_S + 0.1)
+    runs = daemon.tick()
+    assert len(runs) == 1
+    assert runs[0].tags[RANGE_START_TAG] == runs[0].tags[RANGE_END_TAG] == "2017"
+    assert runs[0].tags["bilan/trigger"] == "raw_drop_sensor"
+    for _ in range(3):  # nothing changes: no further run, however long we wait
+        time.sleep(QUIET_S / 2)
+        assert daemon.tick() == []
+    assert len(daemon.launched) == 1
+
+
+def test_changed_touched_removed_and_restored_files(drop):
+    raw, daemon = drop
+    burst(raw, daemon, "2017", 6)
+    first = daemon.settle()
+    assert len(first) == 1
+
+    # touched, same content: no run
+    target = raw / "2017" / "operateurs" / "PDI-2017-0003.xlsx"
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert daemon.settle() == []
+    assert "contents unchanged" in daemon.last.skip_message
+
+    # changed content: exactly one new run, with a new run key
+    original = target.read_bytes()
+    write(target, b"corrected workbook")
+    changed = daemon.settle()
+    assert len(changed) == 1 and changed[0].run_key != first[0].run_key
+    assert changed[0].tags["bilan/drop_digest"] != first[0].tags["bilan/drop_digest"]
+    assert daemon.settle() == []
+
+    # removed file: one run
+    (raw / "2017" / "operateurs" / "PDI-2017-0005.xlsx").unlink()
+    removed = daemon.settle()
+    assert len(removed) == 1
+
+    # back to an earlier content (file restored, removed one back): still a run, fresh key
+    write(target, original)
+    write(raw / "2017" / "operateurs" / "PDI-2017-0005.xlsx", b"wb 5")
+    restored = daemon.settle()
+    assert len(restored) == 1
+    assert restored[0].tags["bilan/drop_digest"] == first[0].tags["bilan/drop_digest"]
+    assert restored[0].run_key not in {first[0].run_key, changed[0].run_key, removed[0].run_key}
+    assert len(daemon.launched) == 4
+
+
+def test_new_exercise_folder_adds_partition_and_is_in_range(drop):
+    raw, daemon = drop
+    burst(raw, daemon, "2017", 5)
+    assert len(daemon.settle()) == 1
+    instance = daemon.instance
+    assert instance.get_dynamic_partitions("exercice") == ["2017"]
+
+    burst(raw, daemon, "2019", 12, per_tick=4)
+    write(raw / "notes" / "lisez-moi.txt", b"not an exercise folder")
+    runs = daemon.settle()
+    assert len(runs) == 1
+    requests = daemon.last.dynamic_partitions_requests
+    assert [(r.partitions_def_name, list(r.partition_keys)) for r in requests] == [
+        ("exercice", ["2019"])
+    ]
+    assert instance.get_dynamic_partitions("exercice") == ["2017", "2019"]
+    tags = runs[0].tags
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        keys = EXERCICE_PARTITIONS.get_partition_keys_in_range(
+            dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        )
+    assert keys == ["2017", "2019"]
+
+
+def test_empty_raw_dir_requests_nothing(drop):
+    _raw, daemon = drop
+    assert daemon.settle() == []
+    assert daemon.instance.get_dynamic_partitions("exercice") == []
+
+
+# ------------------------------------------------------------------------------ webhook alert
+
+
+@dg.asset
+def controle():
+    return 1
+
+
+@dg.asset_check(asset=controle, blocking=True)
+def total_conforme():
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"observed": 15866992, "expected": 15866991},
+        description="montant payé différent du bilan publié",
+    )
+
+
+@dg.asset(deps=[controle])
+def publication():
+    return 2
+
+
+MINI = dg.Definitions(
+    assets=[controle, publication], asset_checks=[total_conforme],
+    jobs=[dg.define_asset_job("mini_job")],
+)
+
+
+def test_failed_run_posts_what_failed_to_the_webhook(tmp_path, monkeypatch, shared_instance):
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "no_warehouse"))
+    monkeypatch.setenv("BILAN_DAGSTER_URL", "http://dagster.interne:3000/")
+    with webhook_server() as (url, received):
+        instance = shared_instance
+        result = MINI.resolve_job_def("mini_job").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        context = dg.build_run_status_sensor_context(
+            sensor_name="alerte_echec_run",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+        )
+        monkeypatch.delenv("BILAN_ALERT_WEBHOOK", raising=False)
+        skipped = run_failure_alert(context)
+        assert isinstance(skipped, dg.SkipReason) and received == []
+
+        monkeypatch.setenv("BILAN_ALERT_WEBHOOK", url)
+        run_failure_alert(context)
+    assert len(received) == 1
+    post = received[0]
+    assert post["path"] == "/hooks/bilan" and post["content_type"].startswith("application/json")
+    body = post["json"]
+    run_id = result.run_id
+    assert body["run_id"] == run_id and body["job"] == "mini_job"
+    assert body["url"] == f"http://dagster.interne:3000/runs/{run_id}"
+    assert body["failed_checks"] == [
+        {"check": "controle:total_conforme", "severity": "ERROR",
+         "observed_vs_expected": "observé 15866992 / attendu 15866991",
+         "description": "montant payé différent du bilan publié"}
+    ]
+    text = body["text"]
+    assert "échec du run mini_job" in text
+    assert "controle:total_conforme [ERROR] observé 15866992 / attendu 15866991" in text
+    assert text.endswith(body["url"])
+    assert len(text) < 1500

@@ -1,0 +1,107 @@
+"""Reliability under concurrency: one writer at a time, bounded waits, transient locks retried.
+
+Issue 4, point 5. A second ``bilan run`` while another process holds the warehouse writer lock
+waits ``BILAN_LOCK_TIMEOUT`` seconds, then fails with exit code 3 naming the holder; a DuckDB
+file briefly held by another writer process is retried with backoff by ``warehouse.connect``.
+Seconds each: no Dagster run, no dbt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pytest
+
+from dagster_project.ingestion.warehouse import LOCK_FILE, WarehouseBusy, connect, writer_lock
+from tests.conftest import ROOT, pipeline_env
+
+
+def test_second_run_waits_then_fails_naming_the_holder(tmp_path):
+    (tmp_path / "raw" / "2019").mkdir(parents=True)
+    wh = tmp_path / "warehouse"
+    with writer_lock(wh, timeout_s=1, holder="test: un autre bilan run"):
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "dagster_project.cli", "run"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env=pipeline_env(tmp_path / "raw", wh, tmp_path / "dagster_home",
+                             BILAN_LOCK_TIMEOUT="2"),
+        )
+        waited = time.monotonic() - t0
+        # the waiter that gave up did not erase who holds the lock
+        holder = json.loads((wh / LOCK_FILE).read_text())
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert waited >= 2
+    assert f'"pid": {os.getpid()}' in proc.stderr
+    assert "un autre bilan run" in proc.stderr and "2 s" in proc.stderr
+    assert holder["pid"] == os.getpid()
+    assert not (wh / "bilan.duckdb").exists()  # it never touched the warehouse
+
+
+def test_lock_is_free_again_when_its_holder_dies(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time, sys
+            from pathlib import Path
+            from dagster_project.ingestion.warehouse import writer_lock
+            with writer_lock(Path({str(tmp_path)!r}), holder="condamné"):
+                print("held", flush=True)
+                time.sleep(60)
+        """)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusy, match="condamné"):
+            with writer_lock(tmp_path, timeout_s=0.5):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no cleanup code runs
+        holder.wait()
+    with writer_lock(tmp_path, timeout_s=2, holder="suivant"):
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["holder"] == "suivant"
+
+
+HOLD_WRITE_CONNECTION = textwrap.dedent("""
+    import sys, time, duckdb
+    con = duckdb.connect(sys.argv[1])
+    con.execute("CREATE TABLE IF NOT EXISTS t AS SELECT 42 AS x")
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.close()
+""")
+
+
+def test_transient_duckdb_lock_is_retried_with_backoff(tmp_path):
+    db = tmp_path / "bilan.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_CONNECTION, str(db), "1.5"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        t0 = time.monotonic()
+        with pytest.raises(duckdb.IOException, match="(?i)lock"):
+            connect(db, attempts=1)  # no retry: the lock error surfaces at once
+        con = connect(db)  # default: retried with backoff until the other writer is gone
+        waited = time.monotonic() - t0
+        assert con.execute("SELECT x FROM t").fetchone() == (42,)
+        con.close()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert waited >= 0.5
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_non_lock_errors_are_not_retried(tmp_path):
+    bad = tmp_path / "pas_une_base.duckdb"
+    bad.write_bytes(b"ceci n'est pas une base DuckDB" * 100)
+    t0 = time.monotonic()
+    with pytest.raises(duckdb.Error):
+        connect(bad)
+    assert time.monotonic() - t0 < 1.0

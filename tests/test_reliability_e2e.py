@@ -1,0 +1,529 @@
+"""Reliability end to end, on the real job (``bilan run`` in a subprocess, real Dagster instance).
+
+Issue 4. One generated 2019 drop (no published figures, so no control total blocks it) with a
+corrupt file, an Excel lock file, a workbook missing its thematic code and a few bad rows is run
+once; the tests that only read that run share it. The crash test then kills further runs of the
+same drop with SIGKILL at several points (start, ingestion, dbt, mid-publication) and checks that
+the next run completes, while an analyst keeps querying the published file, and rebuilds exactly
+the same marts. The failed-checks test runs the calibrated 2017 drop with one mandate deleted on a
+copy of the session's 2017 warehouse (only the changed export is re-parsed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+from python_calamine import CalamineWorkbook
+
+from dagster_project import cli
+from dagster_project.parsing import normalize_label, parse_mandats, parse_workbook
+from dagster_project.parsing.workbook import (
+    _PARTICIPANT_KEYS,
+    _PARTICIPANT_REQUIRED,
+    _find_header,
+)
+from tests.conftest import ROOT, copy_drop, pipeline_env
+from tests.fixtures_parsing import write_workbook
+
+pytestmark = pytest.mark.slow
+
+EX = 2019
+# ``bilan run`` may skip a run when nothing changed since the last publication; these tests need
+# the real thing on an unchanged drop.
+FORCE = ["--force"] if "--force" in inspect.getsource(cli) else []
+CANARIES = [f"CANARYE2E{n:02d}" for n in range(1, 8)]  # only in refused rows: never to be seen
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Launched:
+    proc: subprocess.Popen
+    out: Path
+    err: Path
+
+    def wait(self, timeout: float = 900) -> tuple[int, str, str]:
+        rc = self.proc.wait(timeout=timeout)
+        return rc, self.out.read_text(), self.err.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the CLI and dbt, its child."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=60)
+
+
+def launch(base: Path, tag: str, *args: str, note: bool = True, **env) -> Launched:
+    out, err = base / f"{tag}.out", base / f"{tag}.err"
+    if note:
+        # A note dropped beside the reports: ignored by the loader, no effect on the marts, but
+        # the drop is no longer byte-identical, so no "nothing changed" shortcut skips the run.
+        (base / "raw" / str(EX) / f"note_{tag}.txt").write_text(f"run {tag}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project.cli", "run", *args],
+        cwd=ROOT,
+        env=pipeline_env(base / "raw", base / "warehouse", base / "dagster_home", **env),
+        stdout=out.open("w"), stderr=err.open("w"), start_new_session=True,
+    )
+    return Launched(proc, out, err)
+
+
+def marts_snapshot(path: Path) -> dict[str, list]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
+        return {t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall() for t in tables}
+    finally:
+        con.close()
+
+
+def run_id_of(stdout: str) -> str:
+    return re.search(r"run Dagster ([0-9a-f-]{36}) \(journal", stdout).group(1)
+
+
+def read_grids(path: Path) -> dict[str, list[list]]:
+    wb = CalamineWorkbook.from_path(str(path))
+    return {
+        name: [[None if v == "" else v for v in row]
+               for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False)]
+        for name in wb.sheet_names
+    }
+
+
+# Tokens as whole words, not the digits of a float (timestamps, durations): identifiers are
+# 7-8 digit numbers in the generated drops, and must not match inside 1795673694.4922621.
+TOKEN = re.compile(r"(?<![0-9A-Za-z])(?<!\d\.)[0-9A-Za-z]+(?![0-9A-Za-z])(?!\.\d)")
+
+
+def leaked(text: str, identifiers: set[str]) -> set[str]:
+    return set(TOKEN.findall(text)) & identifiers
+
+
+# --------------------------------------------------------------------------- the faulty drop
+
+
+@dataclass
+class Faults:
+    bad_rows_file: str
+    bad_rows_sheet: str
+    bad_rows: dict[int, tuple[str, str]]  # row → (column, reason fragment)
+    no_theme_file: str
+    no_theme_convention: str
+    no_theme_mandates: int
+    corrupt_file: str
+    lock_file: str
+
+
+def inject_faults(raw: Path) -> Faults:
+    ops = raw / str(EX) / "operateurs"
+    # 1. bad rows appended to a clean accompaniment workbook (.xlsx)
+    for path in sorted(ops.glob("*.xlsx")):
+        res = parse_workbook(path, exercice=EX)
+        if not res.file_rejected and len(res.participants) >= 3 and not res.rejets:
+            break
+    grids = read_grids(path)
+    sheet = res.participants[0]["source_sheet"]
+    grid = grids[sheet]
+    header, cols, _, _ = _find_header(grid, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED)
+    width = max(len(r) for r in grid)
+
+    def row(ident, entree, sortie=None, motif=None, mep=None) -> list:
+        r = [None] * width
+        r[cols["identifiant"]], r[cols["date_entree"]] = ident, entree
+        r[cols["date_sortie"]], r[cols["motif_sortie"]] = sortie, motif
+        if "mise_en_parcours" in cols:
+            r[cols["mise_en_parcours"]] = mep
+        return r
+
+    d = dt.date
+    first = next(r for r in grid[header + 1:] if r[cols["identifiant"]] not in (None, ""))
+    other_id = str(res.participants[1]["identifiant"])
+    bad = [
+        (row(CANARIES[0], "bientôt"), "Date d'entrée", "date illisible"),
+        (row(CANARIES[1], d(EX, 5, 1), d(EX, 4, 1), "ID-EMPLOI"), "Date de sortie",
+         "antérieure à la date d'entrée"),
+        (row(CANARIES[2], d(EX, 5, 1), d(EX, 9, 1)), "Motif de sortie", "sans Motif de sortie"),
+        (row(CANARIES[3], d(EX, 5, 1), d(EX, 9, 1), "Parti au soleil"), "Motif de sortie",
+         "motif de sortie inconnu"),
+        (list(first), "Identifiant", "ligne en double"),
+        (row(CANARIES[4], d(EX, 5, 1), d(EX, 9, 1), other_id), "Motif de sortie",
+         "motif de sortie inconnu"),
+    ]
+    if "mise_en_parcours" in cols:
+        bad.append((row(CANARIES[5], d(EX, 5, 1), None, None, "Peut-être"),
+                    "Mise en parcours en cours", "Oui/Non illisible"))
+    start = len(grid) + 1  # 1-based row of the first appended row
+    grid.extend(r for r, _, _ in bad)
+    write_workbook(path, grids)
+    bad_rows = {start + i: (c, why) for i, (_, c, why) in enumerate(bad)}
+
+    # 2. an .ods workbook whose Action sheet lost its thematic code
+    for ods in sorted(ops.glob("*.ods")):
+        r2 = parse_workbook(ods, exercice=EX)
+        if not r2.file_rejected:
+            break
+    grids = read_grids(ods)
+    action = next(n for n in grids if normalize_label(n) == "action")
+    labels = {"code thematique", "thematique", "code thematique pdi"}
+    blanked = 0
+    for r in grids[action]:
+        for i, v in enumerate(r):
+            if isinstance(v, str) and normalize_label(v) in labels:
+                r[i + 1:] = [None] * (len(r) - i - 1)
+                blanked += 1
+                break
+    assert blanked == 1
+    write_workbook(ods, grids)
+    mandats = parse_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", exercice=EX)
+    n_mandates = sum(1 for m in mandats.rows if m["num_convention"] == r2.num_convention)
+    assert n_mandates >= 1
+
+    # 3. a corrupt (truncated) workbook and 4. an Excel lock file
+    corrupt = ops / "Association Fantome bilan 2019.xlsx"
+    corrupt.write_bytes(path.read_bytes()[:4000])
+    lock = ops / f"~${path.name}"
+    lock.write_bytes(b"\x0bJ. Martin" + b"\x00" * 150)
+    return Faults(path.name, sheet, bad_rows, ods.name, r2.num_convention, n_mandates,
+                  corrupt.name, lock.name)
+
+
+@dataclass
+class FirstRun:
+    base: Path
+    faults: Faults
+    rc: int
+    stdout: str
+    stderr: str
+    run_id: str
+    marts_sha: str
+    marts: dict[str, list]
+
+    @property
+    def warehouse(self) -> Path:
+        return self.base / "warehouse"
+
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.warehouse / "bilan.duckdb"), read_only=True)
+
+    def identifiers(self) -> set[str]:
+        con = self.con()
+        try:
+            ids = {r[0] for r in con.execute(
+                "SELECT identifiant FROM raw.raw_participants UNION "
+                "SELECT identifiant FROM raw.raw_cer").fetchall()}
+        finally:
+            con.close()
+        return ids | set(CANARIES)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory) -> FirstRun:
+    base = tmp_path_factory.mktemp("faulty2019")
+    subprocess.run(
+        [str(Path(sys.executable).parent / "bilan-data"), "--exercice", str(EX), "--seed", "7",
+         "--out", str(base / "raw")], check=True, capture_output=True, cwd=ROOT,
+    )
+    faults = inject_faults(base / "raw")
+    (base / "dagster_home").mkdir()
+    rc, out, err = launch(base, "run1").wait()
+    if rc != 0:
+        pytest.fail(f"bilan run failed ({rc}):\n{out}\n{err[-5000:]}")
+    marts = base / "warehouse" / "marts.duckdb"
+    return FirstRun(base, faults, rc, out, err, run_id_of(out), sha256(marts),
+                    marts_snapshot(marts))
+
+
+# --------------------------------------------------------------------------- one run, read many
+
+
+def test_faulty_drop_still_publishes_the_good_data(first_run: FirstRun):
+    f = first_run.faults
+    assert first_run.rc == 0 and "Publié" in first_run.stdout
+    con = first_run.con()
+    n_loaded = con.execute(
+        "SELECT count(*) FROM raw.manifest WHERE kind = 'operateur' AND status = 'loaded'"
+    ).fetchone()[0]
+    con.close()
+    actions = first_run.marts["actions"]
+    assert len(actions) == n_loaded >= 200
+    assert not [a for a in actions if f.no_theme_convention in a]
+    # the workbook with bad rows is published with its good rows
+    assert f.bad_rows_file and f.no_theme_convention
+
+
+def test_every_refusal_on_record(first_run: FirstRun):
+    f = first_run.faults
+    con = first_run.con()
+    manifest = {r[0]: r[1:] for r in con.execute(
+        "SELECT file_name, status, rows_read, rows_loaded, rows_rejected, detail FROM raw.manifest"
+    ).fetchall()}
+
+    def rejets(name):
+        return con.execute(
+            "SELECT row_number, sheet, column_name, value, reason, run_id, rejected_at, exercice "
+            "FROM raw.rejets WHERE file_name = ? ORDER BY row_number NULLS FIRST", [name]
+        ).fetchall()
+
+    # bad rows: each one refused on record, the rest of the workbook loaded
+    status, read, loaded, rejected, _ = manifest[f.bad_rows_file]
+    assert status == "loaded" and rejected == len(f.bad_rows) and read == loaded + rejected
+    got = {r[0]: r for r in rejets(f.bad_rows_file)}
+    assert set(got) == set(f.bad_rows)
+    for rownum, (column, why) in f.bad_rows.items():
+        _, sheet, col, _, reason, run_id, at, ex = got[rownum]
+        assert (sheet, col, ex, run_id) == (f.bad_rows_sheet, column, EX, first_run.run_id)
+        assert why in reason and at is not None
+    # the workbook without thematic code: refused whole, and its mandates say why
+    status, read, loaded, rejected, detail = manifest[f.no_theme_file]
+    assert status == "rejected" and loaded == 0 and "Code thématique" in detail
+    [(rownum, _, col, _, reason, *_)] = rejets(f.no_theme_file)
+    assert rownum is None and col == "Code thématique"
+    fin = rejets(f"mandats_{EX}.csv")
+    mine = [r for r in fin if r[3] == f.no_theme_convention]
+    assert len(mine) == f.no_theme_mandates
+    assert all(f.no_theme_file in r[4] and "refusé" in r[4] for r in mine)
+    assert manifest[f"mandats_{EX}.csv"][0] == "loaded"
+    # the corrupt file: refused whole; the lock file: ignored
+    assert manifest[f.corrupt_file][0] == "rejected"
+    [(rownum, _, _, _, reason, *_)] = rejets(f.corrupt_file)
+    assert rownum is None and "illisible" in reason
+    assert manifest[f.lock_file][0] == "ignored" and not rejets(f.lock_file)
+    statuses = {s for s, *_ in manifest.values()}
+    assert statuses == {"loaded", "rejected", "ignored"}
+    con.close()
+
+
+def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRun):
+    import dagster as dg
+
+    con = first_run.con()
+    files = dict(con.execute("SELECT status, count(*) FROM raw.manifest GROUP BY 1").fetchall())
+    rows_loaded, rows_rejected = con.execute(
+        "SELECT sum(rows_loaded), sum(rows_rejected) FROM raw.manifest").fetchone()
+    con.close()
+    out = first_run.stdout
+    assert (f"total : fichiers {files['loaded']} chargé(s), {files['rejected']} refusé(s), "
+            f"{files['ignored']} ignoré(s), 0 remplacé(s) ; lignes {rows_loaded} chargée(s), "
+            f"{rows_rejected} refusée(s)") in out
+    assert "premiers refus" in out
+    con = first_run.con()
+    first_file = con.execute("SELECT file_name FROM raw.rejets "
+                             "ORDER BY exercice, file_name, row_number NULLS FIRST").fetchone()[0]
+    con.close()
+    assert first_file in out
+
+    instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
+    ev = instance.get_latest_materialization_event(dg.AssetKey(["raw", "manifest"]))
+    assert ev.run_id == first_run.run_id
+    md = {k: getattr(v, "value", v) for k, v in ev.asset_materialization.metadata.items()}
+    assert (md["files_loaded"], md["files_rejected"], md["files_ignored"],
+            md["files_replaced"]) == (files["loaded"], files["rejected"], files["ignored"], 0)
+    assert (md["rows_loaded"], md["rows_rejected"]) == (rows_loaded, rows_rejected)
+    assert first_file in md["first_rejections"]
+
+
+def test_warehouse_is_owner_only(first_run: FirstRun):
+    wh = first_run.warehouse
+    assert wh.stat().st_mode & 0o777 == 0o700
+    assert (wh / "bilan.duckdb").stat().st_mode & 0o777 == 0o600
+    wal = wh / "bilan.duckdb.wal"
+    if wal.exists():
+        assert wal.stat().st_mode & 0o077 == 0
+
+
+def test_no_identifier_leaks_anywhere(first_run: FirstRun):
+    import dagster as dg
+
+    ids = first_run.identifiers()
+    assert len(ids) > 10_000
+    wh = first_run.warehouse
+    # stdout / stderr of the run, dbt's log file
+    assert not leaked(first_run.stdout, ids)
+    assert not leaked(first_run.stderr, ids)
+    assert not leaked((wh / "logs" / "dernier_run.log").read_text(errors="replace"), ids)
+    # GX stored results and Data Docs
+    gx_files = [p for p in (wh / "gx").rglob("*") if p.is_file()]
+    assert gx_files
+    for p in gx_files:
+        assert not leaked(p.read_text(errors="replace"), ids), p
+    # Dagster event log of the run: messages and every event's payload (metadata, errors)
+    from dagster._serdes import serialize_value
+
+    instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
+    records = instance.all_logs(first_run.run_id)
+    assert len(records) > 20
+    for rec in records:
+        text = rec.user_message or ""
+        if rec.dagster_event is not None:
+            text += serialize_value(rec.dagster_event.event_specific_data)
+        assert not leaked(text, ids), rec.dagster_event_type
+    # raw.rejets: hashed identifiers only
+    con = first_run.con()
+    text = "\n".join(f"{v} {r}" for v, r in con.execute(
+        "SELECT coalesce(value, ''), reason FROM raw.rejets").fetchall())
+    con.close()
+    assert not leaked(text, ids)
+    assert "sha256:" in text  # the duplicate row is on record, hashed
+    # the published marts
+    for table, rows in first_run.marts.items():
+        assert not leaked(repr(rows), ids), table
+
+
+# --------------------------------------------------------------------------- crashes, readers
+
+READER = textwrap.dedent("""
+    import json, os, sys, time, duckdb
+    path, stop, report = sys.argv[1:4]
+    con = duckdb.connect(path, read_only=True)
+    ino = os.stat(path).st_ino
+    n = errors = after_replace = 0
+    QUERY = "SELECT count(*), sum(nb_actions) FROM synthese_thematiques"
+    first = con.execute(QUERY).fetchall()
+    same = True
+    print("ready", flush=True)
+    while not os.path.exists(stop):
+        try:
+            got = con.execute(QUERY).fetchall()
+            same = same and got == first
+            n += 1
+            if os.stat(path).st_ino != ino:
+                after_replace += 1
+        except Exception as exc:
+            errors += 1
+            print(repr(exc), file=sys.stderr)
+        time.sleep(0.05)
+    con.close()
+    json.dump({"queries": n, "errors": errors, "after_replace": after_replace, "same": same},
+              open(report, "w"))
+""")
+
+
+def test_killed_runs_leave_marts_intact_and_next_run_rebuilds_the_same(first_run: FirstRun):
+    base, wh = first_run.base, first_run.warehouse
+    marts = wh / "marts.duckdb"
+
+    def intact(when: str) -> None:
+        assert sha256(marts) == first_run.marts_sha, when
+        assert not (wh / "marts.duckdb.wal").exists(), when
+        con = duckdb.connect(str(marts), read_only=True)
+        assert con.execute("SELECT count(*) FROM synthese_thematiques").fetchone()[0] > 0
+        con.close()
+
+    def wait_for(run: Launched, what: str, ready) -> None:
+        deadline = time.monotonic() + 600
+        while not ready():
+            assert run.proc.poll() is None, f"ended before {what}: {run.err.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, what
+            time.sleep(0.2)
+
+    # SIGKILL at start-up, a few seconds in (Dagster start / ingestion), in the middle of dbt
+    # (a child process holding bilan.duckdb), then in the middle of the publication
+    for delay in (2, 15):
+        run = launch(base, f"kill{delay}", *FORCE)
+        time.sleep(delay)
+        assert run.proc.poll() is None, f"run ended before {delay} s"
+        run.kill()
+        intact(f"killed after {delay} s")
+    run = launch(base, "killdbt", *FORCE)
+    wait_for(run, "dbt", lambda: "Running dbt command" in run.err.read_text())
+    time.sleep(5)
+    run.kill()
+    intact("killed during dbt build")
+    run = launch(base, "killpub", *FORCE, BILAN_TEST_PUBLISH_PAUSE_S="900")
+    wait_for(run, "publication", lambda: list(wh.glob(".marts-*.tmp.duckdb")))
+    time.sleep(0.5)
+    run.kill()
+    assert list(wh.glob(".marts-*.tmp.duckdb"))  # the kill did interrupt a publication
+    intact("killed during publication")
+
+    # the next run, while an analyst queries marts.duckdb read-only in another process
+    ino = marts.stat().st_ino
+    stop, report = base / "reader.stop", base / "reader.json"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(marts), str(stop), str(report)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "ready"
+    try:
+        rc, out, err = launch(base, "run2", *FORCE).wait()
+        time.sleep(0.5)
+    finally:
+        stop.touch()
+        reader.wait(timeout=60)
+    assert rc == 0, out + err[-5000:]
+    seen = json.loads(report.read_text())
+    assert seen["errors"] == 0 and seen["same"], (seen, reader.stderr.read())
+    assert seen["queries"] > 20 and seen["after_replace"] >= 1, seen
+    assert marts.stat().st_ino != ino  # replaced, not written in place
+    assert "publication interrompue supprimé" in out
+    assert "interrompu (processus disparu)" in out  # the killed runs' pool slots were freed
+    assert not list(wh.glob(".marts-*"))
+    assert not (wh / "marts.duckdb.wal").exists()
+
+    # same drop, same marts, row for row; nothing re-parsed, no row reloaded
+    assert marts_snapshot(marts) == first_run.marts
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(base / "dagster_home"))
+    run2 = run_id_of(out)
+    ev = instance.get_latest_materialization_event(dg.AssetKey(["raw", "manifest"]))
+    assert ev.run_id == run2
+    md = ev.asset_materialization.metadata
+    assert md["files_parsed"].value == 0
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    run_ids = {r[0] for r in con.execute(
+        "SELECT DISTINCT run_id FROM raw.manifest WHERE kind <> 'autre' UNION "
+        "SELECT DISTINCT run_id FROM raw.rejets UNION "
+        "SELECT DISTINCT run_id FROM raw.raw_participants").fetchall()}
+    notes = con.execute("SELECT count(*) FROM raw.manifest WHERE file_name LIKE 'note_%' "
+                        "AND status = 'ignored'").fetchone()[0]
+    con.close()
+    assert run_ids == {first_run.run_id}  # no report re-parsed nor reloaded by any later run
+    assert notes >= 2
+    statuses = {r.status.value for r in instance.get_runs()}
+    assert "STARTED" not in statuses  # the killed runs were closed, not left "running"
+
+
+# --------------------------------------------------------------------------- failed checks
+
+
+def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_path):
+    raw = copy_drop(tmp_path / "raw")
+    export = raw / "2017" / "finances" / "mandats_2017.csv"
+    lines = export.read_bytes().decode("cp1252").splitlines(keepends=True)
+    del lines[1]  # one mandate line
+    export.write_bytes("".join(lines).encode("cp1252"))
+    wh = tmp_path / "warehouse"
+    shutil.copytree(run_2017.warehouse_dir, wh)
+    (tmp_path / "dagster_home").mkdir()
+    before = sha256(wh / "marts.duckdb")
+    rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait()
+    assert rc == 1, out + err[-3000:]
+    assert "ÉCHEC" in err and "rien n'a été publié" in err
+    failed = [line for line in err.splitlines() if "a échoué" in line or "contrôle" in line]
+    assert failed, err[-3000:]
+    assert any("observé" in line and "attendu" in line for line in err.splitlines()), err[-3000:]
+    assert "montant_paye_eur" in err
+    assert sha256(wh / "marts.duckdb") == before
+    assert not list(wh.glob(".marts-*")) and not (wh / "marts.duckdb.wal").exists()

@@ -1,0 +1,726 @@
+"""Reliability at the ingestion level: every refusal on record, nothing lost, incremental reloads.
+
+Issue 4. These tests drive :func:`ingest_exercice` (the very function the Dagster asset calls) on
+crafted drops written in .xlsx AND .ods into a temp DuckDB: one drop per format holds every kind
+of bad file, bad row and bad finance line at once, so each test also proves that one bad file or
+row never stops the others. Everything here runs in seconds (no Dagster, no dbt).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+import struct
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dagster_project.checks.conservation import conservation_failures, manifest_conservation
+from dagster_project.ingestion import loader
+from dagster_project.ingestion.loader import ingest_exercice
+from dagster_project.parsing import hash_identifiant
+from dagster_project.resources import WarehouseResource
+from tests.fixtures_parsing import (
+    CER_HEADER,
+    FORMATS,
+    PARTICIPANT_HEADER,
+    action_rows,
+    write_workbook,
+)
+
+EX = 2017
+D = dt.date
+
+# --------------------------------------------------------------------------- crafted files
+
+
+def conv(n: int, exercice: int = EX) -> str:
+    return f"PDI-{exercice}-{n:04d}"
+
+
+def participants(ids: list[str], exercice: int = EX) -> list[list]:
+    """Valid rows: one entry per identifier, half of them with an exit."""
+    rows = []
+    for i, ident in enumerate(ids):
+        if i % 2:
+            rows.append([ident, D(exercice, 2, 1), D(exercice, 6, 30), "ID-EMPLOI", None])
+        else:
+            rows.append([ident, D(exercice, 3, 1), None, None, "Non"])
+    return rows
+
+
+def good_sheets(num: str, ids: list[str], extra_rows=(), **action) -> dict[str, list[list]]:
+    return {
+        "Action": action_rows({"N° convention": num, **action}),
+        "Participants": [PARTICIPANT_HEADER, *participants(ids), *extra_rows],
+    }
+
+
+def ru_sheets(num: str, cer_rows: list[list]) -> dict[str, list[list]]:
+    return {
+        "Action": action_rows(
+            {"N° convention": num, "Code thématique": "RU", "Nombre de référents": 3}
+        ),
+        "CER": [CER_HEADER, *cer_rows],
+    }
+
+
+def encrypted_ooxml() -> bytes:
+    """A minimal but well-formed OLE2 compound file holding ``EncryptionInfo`` and
+    ``EncryptedPackage`` streams: what Excel writes for a password-protected .xlsx."""
+    sec = 512
+    end, free, fatsect, nostream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    info = (b"\x04\x00\x04\x00\x40\x00\x00\x00" + b'<?xml version="1.0"?><encryption/>').ljust(
+        4096, b"\0"
+    )
+    package = struct.pack("<Q", 1234) + os.urandom(4088)
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16
+    header += struct.pack("<HHHHH6sIIIIIIIII", 0x3E, 3, 0xFFFE, 9, 6, b"\0" * 6, 0, 1, 1, 0,
+                          0x1000, end, 0, end, 0)
+    header += struct.pack("<I", 0) + struct.pack("<I", free) * 108
+    assert len(header) == sec
+    fat = [fatsect, end] + [i + 1 for i in range(2, 9)] + [end] + [i + 1 for i in range(10, 17)]
+    fat += [end]
+    fat_sector = struct.pack(f"<{len(fat)}I", *fat) + struct.pack("<I", free) * (128 - len(fat))
+
+    def entry(name, kind, left, right, child, start, size):
+        raw = name.encode("utf-16-le") + b"\0\0" if name else b""
+        return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1)
+                + struct.pack("<III", left, right, child) + b"\0" * 16 + b"\0" * 4 + b"\0" * 16
+                + struct.pack("<IQ", start, size))
+
+    directory = (
+        entry("Root Entry", 5, nostream, nostream, 1, end, 0)
+        + entry("EncryptionInfo", 2, nostream, 2, nostream, 2, len(info))
+        + entry("EncryptedPackage", 2, nostream, nostream, nostream, 10, len(package))
+        + entry("", 0, nostream, nostream, nostream, 0, 0)
+    )
+    assert len(directory) == sec
+    return header + fat_sector + directory + info + package
+
+
+def encrypted_ods() -> bytes:
+    """An ODF package whose content.xml is encrypted (what LibreOffice writes with a password)."""
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml" '
+        'manifest:size="2048"><manifest:encryption-data manifest:checksum-type="SHA1/1K" '
+        'manifest:checksum="AAAA"><manifest:algorithm manifest:algorithm-name="Blowfish CFB" '
+        'manifest:initialisation-vector="AAAA"/><manifest:key-derivation '
+        'manifest:key-derivation-name="PBKDF2" manifest:key-size="16" '
+        'manifest:iteration-count="1024" manifest:salt="AAAA"/></manifest:encryption-data>'
+        "</manifest:file-entry></manifest:manifest>"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                   compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", os.urandom(2048), compress_type=zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def write_mandats(path: Path, lines: list[list[str]]) -> Path:
+    header = ["Exercice", "N° mandat", "Date d'émission", "N° convention", "Tiers", "SIRET",
+              "Nature", "Montant"]
+    text = "\r\n".join(";".join(r) for r in [header, *lines]) + "\r\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("cp1252"))
+    return path
+
+
+def mandat(num: str, convention: str, montant: str = "1 500,00", date: str = "15/03/2017",
+           nature: str = "Avance") -> list[str]:
+    return [str(EX), num, date, convention, "Association Tremplin", "12345678900012", nature,
+            montant]
+
+
+# Whole-file refusals: name → (sheets or bytes builder, expected reason fragment, sheet, column)
+@dataclass
+class FileCase:
+    stem: str
+    reason: str
+    sheet: str | None = None
+    column: str | None = None
+    num: str | None = None  # convention the manifest should remember (its mandates then say so)
+
+
+@dataclass
+class RowCase:
+    name: str
+    sheet: str
+    row: int  # 1-based spreadsheet row
+    column: str
+    reason: str
+    value: str | None = None
+
+
+@dataclass
+class Drop:
+    fmt: str
+    raw: Path
+    files: dict[str, FileCase] = field(default_factory=dict)  # file name → case
+    rows: list[RowCase] = field(default_factory=list)
+    good_file: str = ""
+    ru_file: str = ""
+    loaded_ids: set[str] = field(default_factory=set)
+    rejected_ids: set[str] = field(default_factory=set)
+
+
+CANARY = [f"CANARY{n:04d}" for n in range(1, 9)]  # identifiers never to be seen in clear
+
+
+def build_drop(raw: Path, fmt: str) -> Drop:
+    """Exercise 2017 with every kind of fault, in workbooks of format ``fmt``."""
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    drop = Drop(fmt, raw)
+
+    def wb(stem: str, sheets) -> Path:
+        return write_workbook(ops / f"{stem}.{fmt}", sheets)
+
+    # -- the good workbook (conv 1), with one bad row of each kind after 4 valid rows
+    ids = CANARY[:4]
+    bad = [
+        ["CANARY0005", "bientôt", None, None, None],                        # row 6
+        ["CANARY0006", None, None, None, None],                             # row 7
+        ["CANARY0007", D(EX, 5, 1), D(EX, 4, 1), "ID-EMPLOI", None],        # row 8
+        ["CANARY0008", D(EX, 5, 1), D(EX, 9, 1), None, None],               # row 9
+        ["CANARY0005", D(EX, 5, 1), D(EX, 9, 1), "Parti sans laisser d'adresse", None],  # 10
+        ["CANARY0006", D(EX, 5, 1), None, None, "Peut-être"],               # row 11
+        [ids[0], D(EX, 3, 1), None, None, "Non"],                           # row 12: duplicate
+        ["CANARY0007", D(EX, 5, 1), D(EX, 9, 1), ids[1], None],             # row 13: id as motif
+    ]
+    drop.good_file = wb("Tremplin bilan 2017", good_sheets(conv(1), ids, bad)).name
+    drop.loaded_ids = set(ids)
+    drop.rejected_ids = set(CANARY[4:])
+    P = "Participants"  # noqa: N806
+    drop.rows = [
+        RowCase("date_illisible", P, 6, "Date d'entrée", "date illisible", "bientôt"),
+        RowCase("date_manquante", P, 7, "Date d'entrée", "Date d'entrée manquante"),
+        RowCase("sortie_avant_entree", P, 8, "Date de sortie", "antérieure à la date d'entrée",
+                "2017-04-01"),
+        RowCase("sortie_sans_motif", P, 9, "Motif de sortie", "sans Motif de sortie"),
+        RowCase("motif_inconnu", P, 10, "Motif de sortie", "motif de sortie inconnu",
+                "Parti sans laisser d'adresse"),
+        RowCase("oui_non_illisible", P, 11, "Mise en parcours en cours", "Oui/Non illisible",
+                "Peut-être"),
+        RowCase("ligne_en_double", P, 12, "Identifiant", "ligne en double",
+                hash_identifiant(ids[0])),
+        RowCase("identifiant_dans_motif", P, 13, "Motif de sortie", "motif de sortie inconnu",
+                hash_identifiant(ids[1])),
+    ]
+    # -- an RU workbook (conv 2) with one unreadable CER row
+    drop.ru_file = wb("Referents RU 2017", ru_sheets(conv(2), [
+        ["R1", D(EX, 2, 1), "Oui"], ["R2", D(EX, 2, 2), "Bof"], ["R3", D(EX, 2, 3), "Non"],
+    ])).name
+    drop.rows.append(RowCase("cer_oui_non_illisible", "CER", 3, "Accompagnement social",
+                             "Oui/Non illisible", "Bof"))
+
+    # -- whole-file refusals
+    def case(stem, reason, sheets=None, data: bytes | None = None, **kw):
+        path = ops / f"{stem}.{fmt}"
+        if data is not None:
+            path.write_bytes(data)
+        else:
+            write_workbook(path, sheets)
+        drop.files[path.name] = FileCase(stem, reason, **kw)
+
+    ok = good_sheets(conv(3), ["X1", "X2"])
+    ok_path = write_workbook(Path(tempfile.mkdtemp()) / f"ok.{fmt}", ok)
+    ok_bytes = ok_path.read_bytes()
+    case("corrompu", "illisible", data=b"PK\x03\x04" + os.urandom(3000))
+    case("tronque", "illisible", data=ok_bytes[: len(ok_bytes) // 2])
+    case("protege", "mot de passe",
+         data=encrypted_ooxml() if fmt == "xlsx" else encrypted_ods())
+    case("texte_deguise", "n'est pas un classeur", data=b"Identifiant;Date\r\n123;01/01/2017\r\n")
+    case("sans_feuille_action", "feuille Action introuvable",
+         {"Feuil1": action_rows({"N° convention": conv(4)}), "Participants": [PARTICIPANT_HEADER]})
+    case("convention_malformee", "N° convention invalide",
+         good_sheets("PDI-17-5", ["X3"]), sheet="Action", column="N° convention")
+    case("thematique_inconnue", "code thématique inconnu",
+         good_sheets(conv(6), ["X4"], **{"Code thématique": "ZZZ-INCONNU"}),
+         sheet="Action", column="Code thématique", num=conv(6))
+    case("siret_court", "SIRET invalide",
+         good_sheets(conv(7), ["X5"], SIRET="123 456"), sheet="Action", column="SIRET",
+         num=conv(7))
+    case("dates_illisibles", "date illisible",
+         good_sheets(conv(8), ["X6"], **{"Date de début": "le printemps"}), sheet="Action",
+         column="Date de début", num=conv(8))
+    case("fin_avant_debut", "date de fin antérieure à la date de début",
+         good_sheets(conv(9), ["X7"], **{"Date de fin": D(EX, 1, 1),
+                                         "Date de début": D(EX, 6, 1)}),
+         sheet="Action", column="Date de fin", num=conv(9))
+    case("etp_negatif", "ETP mobilisés négatif",
+         good_sheets(conv(10), ["X8"], **{"ETP mobilisés": "-1,5"}), sheet="Action",
+         column="ETP mobilisés", num=conv(10))
+    case("participants_sans_date_entree", "« Date d'entrée » introuvable",
+         {"Action": action_rows({"N° convention": conv(11)}),
+          "Participants": [["Identifiant", "Date de sortie", "Motif de sortie"],
+                           ["X9", None, None]]},
+         sheet="Participants", column="Date d'entrée", num=conv(11))
+    case("cer_sans_accompagnement", "« Accompagnement social » introuvable",
+         {**ru_sheets(conv(12), []), "CER": [["Identifiant", "Date de signature"],
+                                            ["R9", D(EX, 3, 1)]]},
+         sheet="CER", column="Accompagnement social", num=conv(12))
+    case("autre_exercice", "N° convention d'un autre exercice",
+         good_sheets(conv(13, 2016), ["X10"]), sheet="Action", column="N° convention")
+
+    # -- two workbooks for convention 20: the most recently modified counts (not the name order)
+    older = wb("b_version_ancienne", good_sheets(conv(20), ["V1", "V2", "V3"]))
+    newer = wb("a_version_corrigee", good_sheets(conv(20), ["V1", "V2"]))
+    now = time.time()
+    os.utime(older, (now - 86400, now - 86400))
+    os.utime(newer, (now - 3600, now - 3600))
+
+    # -- an .ods behind an .xlsx name (operators rename files): tolerated, loaded
+    other = "ods" if fmt == "xlsx" else "xlsx"
+    disguised = write_workbook(Path(tempfile.mkdtemp()) / f"x.{other}",
+                               good_sheets(conv(21), ["W1"]))
+    shutil.copyfile(disguised, ops / f"extension_trompeuse.{fmt}")
+
+    # -- non-reports
+    (ops / f"~$Tremplin bilan 2017.{fmt}").write_bytes(b"\x0bJean Dupont" + b"\0" * 150)
+    (ops / ".DS_Store").write_bytes(b"\0\0\0\x01Bud1" + b"\0" * 100)
+    (ops / "notes.txt").write_text("penser à relancer l'opérateur\n", encoding="utf-8")
+    (ops / "courrier.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+
+    # -- finance exports
+    fin = raw / str(EX) / "finances"
+    write_mandats(fin / f"mandats_{EX}.csv", [
+        mandat("M001", conv(1)),                                   # line 2: ok
+        mandat("M002", conv(2)),                                   # line 3: ok
+        mandat("M003", conv(20)),                                  # line 4: ok
+        mandat("M004", conv(1), montant="douze euros"),            # line 5
+        mandat("M005", conv(1), date="31/02/2017"),                # line 6
+        mandat("M006", conv(999)),                                 # line 7: unknown convention
+        mandat("M007", conv(6)),                                   # line 8: workbook refused
+        mandat("M001", conv(1)),                                   # line 9: duplicate number
+        mandat("M008", conv(21)),                                  # line 10: ok
+    ])
+    # a mandate number already in the main export
+    write_mandats(fin / f"mandats_{EX}_complement.csv", [mandat("M002", conv(2))])
+    (fin / "lisez-moi.txt").write_text("export du 2 janvier\n", encoding="utf-8")
+    return drop
+
+
+def rows_of(con, sql: str, params=()) -> list[dict]:
+    cur = con.execute(sql, list(params))
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+@dataclass
+class Loaded:
+    drop: Drop
+    con: duckdb.DuckDBPyConnection
+    summary: loader.IngestSummary
+    run_id: str
+
+    def manifest(self) -> dict[str, dict]:
+        return {r["file_name"]: r for r in rows_of(self.con, "SELECT * FROM raw.manifest")}
+
+    def rejets(self, file_name: str) -> list[dict]:
+        return rows_of(self.con, "SELECT * FROM raw.rejets WHERE file_name = ? "
+                       "ORDER BY row_number NULLS FIRST", [file_name])
+
+
+@pytest.fixture(scope="module", params=FORMATS)
+def loaded(request, tmp_path_factory) -> Loaded:
+    base = tmp_path_factory.mktemp(f"drop_{request.param}")
+    drop = build_drop(base / "raw", request.param)
+    con = duckdb.connect(str(base / "bilan.duckdb"))
+    summary = ingest_exercice(con, drop.raw, EX, run_id="run-1", workers=1)
+    yield Loaded(drop, con, summary, "run-1")
+    con.close()
+
+
+# --------------------------------------------------------------------------- 1. on record
+
+WHOLE_FILE_CASES = [
+    "corrompu", "tronque", "protege", "texte_deguise", "sans_feuille_action",
+    "convention_malformee", "thematique_inconnue", "siret_court", "dates_illisibles",
+    "fin_avant_debut", "etp_negatif", "participants_sans_date_entree",
+    "cer_sans_accompagnement", "autre_exercice",
+]
+
+
+@pytest.mark.parametrize("stem", WHOLE_FILE_CASES)
+def test_whole_file_rejected_on_record(loaded: Loaded, stem: str):
+    name = f"{stem}.{loaded.drop.fmt}"
+    case = loaded.drop.files[name]
+    m = loaded.manifest()[name]
+    assert m["status"] == "rejected", m
+    assert m["rows_loaded"] == 0 and m["rows_read"] == m["rows_rejected"] >= 1
+    assert case.reason in m["detail"]
+    assert m["num_convention"] == case.num
+    assert m["sha256"] and m["size_bytes"] > 0 and m["mtime"] is not None
+    assert m["run_id"] == loaded.run_id
+    [rj] = loaded.rejets(name)
+    assert rj["exercice"] == EX
+    assert rj["source_file"] == f"{EX}/operateurs/{name}"
+    assert rj["row_number"] is None
+    assert case.reason in rj["reason"], rj
+    assert rj["sheet"] == case.sheet
+    assert rj["column_name"] == case.column
+    assert rj["run_id"] == loaded.run_id and rj["rejected_at"] is not None
+    # nothing of it reached the raw tables
+    n = loaded.con.execute(
+        "SELECT (SELECT count(*) FROM raw.raw_actions WHERE source_file = $1) + "
+        "(SELECT count(*) FROM raw.raw_participants WHERE source_file = $1) + "
+        "(SELECT count(*) FROM raw.raw_cer WHERE source_file = $1)", [rj["source_file"]]
+    ).fetchone()[0]
+    assert n == 0
+
+
+@pytest.mark.parametrize("name", [
+    "date_illisible", "date_manquante", "sortie_avant_entree", "sortie_sans_motif",
+    "motif_inconnu", "oui_non_illisible", "ligne_en_double", "identifiant_dans_motif",
+    "cer_oui_non_illisible",
+])
+def test_row_rejected_rest_loaded(loaded: Loaded, name: str):
+    case = next(c for c in loaded.drop.rows if c.name == name)
+    file_name = loaded.drop.ru_file if case.sheet == "CER" else loaded.drop.good_file
+    rejets = {r["row_number"]: r for r in loaded.rejets(file_name)}
+    rj = rejets[case.row]
+    assert rj["sheet"] == case.sheet
+    assert rj["column_name"] == case.column
+    assert case.reason in rj["reason"], rj
+    assert rj["value"] == case.value
+    assert rj["exercice"] == EX and rj["run_id"] == loaded.run_id and rj["rejected_at"]
+    m = loaded.manifest()[file_name]
+    assert m["status"] == "loaded"
+    table = "raw_cer" if case.sheet == "CER" else "raw_participants"
+    rows = loaded.con.execute(
+        f"SELECT source_row FROM raw.{table} WHERE source_file = ? ORDER BY 1",
+        [f"{EX}/operateurs/{file_name}"],
+    ).fetchall()
+    assert case.row not in {r[0] for r in rows}
+    expected = [2, 3, 4, 5] if case.sheet == "Participants" else [2, 4]
+    assert [r[0] for r in rows] == expected  # every valid row loaded, in spite of the bad ones
+    assert m["rows_loaded"] == 1 + len(expected)
+    assert m["rows_rejected"] == len(rejets)
+
+
+FINANCE_CASES = {
+    5: ("Montant", "Montant", "douze euros"),
+    6: ("Date d'émission", "Date d'émission : date", "31/02/2017"),
+    7: ("N° convention", "convention inconnue : aucun classeur chargé", conv(999)),
+    8: ("N° convention", "thematique_inconnue", conv(6)),  # reason names the refused workbook
+    9: ("N° mandat", "N° mandat en double", "M001"),
+}
+
+
+@pytest.mark.parametrize("line", sorted(FINANCE_CASES))
+def test_finance_line_rejected(loaded: Loaded, line: int):
+    column, reason, value = FINANCE_CASES[line]
+    rejets = {r["row_number"]: r for r in loaded.rejets(f"mandats_{EX}.csv")}
+    rj = rejets[line]
+    assert rj["sheet"] is None and rj["column_name"] == column and rj["value"] == value
+    assert reason in rj["reason"], rj
+    if line == 8:
+        assert "refusé" in rj["reason"]
+    loaded_lines = [r[0] for r in loaded.con.execute(
+        "SELECT source_row FROM raw.raw_mandats WHERE source_file = ? ORDER BY 1",
+        [f"{EX}/finances/mandats_{EX}.csv"]).fetchall()]
+    assert loaded_lines == [2, 3, 4, 10]
+    m = loaded.manifest()[f"mandats_{EX}.csv"]
+    assert (m["status"], m["rows_read"], m["rows_loaded"], m["rows_rejected"]) == (
+        "loaded", 9, 4, 5)
+
+
+def test_duplicate_mandate_across_exports(loaded: Loaded):
+    [rj] = loaded.rejets(f"mandats_{EX}_complement.csv")
+    assert rj["row_number"] == 2 and rj["value"] == "M002"
+    assert "autre export" in rj["reason"]
+    m = loaded.manifest()[f"mandats_{EX}_complement.csv"]
+    assert (m["status"], m["rows_read"], m["rows_rejected"]) == ("rejected", 1, 1)
+    assert "toutes les lignes refusées" in m["detail"]
+
+
+def test_non_reports_listed_as_ignored(loaded: Loaded):
+    fmt = loaded.drop.fmt
+    m = loaded.manifest()
+    for name in (f"~$Tremplin bilan 2017.{fmt}", ".DS_Store", "notes.txt", "courrier.pdf",
+                 "lisez-moi.txt"):
+        row = m[name]
+        assert row["status"] == "ignored" and row["kind"] == "autre", row
+        assert row["detail"] and row["rows_read"] == 0
+        assert not loaded.rejets(name)
+    assert "verrou" in m[f"~$Tremplin bilan 2017.{fmt}"]["detail"]
+    assert loaded.summary.files_ignored == 5
+
+
+def test_most_recently_modified_workbook_counts(loaded: Loaded):
+    fmt = loaded.drop.fmt
+    m = loaded.manifest()
+    new, old = m[f"a_version_corrigee.{fmt}"], m[f"b_version_ancienne.{fmt}"]
+    assert new["status"] == "loaded" and new["num_convention"] == conv(20)
+    assert old["status"] == "replaced" and old["replaced_by"] == new["source_file"]
+    assert old["rows_loaded"] == 0 and old["rows_read"] == old["rows_rejected"] == 4
+    ids = {r[0] for r in loaded.con.execute(
+        "SELECT identifiant FROM raw.raw_participants WHERE num_convention = ?", [conv(20)]
+    ).fetchall()}
+    assert ids == {"V1", "V2"}
+
+
+def test_extension_mismatch_tolerated(loaded: Loaded):
+    m = loaded.manifest()[f"extension_trompeuse.{loaded.drop.fmt}"]
+    assert m["status"] == "loaded" and m["num_convention"] == conv(21)
+
+
+def test_nothing_lost_and_summary(loaded: Loaded):
+    con, s = loaded.con, loaded.summary
+    assert conservation_failures(con) == []
+    totals = con.execute(
+        "SELECT sum(rows_read), sum(rows_loaded), sum(rows_rejected), "
+        "count(*) FILTER (status = 'loaded'), count(*) FILTER (status = 'rejected'), "
+        "count(*) FILTER (status = 'replaced') FROM raw.manifest"
+    ).fetchone()
+    assert totals == (s.rows_read, s.rows_loaded, s.rows_rejected, s.files_loaded,
+                      s.files_rejected, s.files_replaced)
+    assert s.files_rejected == len(WHOLE_FILE_CASES) + 1  # + complement (all lines refused)
+    assert s.files_loaded == 5  # good, RU, a_version_corrigee, extension_trompeuse, mandats
+    n_rejets = con.execute("SELECT count(*) FROM raw.rejets").fetchone()[0]
+    assert n_rejets >= len(WHOLE_FILE_CASES) + 9 + 5 + 1
+    assert s.first_reasons
+
+
+def test_no_participant_identifier_in_clear_in_rejets(loaded: Loaded):
+    values = loaded.con.execute(
+        "SELECT coalesce(value, '') || ' ' || reason FROM raw.rejets").fetchall()
+    text = "\n".join(v[0] for v in values)
+    for ident in loaded.drop.loaded_ids | loaded.drop.rejected_ids:
+        assert ident not in text, ident
+    assert "CANARY" not in text
+
+
+# --------------------------------------------------------------------------- 2. conservation
+
+
+def test_conservation_check_fails_when_tables_disagree(tmp_path):
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1", "A2", "A3"]))
+    write_workbook(ops / "b.ods", good_sheets(conv(2), ["B1", "B2"]))
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    assert conservation_failures(con) == []
+    con.close()
+    resource = WarehouseResource(raw_dir=str(raw), warehouse_dir=str(wh))
+    assert manifest_conservation(warehouse=resource).passed
+
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    con.execute("DELETE FROM raw.raw_participants WHERE identifiant = 'A2'")
+    failures = conservation_failures(con)
+    assert [f["source_file"] for f in failures] == [f"{EX}/operateurs/a.xlsx"]
+    assert failures[0]["rows_loaded"] == 4 and failures[0]["rows_in_tables"] == 3
+    # an orphan row (a file the manifest does not know) is caught too
+    con.execute(
+        "INSERT INTO raw.raw_mandats (exercice, num_mandat, source_file) "
+        "VALUES (2017, 'X', '2017/finances/fantome.csv')"
+    )
+    assert len(conservation_failures(con)) == 2
+    # a manifest row that breaks rows_read = rows_loaded + rows_rejected
+    con.execute("UPDATE raw.manifest SET rows_rejected = rows_rejected + 1 "
+                "WHERE source_file LIKE '%b.ods'")
+    assert len(conservation_failures(con)) == 3
+    con.close()
+    result = manifest_conservation(warehouse=resource)
+    assert not result.passed
+    assert result.metadata["files_not_conserved"].value == 3
+
+
+# --------------------------------------------------------------------------- 3. incremental
+
+
+def small_drop(raw: Path) -> Path:
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1", "A2", "A3"]))
+    write_workbook(ops / "b.ods", good_sheets(conv(2), ["B1", "B2"]))
+    write_workbook(ops / "c.xlsx", good_sheets(conv(3), ["C1"]))
+    old = write_workbook(ops / "c_old.xlsx", good_sheets(conv(3), ["C1", "C9"]))
+    os.utime(old, (time.time() - 86400,) * 2)
+    (ops / "notes.txt").write_text("note")
+    (ops / "~$a.xlsx").write_bytes(b"lock")
+    write_workbook(ops / "bad.xlsx", good_sheets(conv(4), ["D1"], SIRET="1"))
+    write_mandats(raw / str(EX) / "finances" / "mandats.csv", [
+        mandat("M1", conv(1)), mandat("M2", conv(2)), mandat("M3", conv(3)), mandat("M4", conv(9)),
+    ])
+    return ops
+
+
+def snapshot(con) -> dict[str, list]:
+    return {
+        t: con.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall()
+        for t in ("raw_actions", "raw_participants", "raw_cer", "raw_mandats", "rejets",
+                  "manifest")
+    }
+
+
+def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch):
+    small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    s1 = ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    assert s1.files_parsed == 6  # 5 workbooks + 1 export
+    before = snapshot(con)
+    history_before = con.execute("SELECT count(*) FROM raw.manifest_history").fetchone()[0]
+
+    calls = []
+    real_parse = loader.parse_workbooks
+    monkeypatch.setattr(loader, "parse_workbooks",
+                        lambda paths, *a, **k: calls.extend(paths) or real_parse(paths, *a, **k))
+    import dagster_project.parsing as parsing
+    monkeypatch.setattr(parsing, "parse_mandats",
+                        lambda *a, **k: pytest.fail("unchanged export parsed again"))
+    for run in ("r2", "r3"):
+        s = ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
+        assert s.files_parsed == 0 and calls == []
+        assert s.files_unchanged == 5
+        assert snapshot(con) == before  # same rows, same run ids, same manifest
+        assert {r[0] for r in con.execute("SELECT run_id FROM raw.manifest").fetchall()} == {"r1"}
+    # no manifest_history row for runs that changed nothing (replaced, ignored, rejected files)
+    assert con.execute("SELECT count(*) FROM raw.manifest_history").fetchone()[0] == history_before
+    assert (s.files_loaded, s.files_replaced, s.files_ignored, s.files_rejected) == (
+        s1.files_loaded, s1.files_replaced, s1.files_ignored, s1.files_rejected)
+
+
+def test_changed_file_replaces_exactly_its_rows(tmp_path):
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    others = con.execute(
+        "SELECT * FROM raw.raw_participants WHERE source_file NOT LIKE '%/a.xlsx' ORDER BY ALL"
+    ).fetchall()
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1", "A4", "A5", "A6"]))
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    assert s.files_parsed == 1  # a.xlsx only: same conventions, the export is not re-checked
+    got = con.execute(
+        "SELECT identifiant, run_id FROM raw.raw_participants WHERE source_file LIKE '%/a.xlsx'"
+        " ORDER BY 1").fetchall()
+    assert got == [("A1", "r2"), ("A4", "r2"), ("A5", "r2"), ("A6", "r2")]
+    assert con.execute(
+        "SELECT * FROM raw.raw_participants WHERE source_file NOT LIKE '%/a.xlsx' ORDER BY ALL"
+    ).fetchall() == others
+    hist = con.execute("SELECT source_file, status FROM raw.manifest_history WHERE run_id = 'r2'"
+                       " AND source_file LIKE '%/a.xlsx'").fetchall()
+    assert hist == [(f"{EX}/operateurs/a.xlsx", "loaded")]
+    assert conservation_failures(con) == []
+
+
+def test_removed_file_rows_removed_and_recorded(tmp_path):
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    (ops / "b.ods").unlink()
+    (ops / "notes.txt").unlink()
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    assert s.files_removed == 2
+    sf = f"{EX}/operateurs/b.ods"
+    for t in ("raw_actions", "raw_participants"):
+        assert con.execute(f"SELECT count(*) FROM raw.{t} WHERE source_file = ?", [sf]
+                           ).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.manifest WHERE source_file = ?", [sf]
+                       ).fetchone()[0] == 0
+    hist = rows_of(con, "SELECT * FROM raw.manifest_history WHERE source_file = ? "
+                   "ORDER BY loaded_at, run_id", [sf])
+    assert [(h["status"], h["run_id"]) for h in hist] == [("loaded", "r1"), ("removed", "r2")]
+    assert "retiré" in hist[-1]["detail"]
+    # its mandate now has no workbook: refused, on record
+    rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
+    assert len(rj) == 1 and "convention inconnue" in rj[0]["reason"]
+    assert conservation_failures(con) == []
+
+
+def test_replacing_workbook_removed_brings_back_the_older_one(tmp_path):
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    assert con.execute("SELECT status FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
+                       ).fetchone()[0] == "replaced"
+    (ops / "c.xlsx").unlink()
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    m = con.execute("SELECT status, run_id FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
+                    ).fetchone()
+    assert m == ("loaded", "r2")
+    assert {r[0] for r in con.execute(
+        "SELECT identifiant FROM raw.raw_participants WHERE num_convention = ?", [conv(3)]
+    ).fetchall()} == {"C1", "C9"}
+    assert conservation_failures(con) == []
+
+
+def test_finance_export_all_lines_or_whole_file_rejected(tmp_path):
+    raw = tmp_path / "raw"
+    fin = raw / str(EX) / "finances"
+    write_mandats(fin / "tout_refuse.csv", [mandat("M1", conv(1)), mandat("M2", conv(2))])
+    fin.joinpath("vide.csv").write_bytes(b"")
+    fin.joinpath("sans_colonnes.csv").write_bytes("a;b\r\n1;2\r\n".encode("cp1252"))
+    con = duckdb.connect()
+    s = ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    m = {r["file_name"]: r for r in rows_of(con, "SELECT * FROM raw.manifest")}
+    assert {k: v["status"] for k, v in m.items()} == {
+        "tout_refuse.csv": "rejected", "vide.csv": "rejected", "sans_colonnes.csv": "rejected"}
+    assert "toutes les lignes refusées" in m["tout_refuse.csv"]["detail"]
+    assert m["vide.csv"]["detail"] == "fichier vide"
+    assert "introuvable" in m["sans_colonnes.csv"]["detail"]
+    assert s.files_rejected == 3 and s.files_loaded == 0
+    whole = con.execute("SELECT count(*) FROM raw.rejets WHERE row_number IS NULL").fetchone()[0]
+    assert whole == 2
+    assert conservation_failures(con) == []
+
+
+# --------------------------------------------------------------------------- 7. property-based
+
+NAMES = st.sampled_from([
+    "operateurs/x.xlsx", "operateurs/y.ods", "operateurs/z.xlsx", "finances/m.csv",
+    "finances/n.csv",
+])
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(junk=st.dictionaries(NAMES, st.one_of(
+    st.binary(max_size=2048),
+    st.binary(max_size=512).map(lambda b: b"PK\x03\x04" + b),
+    st.binary(max_size=512).map(lambda b: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b),
+    st.text(max_size=300).map(lambda t: ("Exercice;N° mandat\r\n" + t).encode("utf-8")),
+), min_size=1, max_size=4))
+def test_random_files_never_break_ingestion(junk: dict[str, bytes]):
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw"
+        ops = raw / str(EX) / "operateurs"
+        ops.mkdir(parents=True)
+        (raw / str(EX) / "finances").mkdir()
+        write_workbook(ops / "valide.xlsx", good_sheets(conv(1), ["A1", "A2"]))
+        for name, data in junk.items():
+            (raw / str(EX) / name).write_bytes(data)
+        con = duckdb.connect()
+        s = ingest_exercice(con, raw, EX, run_id="fuzz", workers=1)
+        m = {r["file_name"]: r for r in rows_of(con, "SELECT * FROM raw.manifest")}
+        assert m["valide.xlsx"]["status"] == "loaded" and m["valide.xlsx"]["rows_loaded"] == 3
+        for name in junk:
+            row = m[Path(name).name]
+            assert row["status"] == "rejected", (name, row)
+            assert row["detail"]
+            reasons = con.execute("SELECT reason FROM raw.rejets WHERE file_name = ?",
+                                  [Path(name).name]).fetchall()
+            assert reasons and all(r[0] for r in reasons)
+        assert conservation_failures(con) == []
+        assert s.rows_read == s.rows_loaded + s.rows_rejected
+        con.close()
