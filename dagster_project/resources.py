@@ -34,7 +34,9 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.raw_dir).resolve() if self.raw_dir else settings.raw_dir()
 
     def dir_path(self) -> Path:
-        return Path(self.warehouse_dir).resolve() if self.warehouse_dir else settings.warehouse_dir()
+        return (
+            Path(self.warehouse_dir).resolve() if self.warehouse_dir else settings.warehouse_dir()
+        )
 
     def db_path(self) -> Path:
         return self.dir_path() / "bilan.duckdb"

@@ -26,7 +26,9 @@ def raw_dir() -> Path:
 
 
 def warehouse_dir() -> Path:
-    return Path(os.environ.get("BILAN_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse")).resolve()
+    return Path(
+        os.environ.get("BILAN_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse")
+    ).resolve()
 
 
 def warehouse_path() -> Path:

@@ -42,7 +42,12 @@ from importlib import metadata
 from pathlib import Path
 
 from dagster_project import settings
-from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
+from dagster_project.ingestion.discovery import (
+    digest_lines,
+    discover_exercices,
+    discover_files,
+    hash_files,
+)
 
 STATE_FILE = "etat_publication.json"
 STATE_VERSION = 1
@@ -53,13 +58,6 @@ DISTRIBUTIONS = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb",
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _digest(items: Iterable[str]) -> str:
-    """Same construction as the loader's ``input_sha256`` (sorted lines, sha256)."""
-    h = hashlib.sha256()
-    for it in sorted(items):
-        h.update(it.encode())
-        h.update(b"\n")
-    return h.hexdigest()
 
 
 def _files_under(root: Path, names: Iterable[str], suffix: str | None = None) -> list[Path]:
@@ -97,13 +95,13 @@ def code_digest(
             lines.append(f"lib:{dist}:{metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             lines.append(f"lib:{dist}:absent")
-    return _digest(lines)
+    return digest_lines(lines)
 
 
 def state_digest(inputs_by_exercice: Mapping[int, str], code: str | None = None) -> str:
     """The state digest from each exercise's inputs digest (the loader's ``input_sha256``)."""
     code = code if code is not None else code_digest()
-    return _digest([f"code:{code}", *(f"{ex}:{d}" for ex, d in inputs_by_exercice.items())])
+    return digest_lines([f"code:{code}", *(f"{ex}:{d}" for ex, d in inputs_by_exercice.items())])
 
 
 def inputs_by_exercice(
@@ -115,7 +113,7 @@ def inputs_by_exercice(
     for ex in discover_exercices(raw_dir):
         files = discover_files(raw_dir, ex)
         hashes = hash_files(files, known)
-        per_ex[ex] = _digest(f"{k}:{v}" for k, v in hashes.items())
+        per_ex[ex] = digest_lines(f"{k}:{v}" for k, v in hashes.items())
         for f in files:
             cache[f.source_file] = (f.size_bytes, f.mtime_ns, hashes[f.source_file])
     return per_ex, cache

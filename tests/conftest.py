@@ -67,7 +67,9 @@ def run_pipeline(
         text=True,
         timeout=timeout,
     )
-    return RunOutcome(proc.returncode, proc.stdout, proc.stderr, raw_dir, warehouse_dir, dagster_home)
+    return RunOutcome(
+        proc.returncode, proc.stdout, proc.stderr, raw_dir, warehouse_dir, dagster_home
+    )
 
 
 def copy_drop(dest_raw: Path, exercices=("2017",)) -> Path:

@@ -107,7 +107,7 @@ def test_no_participant_identifier_in_published_marts(run_2017):
         "SELECT table_name, column_name, data_type FROM information_schema.columns"
     ).fetchall()
     assert not [c for c in cols if "identifiant" in c[1].lower()]
-    for table, column, dtype in cols:
+    for table, column, _dtype in cols:
         values = {
             str(r[0]) for r in con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall()
         }

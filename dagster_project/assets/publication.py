@@ -5,7 +5,6 @@ wrong figure never reaches ``marts.duckdb``; the copy itself is write-audit-publ
 :mod:`dagster_project.publication`).
 """
 
-
 from datetime import timedelta
 
 import dagster as dg
@@ -35,7 +34,7 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
         "ORDER BY exercice, indicateur"
     ).fetchall()
     md = {}
-    for ex, per, ind, pub, calc, statut in rows:
+    for ex, _per, ind, pub, calc, statut in rows:
         md[f"controle_{ex}_{ind}"] = dg.MetadataValue.text(
             f"observé {calc} / attendu {pub} ({statut})"
         )
@@ -71,9 +70,7 @@ def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         try:
             result = publish(con, warehouse.marts_path(), views_sql=VIEWS_SQL)
         except PublicationRefused as exc:  # personal data or torn file: a retry cannot help
-            raise dg.Failure(
-                description=f"PublicationRefused: {exc}", allow_retries=False
-            ) from exc
+            raise dg.Failure(description=f"PublicationRefused: {exc}", allow_retries=False) from exc
         # the published state, so an unchanged next run can skip (dagster_project/state.py)
         recorded = state.record_publication(
             con, warehouse.dir_path(), context.run.run_id, warehouse.marts_path()

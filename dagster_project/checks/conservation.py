@@ -5,7 +5,6 @@ the raw tables for that file equal its rows_loaded (no orphan rows from a remove
 file, no silently dropped row). Fails the run before dbt builds anything from a leaky load.
 """
 
-
 import dagster as dg
 
 from dagster_project.assets.ingestion import RAW_KEYS
@@ -47,7 +46,8 @@ def manifest_conservation(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.reader() as con:
         failures = conservation_failures(con)
         totals = con.execute(
-            "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) FROM raw.manifest"
+            "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
+            "FROM raw.manifest"
         ).fetchone()
     return dg.AssetCheckResult(
         passed=not failures,
@@ -59,11 +59,16 @@ def manifest_conservation(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "rows_rejected": int(totals[3] or 0),
             "files_not_conserved": len(failures),
             "first_failures": dg.MetadataValue.json(
-                [{k: (str(v) if v is not None else None) for k, v in f.items()} for f in failures[:10]]
+                [
+                    {k: (str(v) if v is not None else None) for k, v in f.items()}
+                    for f in failures[:10]
+                ]
             ),
         },
         description=(
-            "conservation OK" if not failures
-            else f"{len(failures)} fichier(s) ne conservent pas leurs lignes, ex. {failures[0]['source_file']}"
+            "conservation OK"
+            if not failures
+            else f"{len(failures)} fichier(s) ne conservent pas leurs lignes, "
+            f"ex. {failures[0]['source_file']}"
         ),
     )

@@ -125,6 +125,16 @@ def hash_files(
     return out
 
 
+def digest_lines(items: Iterable[str]) -> str:
+    """sha256 of a set of lines, order-independent (sorted): the loader's input_sha256 and the
+    state digest are built this way, so they can be compared."""
+    h = hashlib.sha256()
+    for it in sorted(items):
+        h.update(it.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def drop_fingerprint(raw_dir: Path) -> str:
     """A cheap fingerprint of the whole raw folder (names, sizes, mtimes) for the sensor."""
     h = hashlib.sha256()

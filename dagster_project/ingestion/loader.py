@@ -9,9 +9,8 @@ its own rows; everything for one exercise is written in a single transaction.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from dagster_project.ingestion.discovery import (
     KIND_FINANCES,
     KIND_OPERATEUR,
     RawFile,
+    digest_lines,
     discover_files,
     hash_files,
 )
@@ -177,11 +177,13 @@ class RowStage:
         ids = [i for i, p in enumerate(self._paths) if p in self._kept]
         if not ids:
             return
-        kept_files = pa.table({  # noqa: F841  (referenced by name in SQL)
-            "_file": pa.array(ids, pa.int32()),
-            "source_file": [self._kept[self._paths[i]][0] for i in ids],
-            "file_sha256": [self._kept[self._paths[i]][1] for i in ids],
-        })
+        kept_files = pa.table(  # noqa: F841  (referenced by name in SQL)
+            {
+                "_file": pa.array(ids, pa.int32()),
+                "source_file": [self._kept[self._paths[i]][0] for i in ids],
+                "file_sha256": [self._kept[self._paths[i]][1] for i in ids],
+            }
+        )
         for name, parts in self._tables.items():
             if not parts:
                 continue
@@ -223,14 +225,6 @@ def _previous_manifest(con: duckdb.DuckDBPyConnection, exercice: int) -> dict[st
     return {r[cols.index("source_file")]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
 
 
-def _digest(items: Iterable[str]) -> str:
-    h = hashlib.sha256()
-    for it in sorted(items):
-        h.update(it.encode())
-        h.update(b"\n")
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- main entry point
 
 
@@ -257,7 +251,7 @@ def ingest_exercice(
     hashes = hash_files(
         files, {k: (v["size_bytes"], v["mtime_ns"], v["sha256"]) for k, v in prev.items()}
     )
-    summary.input_sha256 = _digest(f"{k}:{v}" for k, v in hashes.items())
+    summary.input_sha256 = digest_lines(f"{k}:{v}" for k, v in hashes.items())
 
     def unchanged(f: RawFile) -> bool:
         p = prev.get(f.source_file)
@@ -269,11 +263,14 @@ def ingest_exercice(
 
     # 1. Parse new and changed workbooks.
     results: dict[str, Any] = {}
-    to_parse = [f for f in workbooks if not unchanged(f) or prev[f.source_file]["status"] == "removed"]
+    to_parse = [
+        f for f in workbooks if not unchanged(f) or prev[f.source_file]["status"] == "removed"
+    ]
     # participant/CER rows wait in ``stage`` (columnar) until the load transaction
     stage = RowStage()
     for f, res in zip(
-        to_parse, parse_workbooks([f.path for f in to_parse], exercice, workers, stage=stage),
+        to_parse,
+        parse_workbooks([f.path for f in to_parse], exercice, workers, stage=stage),
         strict=True,
     ):
         results[f.source_file] = res
@@ -299,8 +296,10 @@ def ingest_exercice(
 
     # A winner whose rows are not in the tables (it was the replaced one until now): parse it.
     late = [
-        f for f in workbooks
-        if f.source_file in winners and f.source_file not in results
+        f
+        for f in workbooks
+        if f.source_file in winners
+        and f.source_file not in results
         and prev[f.source_file]["status"] != "loaded"
     ]
     for f, res in zip(
@@ -319,19 +318,35 @@ def ingest_exercice(
 
     def manifest_row(f: RawFile, status: str, **kw) -> dict:
         row = {
-            "exercice": exercice, "source_file": f.source_file, "file_name": f.file_name,
-            "kind": f.kind, "sha256": hashes[f.source_file], "size_bytes": f.size_bytes,
-            "mtime_ns": f.mtime_ns, "mtime": _ts(f.mtime_ns), "status": status,
-            "num_convention": None, "replaced_by": None, "detail": None, "checked_against": None,
-            "rows_read": 0, "rows_loaded": 0, "rows_rejected": 0, "run_id": run_id, "loaded_at": now,
+            "exercice": exercice,
+            "source_file": f.source_file,
+            "file_name": f.file_name,
+            "kind": f.kind,
+            "sha256": hashes[f.source_file],
+            "size_bytes": f.size_bytes,
+            "mtime_ns": f.mtime_ns,
+            "mtime": _ts(f.mtime_ns),
+            "status": status,
+            "num_convention": None,
+            "replaced_by": None,
+            "detail": None,
+            "checked_against": None,
+            "rows_read": 0,
+            "rows_loaded": 0,
+            "rows_rejected": 0,
+            "run_id": run_id,
+            "loaded_at": now,
         }
         row.update(kw)
         return row
 
     def lineage(f: RawFile, rows: list[dict]) -> list[dict]:
         extra = {
-            "exercice": exercice, "source_file": f.source_file,
-            "file_sha256": hashes[f.source_file], "loaded_at": now, "run_id": run_id,
+            "exercice": exercice,
+            "source_file": f.source_file,
+            "file_sha256": hashes[f.source_file],
+            "loaded_at": now,
+            "run_id": run_id,
         }
         for r in rows:
             r.update(extra)
@@ -343,11 +358,20 @@ def ingest_exercice(
             if value is not None and value.strip() in identifiers:
                 # a participant identifier typed in another column: never on record in clear
                 value = hash_identifiant(value.strip())
-            rejets.append({
-                "exercice": exercice, "source_file": f.source_file, "file_name": f.file_name,
-                "sheet": rj.sheet, "row_number": rj.row_number, "column_name": rj.column_name,
-                "value": value, "reason": rj.reason, "run_id": run_id, "rejected_at": now,
-            })
+            rejets.append(
+                {
+                    "exercice": exercice,
+                    "source_file": f.source_file,
+                    "file_name": f.file_name,
+                    "sheet": rj.sheet,
+                    "row_number": rj.row_number,
+                    "column_name": rj.column_name,
+                    "value": value,
+                    "reason": rj.reason,
+                    "run_id": run_id,
+                    "rejected_at": now,
+                }
+            )
 
     for f in workbooks:
         sf = f.source_file
@@ -356,7 +380,8 @@ def ingest_exercice(
             p = prev[sf]
             conv = p["num_convention"]
             still_replaced = (
-                p["status"] == "replaced" and conv in winner_of
+                p["status"] == "replaced"
+                and conv in winner_of
                 and p["replaced_by"] == winner_of[conv].source_file
             )
             if sf in winners or p["status"] == "rejected" or still_replaced:
@@ -364,35 +389,58 @@ def ingest_exercice(
                 continue
             # unchanged but now replaced by a newer workbook of the same convention
             to_delete.add(sf)
-            manifest_rows.append(manifest_row(
-                f, "replaced", num_convention=conv, replaced_by=winner_of[conv].source_file,
-                detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
-                rows_read=p["rows_read"], rows_rejected=p["rows_read"],
-            ))
+            manifest_rows.append(
+                manifest_row(
+                    f,
+                    "replaced",
+                    num_convention=conv,
+                    replaced_by=winner_of[conv].source_file,
+                    detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
+                    rows_read=p["rows_read"],
+                    rows_rejected=p["rows_read"],
+                )
+            )
             continue
         to_delete.add(sf)
         if res.file_rejected:
             add_rejets(f, res.rejets)
-            manifest_rows.append(manifest_row(
-                f, "rejected", num_convention=res.num_convention,
-                detail=res.rejets[0].reason if res.rejets else "fichier refusé",
-                rows_read=res.rows_read, rows_rejected=res.rows_read,
-            ))
+            manifest_rows.append(
+                manifest_row(
+                    f,
+                    "rejected",
+                    num_convention=res.num_convention,
+                    detail=res.rejets[0].reason if res.rejets else "fichier refusé",
+                    rows_read=res.rows_read,
+                    rows_rejected=res.rows_read,
+                )
+            )
         elif sf not in winners:
             conv = res.num_convention
-            manifest_rows.append(manifest_row(
-                f, "replaced", num_convention=conv, replaced_by=winner_of[conv].source_file,
-                detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
-                rows_read=res.rows_read, rows_rejected=res.rows_read,
-            ))
+            manifest_rows.append(
+                manifest_row(
+                    f,
+                    "replaced",
+                    num_convention=conv,
+                    replaced_by=winner_of[conv].source_file,
+                    detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
+                    rows_read=res.rows_read,
+                    rows_rejected=res.rows_read,
+                )
+            )
         else:
             add_rejets(f, res.rejets, res.identifiants)
             inserts["raw_actions"].extend(lineage(f, [res.action]))
             stage.keep(f.path, sf, hashes[sf])  # its participant/CER rows, inserted in step 5
-            manifest_rows.append(manifest_row(
-                f, "loaded", num_convention=res.num_convention, rows_read=res.rows_read,
-                rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected,
-            ))
+            manifest_rows.append(
+                manifest_row(
+                    f,
+                    "loaded",
+                    num_convention=res.num_convention,
+                    rows_read=res.rows_read,
+                    rows_loaded=res.rows_loaded,
+                    rows_rejected=res.rows_rejected,
+                )
+            )
 
     # 4. Finance exports: re-parsed when changed or when the set of loaded conventions changed
     #    (the "unknown convention" refusal depends on it).
@@ -402,7 +450,7 @@ def ingest_exercice(
     for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
         if r["kind"] == KIND_OPERATEUR and r["status"] == "rejected" and r["num_convention"]:
             refused_workbook.setdefault(r["num_convention"], r["file_name"])
-    conv_digest = _digest(
+    conv_digest = digest_lines(
         [*conventions, *(f"refusé:{c}:{n}" for c, n in refused_workbook.items())]
     )
     known_conventions = set(conventions)
@@ -413,7 +461,8 @@ def ingest_exercice(
         if unchanged(f) and p["checked_against"] == conv_digest and p["status"] != "removed":
             manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
             seen_mandats.update(
-                r[0] for r in con.execute(
+                r[0]
+                for r in con.execute(
                     "SELECT num_mandat FROM raw.raw_mandats WHERE source_file = ?", [sf]
                 ).fetchall()
             )
@@ -442,11 +491,20 @@ def ingest_exercice(
             extra_rejected += 1
             col = "N° mandat" if reason.startswith("N° mandat") else "N° convention"
             val = row["num_convention"] if col == "N° convention" else row["num_mandat"]
-            rejets.append({
-                "exercice": exercice, "source_file": sf, "file_name": f.file_name, "sheet": None,
-                "row_number": row["source_row"], "column_name": col, "value": val,
-                "reason": reason, "run_id": run_id, "rejected_at": now,
-            })
+            rejets.append(
+                {
+                    "exercice": exercice,
+                    "source_file": sf,
+                    "file_name": f.file_name,
+                    "sheet": None,
+                    "row_number": row["source_row"],
+                    "column_name": col,
+                    "value": val,
+                    "reason": reason,
+                    "run_id": run_id,
+                    "rejected_at": now,
+                }
+            )
         inserts["raw_mandats"].extend(lineage(f, kept))
         # refused whole (unreadable, missing column, empty), or every line refused
         refused = res.file_rejected or (res.rows_read > 0 and not kept)
@@ -456,11 +514,17 @@ def ingest_exercice(
             detail = file_rejets[0]["reason"] if file_rejets else "fichier refusé"
             if not res.file_rejected:
                 detail = f"toutes les lignes refusées, ex. {detail}"
-        manifest_rows.append(manifest_row(
-            f, "rejected" if refused else "loaded", checked_against=conv_digest,
-            rows_read=res.rows_read, rows_loaded=len(kept),
-            rows_rejected=res.rows_rejected + extra_rejected, detail=detail,
-        ))
+        manifest_rows.append(
+            manifest_row(
+                f,
+                "rejected" if refused else "loaded",
+                checked_against=conv_digest,
+                rows_read=res.rows_read,
+                rows_loaded=len(kept),
+                rows_rejected=res.rows_rejected + extra_rejected,
+                detail=detail,
+            )
+        )
 
     for f in others:
         p = prev.get(f.source_file)
@@ -470,10 +534,18 @@ def ingest_exercice(
         manifest_rows.append(manifest_row(f, "ignored", detail=f.ignore_reason))
 
     removed_rows = [
-        {**prev[sf], "status": "removed", "run_id": run_id, "loaded_at": now,
-         "rows_loaded": 0, "rows_rejected": 0, "rows_read": 0,
-         "detail": "fichier retiré du dossier : ses lignes ont été supprimées"}
-        for sf in sorted(prev) if sf not in current
+        {
+            **prev[sf],
+            "status": "removed",
+            "run_id": run_id,
+            "loaded_at": now,
+            "rows_loaded": 0,
+            "rows_rejected": 0,
+            "rows_read": 0,
+            "detail": "fichier retiré du dossier : ses lignes ont été supprimées",
+        }
+        for sf in sorted(prev)
+        if sf not in current
     ]
 
     # 5. One transaction per exercise: either the whole new state or the old one.
@@ -482,8 +554,12 @@ def ingest_exercice(
         if to_delete:
             doomed = pa.table({"source_file": sorted(to_delete)})  # noqa: F841
             for t in DATA_TABLES:
-                con.execute(f"DELETE FROM raw.{t} WHERE source_file IN (SELECT source_file FROM doomed)")
-            con.execute("DELETE FROM raw.rejets WHERE source_file IN (SELECT source_file FROM doomed)")
+                con.execute(
+                    f"DELETE FROM raw.{t} WHERE source_file IN (SELECT source_file FROM doomed)"
+                )
+            con.execute(
+                "DELETE FROM raw.rejets WHERE source_file IN (SELECT source_file FROM doomed)"
+            )
         for t, rows in inserts.items():
             _insert(con, t, rows)
         stage.insert(con, loaded_at=now, run_id=run_id)
@@ -501,8 +577,12 @@ def ingest_exercice(
         summary.rows_read += r["rows_read"] or 0
         summary.rows_loaded += r["rows_loaded"] or 0
         summary.rows_rejected += r["rows_rejected"] or 0
-        key = {"loaded": "files_loaded", "rejected": "files_rejected", "ignored": "files_ignored",
-               "replaced": "files_replaced"}[r["status"]]
+        key = {
+            "loaded": "files_loaded",
+            "rejected": "files_rejected",
+            "ignored": "files_ignored",
+            "replaced": "files_replaced",
+        }[r["status"]]
         setattr(summary, key, getattr(summary, key) + 1)
     summary.files_removed = len(removed_rows)
     cur = con.execute(
