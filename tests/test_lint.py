@@ -1,4 +1,4 @@
-"""The code base stays lint-clean (ruff, configured in pyproject.toml): checked on every make test."""
+"""The code base stays lint-clean (ruff, configured in pyproject.toml), checked by make test."""
 
 import subprocess
 import sys
