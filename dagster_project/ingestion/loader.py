@@ -340,6 +340,16 @@ def ingest_exercice(
         row.update(kw)
         return row
 
+    def replaced_row(f: RawFile, conv: str, rows_read: int) -> dict:
+        """A workbook superseded by a newer one for the same convention: its rows count as
+        refused (they are not loaded), and the manifest says which file replaced it."""
+        winner = winner_of[conv]
+        return manifest_row(
+            f, "replaced", num_convention=conv, replaced_by=winner.source_file,
+            detail=f"remplacé par {winner.file_name} (plus récent)",
+            rows_read=rows_read, rows_rejected=rows_read,
+        )
+
     def lineage(f: RawFile, rows: list[dict]) -> list[dict]:
         extra = {
             "exercice": exercice,
@@ -389,17 +399,7 @@ def ingest_exercice(
                 continue
             # unchanged but now replaced by a newer workbook of the same convention
             to_delete.add(sf)
-            manifest_rows.append(
-                manifest_row(
-                    f,
-                    "replaced",
-                    num_convention=conv,
-                    replaced_by=winner_of[conv].source_file,
-                    detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
-                    rows_read=p["rows_read"],
-                    rows_rejected=p["rows_read"],
-                )
-            )
+            manifest_rows.append(replaced_row(f, conv, p["rows_read"]))
             continue
         to_delete.add(sf)
         if res.file_rejected:
@@ -415,18 +415,7 @@ def ingest_exercice(
                 )
             )
         elif sf not in winners:
-            conv = res.num_convention
-            manifest_rows.append(
-                manifest_row(
-                    f,
-                    "replaced",
-                    num_convention=conv,
-                    replaced_by=winner_of[conv].source_file,
-                    detail=f"remplacé par {winner_of[conv].file_name} (plus récent)",
-                    rows_read=res.rows_read,
-                    rows_rejected=res.rows_read,
-                )
-            )
+            manifest_rows.append(replaced_row(f, res.num_convention, res.rows_read))
         else:
             add_rejets(f, res.rejets, res.identifiants)
             inserts["raw_actions"].extend(lineage(f, [res.action]))
