@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,9 +186,12 @@ def test_io_steps_retry_and_publication_freshness(defs):
     assert policy.deadline_cron == "0 7 * * *" and policy.timezone == "Europe/Paris"
 
 
-def test_dagster_definitions_validate():
-    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "GX_ANALYTICS_ENABLED": "false"}
+def test_dagster_definitions_validate(tmp_path):
+    # Its own instance from the committed template: on a fresh clone `make test` runs before
+    # any `make run`, so the Makefile's DAGSTER_HOME (.dagster_home) does not exist yet.
+    shutil.copy(ROOT / "dagster_home.template.yaml", tmp_path / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "DO_NOT_TRACK": "1",
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "GX_ANALYTICS_ENABLED": "false"}
     proc = subprocess.run(
         [str(DAGSTER), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
