@@ -3,7 +3,8 @@
     python benchmarks/ingest_only.py RAW_DIR DB_PATH [--workers N]
 
 Parse + normalise + load of the raw tables, exactly the code the Dagster asset runs, without
-Dagster. Prints one JSON line: seconds, files parsed, rows loaded.
+Dagster. Prints one JSON line: seconds (imports excluded), import_seconds, files parsed, rows
+loaded.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ def main() -> None:
     ap.add_argument("db", type=Path)
     ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args()
-    t0 = time.perf_counter()
+    t_import = time.perf_counter()
     import duckdb
 
     from dagster_project.ingestion.discovery import discover_exercices
     from dagster_project.ingestion.loader import ingest_exercice
 
+    # The clock starts after the imports, as in floor.py and naive.py (and as in the pipeline,
+    # where these modules are loaded before the ingestion step); their time is reported apart.
+    t0 = time.perf_counter()
     con = duckdb.connect(str(a.db))
     parsed = loaded = 0
     for ex in discover_exercices(a.raw):
@@ -33,8 +37,8 @@ def main() -> None:
         parsed += s.files_parsed
         loaded += s.rows_loaded
     con.close()
-    print(json.dumps({"seconds": time.perf_counter() - t0, "files_parsed": parsed,
-                      "rows_loaded": loaded}))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "import_seconds": t0 - t_import,
+                      "files_parsed": parsed, "rows_loaded": loaded}))
 
 
 if __name__ == "__main__":

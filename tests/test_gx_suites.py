@@ -418,3 +418,79 @@ def test_redaction_of_messages_quoting_an_identifier():
     result = gx_suites.SuiteResult("participants", False, [outcome], error_message="x ZZ-SECRET-1")
     cleaned = gx_suites._redact(result, {"ZZ-SECRET-1"})
     assert "ZZ-SECRET-1" not in repr(cleaned)
+
+
+# --------------------------------------------------------------------------- the checks' read path
+
+
+def _bad_participants():
+    df = participants_frame()
+    df.loc[0, "date_sortie"] = df.loc[0, "date_entree"] - pd.Timedelta(days=1)
+    df.loc[3, "code_motif"] = "XX-INCONNU"
+    df.loc[5, "num_convention"] = "PDI-17-1"
+    df.loc[1, "identifiant"] = None
+    df.loc[2, "identifiant"] = "   "
+    df.loc[7, ["source_file", "source_sheet", "source_row"]] = df.loc[
+        6, ["source_file", "source_sheet", "source_row"]
+    ].to_list()
+    return df
+
+
+def _bad_mandats():
+    df = mandats_frame()
+    df.loc[1, "num_mandat"] = df.loc[0, "num_mandat"]
+    df.loc[0, "nature"] = "Remboursement"
+    df.loc[2, "siret"] = "123 456 789"
+    df.loc[4, "montant"] = 25_000_000.0
+    return df
+
+
+def _bad_synthese():
+    df = synthese_frame()
+    df.loc[0, "code_type_action"] = "XXX"
+    df.loc[2, "nb_actions"] = -1
+    i = df.index[df.accompagnements.notna()][0]
+    df.loc[i, "fins_accompagnement"] = df.loc[i, "accompagnements"] + 1
+    return df
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "good"),
+    [
+        ("participants", participants_frame, True),
+        ("participants", _bad_participants, False),
+        ("mandats", mandats_frame, True),
+        ("mandats", _bad_mandats, False),
+        ("synthese_thematiques", synthese_frame, True),
+        ("synthese_thematiques", _bad_synthese, False),
+    ],
+)
+def test_check_read_path_gives_the_same_verdicts(gx_dir, name, make, good):
+    """The asset checks read the relation with read_frame (checked columns only, categoricals,
+    identifier reduced in SQL): every expectation must judge it exactly as the plain frame."""
+    df = make()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE rel AS SELECT * FROM df")
+    if name == "mandats":  # the staging model types the amount as a decimal
+        con.execute("ALTER TABLE rel ALTER montant TYPE DECIMAL(14, 2)")
+    read = gx_suites.read_frame(con, name, "rel")
+    assert "identifiant" not in read.columns
+    direct = run_suite(name, df, gx_dir=gx_dir, build_docs=False)
+    via = run_suite(name, read, gx_dir=gx_dir, build_docs=False)
+    assert via.success is direct.success is good, via.summary()
+    assert via.error_message is None
+    assert failures(via) == failures(direct)
+    assert [o.unexpected_count for o in via.outcomes] == [
+        o.unexpected_count for o in direct.outcomes
+    ]
+    if not good:
+        assert len(failures(via)) >= 3
+
+
+def test_read_frame_without_a_needed_column_fails_the_suite(gx_dir):
+    df = participants_frame().drop(columns=["date_sortie", "identifiant"])  # noqa: F841
+    con = duckdb.connect()
+    con.execute("CREATE TABLE rel AS SELECT * FROM df")
+    result = run_suite("participants", gx_suites.read_frame(con, "participants", "rel"),
+                       gx_dir=gx_dir, build_docs=False)
+    assert result.success is False

@@ -233,6 +233,51 @@ def prepare_frame(name: str, df: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, keep].reset_index(drop=True)
 
 
+def frame_query(name: str, relation: str, columns: dict[str, str]) -> str:
+    """The SQL that reads from ``relation`` (its ``columns``: name → DuckDB type) only what suite
+    ``name`` checks, shaped as :func:`prepare_frame` would leave it.
+
+    Why not ``SELECT *``: at SCALE=100 the staged participants are millions of rows; every
+    unneeded text column costs a Python string per row in the frame (gigabytes). The identifier
+    is reduced to ``identifiant_present`` in SQL (it never reaches pandas), decimals are read as
+    doubles (as DuckDB's ``.df()`` does). A column the suite needs but the relation lacks is
+    simply not read: its expectations then fail (never pass).
+    """
+    _check_name(name)
+    select = []
+    for c in _COLUMNS[name]:
+        if c == "identifiant_present" and "identifiant" in columns:
+            select.append(
+                "(identifiant IS NOT NULL AND trim(CAST(identifiant AS VARCHAR)) <> '')"
+                " AS identifiant_present"
+            )
+            continue
+        src = c
+        if c == "montant" and c not in columns and "montant_eur" in columns:
+            src = "montant_eur"
+        if src not in columns:
+            continue
+        expr = f'"{src}"'
+        if columns[src].upper().startswith("DECIMAL"):
+            expr = f"CAST({expr} AS DOUBLE)"
+        select.append(f'{expr} AS "{c}"')
+    return f"SELECT {', '.join(select) or 'NULL AS aucune_colonne'} FROM {relation}"
+
+
+def read_frame(con: Any, name: str, relation: str) -> pd.DataFrame:
+    """Read from DuckDB (connection ``con``) the frame suite ``name`` validates on ``relation``.
+
+    Only the checked columns (:func:`frame_query`); text as pandas categoricals (one Python
+    string per distinct value, not per row), dates as datetime64: the participants of a
+    SCALE=100 drop fit in tens of megabytes instead of gigabytes.
+    """
+    columns = dict(
+        con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {relation})").fetchall()
+    )
+    table = con.execute(frame_query(name, relation, columns)).to_arrow_table()
+    return table.to_pandas(strings_to_categorical=True, date_as_object=False)
+
+
 def _check_name(name: str) -> None:
     if name not in SUITE_NAMES:
         raise ValueError(f"unknown suite {name!r}; expected one of {SUITE_NAMES}")

@@ -29,11 +29,11 @@ def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        from dagster_project.checks.gx_suites import run_suite
+        from dagster_project.checks.gx_suites import read_frame, run_suite
 
         try:
             with warehouse.reader() as con:
-                df = con.execute(f"SELECT * FROM {relation}").df()
+                df = read_frame(con, suite, relation)
             result = run_suite(
                 suite, df, gx_dir=warehouse.dir_path() / "gx", run_name=context.run.run_id
             )

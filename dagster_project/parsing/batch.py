@@ -3,10 +3,12 @@
 Why this module exists: at scale a drop holds millions of participant and CER rows. Shipping them
 from parser processes to the loader as one Python dict per row costs most of the load time
 (pickling, then ``pa.Table.from_pylist`` in the single loader process) and gigabytes of memory
-(SCALE=100: ~4 M dicts). Here each batch of workbooks is parsed with :func:`parse_workbook` (same
-rules, same results) and its rows are turned into one Arrow table per raw table, in the worker;
-the per-file result keeps everything else (counts, action record, rejections) with empty row
-lists. Nothing here imports DuckDB or Dagster.
+(SCALE=100: ~4 M dicts). Here each batch of workbooks is parsed with
+:func:`parse_workbook_compact` (same rules as :func:`parse_workbook`, rows as tuples of their
+varying fields) and its rows are turned into one Arrow table per raw table, in the worker: one
+transposition of the tuples per column, the per-sheet constants (exercice, convention, sheet)
+repeated per file. The per-file result keeps everything else (counts, action record,
+rejections) with empty row lists. Nothing here imports DuckDB or Dagster.
 
 Arrow tables carry the row columns of :data:`PARTICIPANT_COLUMNS` / :data:`CER_COLUMNS` plus
 ``_file``: the index of the row's workbook in the batch.
@@ -14,15 +16,22 @@ Arrow tables carry the row columns of :data:`PARTICIPANT_COLUMNS` / :data:`CER_C
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 import pyarrow as pa
 
-from .models import CER_COLUMNS, PARTICIPANT_COLUMNS, Rejet, WorkbookResult
-from .workbook import parse_workbook
+from .models import (
+    CER_COLUMNS,
+    CER_ROW_FIELDS,
+    PARTICIPANT_COLUMNS,
+    PARTICIPANT_ROW_FIELDS,
+    CompactWorkbook,
+    Rejet,
+)
+from .workbook import parse_workbook_compact
 
 __all__ = ["ParsedWorkbook", "ROW_SCHEMAS", "parse_batch"]
 
@@ -58,14 +67,14 @@ ROW_SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 _COLUMNS = {"raw_participants": PARTICIPANT_COLUMNS, "raw_cer": CER_COLUMNS}
-assert all(
-    tuple(ROW_SCHEMAS[t].names[:-1]) == cols for t, cols in _COLUMNS.items()
-), "ROW_SCHEMAS out of step with models.*_COLUMNS"
+assert all(tuple(ROW_SCHEMAS[t].names[:-1]) == cols for t, cols in _COLUMNS.items()), (
+    "ROW_SCHEMAS out of step with models.*_COLUMNS"
+)
 
 
 @dataclass(slots=True)
 class ParsedWorkbook:
-    """A :class:`WorkbookResult` whose participant/CER rows went to the batch's Arrow tables.
+    """A parsed workbook whose participant/CER rows went to the batch's Arrow tables.
 
     ``identifiants`` holds the participant identifiers of the file's rows, but only when the file
     has row rejections (the loader masks an identifier typed in another column of a refused row).
@@ -85,10 +94,10 @@ class ParsedWorkbook:
     cer: tuple = field(default=())
 
 
-def _light(res: WorkbookResult) -> ParsedWorkbook:
+def _light(res: CompactWorkbook) -> ParsedWorkbook:
     ids: frozenset[str] = frozenset()
     if res.rejets and (res.participants or res.cer):
-        ids = frozenset(str(r["identifiant"]) for r in (*res.participants, *res.cer))
+        ids = frozenset(str(r[0]) for r in (*res.participants, *res.cer))  # r[0]: identifiant
     return ParsedWorkbook(
         num_convention=res.num_convention,
         action=res.action,
@@ -103,17 +112,44 @@ def _light(res: WorkbookResult) -> ParsedWorkbook:
     )
 
 
-def _to_table(name: str, rows: list[dict], files: list[int]) -> pa.Table:
-    schema = ROW_SCHEMAS[name]
-    names = _COLUMNS[name]
-    # one C-level pass: rows → tuples (itemgetter) → columns (zip), ~3× faster than per-column
-    # list comprehensions over the dicts
-    columns = list(zip(*map(itemgetter(*names), rows), strict=True)) if rows else [()] * len(names)
-    arrays = [
-        pa.array(col, type=schema.field(c).type) for c, col in zip(names, columns, strict=True)
-    ]
-    arrays.append(pa.array(files, type=pa.int32()))
-    return pa.Table.from_arrays(arrays, schema=schema)
+_ROW_FIELDS = {"raw_participants": PARTICIPANT_ROW_FIELDS, "raw_cer": CER_ROW_FIELDS}
+_CONSTANTS = ("exercice", "num_convention", "source_sheet", FILE_COLUMN)
+assert all(
+    set(ROW_SCHEMAS[t].names) == {*fields, *_CONSTANTS} for t, fields in _ROW_FIELDS.items()
+), "ROW_SCHEMAS out of step with models.*_ROW_FIELDS"
+
+
+class _Block:
+    """The rows of one raw table for a batch: the row tuples, and each sheet's constants once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rows: list[tuple] = []
+        self.const: dict[str, list] = {c: [] for c in _CONSTANTS}
+
+    def add(
+        self, rows: list[tuple], exercice: int, num: str | None, sheet: str | None, file: int
+    ) -> None:
+        if not rows:
+            return
+        n = len(rows)
+        self.rows.extend(rows)
+        for col, value in zip(_CONSTANTS, (exercice, num, sheet, file), strict=True):
+            self.const[col].extend([value] * n)
+
+    def table(self) -> pa.Table:
+        schema = ROW_SCHEMAS[self.name]
+        fields = _ROW_FIELDS[self.name]
+        # one C-level transposition of the tuples (zip), then one typed Arrow array per column
+        columns = (
+            dict(zip(fields, zip(*self.rows, strict=True), strict=True))
+            if self.rows
+            else {f: () for f in fields}
+        )
+        columns.update(self.const)
+        return pa.Table.from_arrays(
+            [pa.array(columns[f.name], type=f.type) for f in schema], schema=schema
+        )
 
 
 def parse_batch(
@@ -121,16 +157,20 @@ def parse_batch(
 ) -> tuple[list[ParsedWorkbook], dict[str, pa.Table]]:
     """Parse ``paths`` in order: per-file results without rows, and the rows as Arrow tables."""
     results: list[ParsedWorkbook] = []
-    rows: dict[str, list[dict]] = {"raw_participants": [], "raw_cer": []}
-    files: dict[str, list[int]] = {"raw_participants": [], "raw_cer": []}
-    for i, p in enumerate(paths):
-        res = parse_workbook(Path(p), exercice=exercice)
-        if res.participants:
-            rows["raw_participants"].extend(res.participants)
-            files["raw_participants"].extend([i] * len(res.participants))
-        if res.cer:
-            rows["raw_cer"].extend(res.cer)
-            files["raw_cer"].extend([i] * len(res.cer))
-        results.append(_light(res))
-    tables = {name: _to_table(name, rows[name], files[name]) for name in ROW_SCHEMAS}
+    blocks = {name: _Block(name) for name in ROW_SCHEMAS}
+    part, cer = blocks["raw_participants"], blocks["raw_cer"]
+    # The batch's rows are hundreds of thousands of live tuples: the cyclic garbage collector
+    # would re-scan them again and again (a third of the batch time) for cycles they cannot hold.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i, p in enumerate(paths):
+            res = parse_workbook_compact(p, exercice=exercice)
+            part.add(res.participants, exercice, res.num_convention, res.participants_sheet, i)
+            cer.add(res.cer, exercice, res.num_convention, res.cer_sheet, i)
+            results.append(_light(res))
+        tables = {name: b.table() for name, b in blocks.items()}
+    finally:
+        if enabled:
+            gc.enable()
     return results, tables

@@ -17,11 +17,14 @@ from dataclasses import dataclass, field
 __all__ = [
     "Rejet",
     "WorkbookResult",
+    "CompactWorkbook",
     "MandatsResult",
     "ACTION_COLUMNS",
     "PARTICIPANT_COLUMNS",
     "CER_COLUMNS",
     "MANDAT_COLUMNS",
+    "PARTICIPANT_ROW_FIELDS",
+    "CER_ROW_FIELDS",
 ]
 
 ACTION_COLUMNS = (
@@ -63,6 +66,18 @@ CER_COLUMNS = (
     "source_sheet",
     "source_row",
 )
+# What varies from row to row, in the order of the compact row tuples; the other columns
+# (exercice, num_convention, source_sheet) are the same for every row of a sheet.
+PARTICIPANT_ROW_FIELDS = (
+    "identifiant",
+    "date_entree",
+    "date_sortie",
+    "motif_sortie_brut",
+    "code_motif",
+    "mise_en_parcours_en_cours",
+    "source_row",
+)
+CER_ROW_FIELDS = ("identifiant", "date_signature", "accompagnement_social", "source_row")
 MANDAT_COLUMNS = (
     "exercice",
     "num_mandat",
@@ -103,6 +118,51 @@ class WorkbookResult:
     rows_loaded: int
     rows_rejected: int
     file_rejected: bool
+
+
+@dataclass(slots=True)
+class CompactWorkbook:
+    """A :class:`WorkbookResult` whose participant and CER rows are tuples of their varying
+    fields (:data:`PARTICIPANT_ROW_FIELDS`, :data:`CER_ROW_FIELDS`) plus the sheet they came from.
+
+    The loader's fast path: at scale, one dict per row (then transposed into columns) costs more
+    than the parsing rules themselves. :meth:`expand` gives the plain :class:`WorkbookResult`.
+    """
+
+    exercice: int
+    num_convention: str | None
+    action: dict | None
+    participants_sheet: str | None
+    participants: list[tuple]
+    cer_sheet: str | None
+    cer: list[tuple]
+    rejets: list[Rejet]
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    file_rejected: bool
+
+    def expand(self) -> WorkbookResult:
+        const = {"exercice": self.exercice, "num_convention": self.num_convention}
+
+        def dicts(rows: list[tuple], fields: tuple[str, ...], sheet: str | None) -> list[dict]:
+            return [
+                {**const, **dict(zip(fields, r, strict=True)), "source_sheet": sheet} for r in rows
+            ]
+
+        participants = dicts(self.participants, PARTICIPANT_ROW_FIELDS, self.participants_sheet)
+        cer = dicts(self.cer, CER_ROW_FIELDS, self.cer_sheet)
+        return WorkbookResult(
+            num_convention=self.num_convention,
+            action=self.action,
+            participants=[{c: r[c] for c in PARTICIPANT_COLUMNS} for r in participants],
+            cer=[{c: r[c] for c in CER_COLUMNS} for r in cer],
+            rejets=self.rejets,
+            rows_read=self.rows_read,
+            rows_loaded=self.rows_loaded,
+            rows_rejected=self.rows_rejected,
+            file_rejected=self.file_rejected,
+        )
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook, PasswordError
 
-from .models import Rejet, WorkbookResult
+from .models import CompactWorkbook, Rejet, WorkbookResult
 from .nomenclature import Nomenclature, Thematique, load_nomenclature
 from .normalize import (
     OUI_NON_FAST,
@@ -45,7 +45,7 @@ from .normalize import (
     parse_whole_number,
 )
 
-__all__ = ["parse_workbook"]
+__all__ = ["parse_workbook", "parse_workbook_compact"]
 
 HEADER_SEARCH_ROWS = 10
 
@@ -550,7 +550,7 @@ def _missing_columns_reason(sheet: str, fields, required, cols: dict[str, int]) 
 
 @dataclass(slots=True)
 class _TableResult:
-    rows: list[dict]
+    rows: list[tuple]  # models.PARTICIPANT_ROW_FIELDS / CER_ROW_FIELDS
     rejets: list[Rejet]
     rows_read: int
     header_error: tuple[str, str] | None = None  # (reason, column)
@@ -588,6 +588,7 @@ def _is_repeated_header(ident_v: object, date_v: object, keys: dict[str, str], d
     return (
         type(ident_v) is str
         and type(date_v) is str
+        and not date_v[:1].isdigit()  # a date typed as text (the common case) is no label
         and _label_key(date_v, keys) == date_key
         and _label_key(ident_v, keys) == "identifiant"
     )
@@ -610,7 +611,7 @@ def _parse_participants(
     date_t, str_t = _DATE, str
     norm = normalize_label
     to_date = parse_date
-    out: list[dict] = []
+    out: list[tuple] = []
     append = out.append
     rejets: list[Rejet] = []
     seen: set[tuple] = set()
@@ -705,20 +706,7 @@ def _parse_participants(
             reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_PARTICIPANT)
             continue
         seen.add(key)
-        append(
-            {
-                "exercice": exercice,
-                "num_convention": num,
-                "identifiant": ident,
-                "date_entree": de,
-                "date_sortie": ds,
-                "motif_sortie_brut": brut,
-                "code_motif": code,
-                "mise_en_parcours_en_cours": mep,
-                "source_sheet": sheet,
-                "source_row": rownum,
-            }
-        )
+        append((ident, de, ds, brut, code, mep, rownum))  # PARTICIPANT_ROW_FIELDS
     return _TableResult(out, rejets, read)
 
 
@@ -739,7 +727,7 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
     ci, cs, ca = (cols[k] for k in _CER_REQUIRED)
     oui_non = OUI_NON_FAST
     date_t, str_t = _DATE, str
-    out: list[dict] = []
+    out: list[tuple] = []
     append = out.append
     rejets: list[Rejet] = []
     seen: set[tuple] = set()
@@ -798,17 +786,7 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
             reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_CER)
             continue
         seen.add(key)
-        append(
-            {
-                "exercice": exercice,
-                "num_convention": num,
-                "identifiant": ident,
-                "date_signature": ds,
-                "accompagnement_social": acc,
-                "source_sheet": sheet,
-                "source_row": rownum,
-            }
-        )
+        append((ident, ds, acc, rownum))  # CER_ROW_FIELDS
     return _TableResult(out, rejets, read)
 
 
@@ -820,11 +798,16 @@ def _rejected(
     sheet: str | None = None,
     column: str | None = None,
     value: str | None = None,
-) -> WorkbookResult:
-    return WorkbookResult(
+    *,
+    exercice: int = 0,
+) -> CompactWorkbook:
+    return CompactWorkbook(
+        exercice=exercice,
         num_convention=num,
         action=None,
+        participants_sheet=None,
         participants=[],
+        cer_sheet=None,
         cer=[],
         rejets=[Rejet(sheet, None, column, value, reason)],
         rows_read=rows_read,
@@ -841,6 +824,13 @@ def parse_workbook(path: Path, *, exercice: int, seeds_dir: Path | None = None) 
     sheets that the action's nature calls for; a whole-file rejection counts every row
     it could identify as rejected (at least 1, the Action record).
     """
+    return parse_workbook_compact(path, exercice=exercice, seeds_dir=seeds_dir).expand()
+
+
+def parse_workbook_compact(
+    path: Path | str, *, exercice: int, seeds_dir: Path | None = None
+) -> CompactWorkbook:
+    """:func:`parse_workbook` with rows as tuples of their varying fields (the loader's path)."""
     try:
         return _parse_workbook(Path(path), int(exercice), seeds_dir)
     except (KeyboardInterrupt, SystemExit):
@@ -849,12 +839,12 @@ def parse_workbook(path: Path, *, exercice: int, seeds_dir: Path | None = None) 
         return _rejected(f"erreur inattendue: {type(exc).__name__}", 1)
 
 
-def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> WorkbookResult:
+def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> CompactWorkbook:
     nomen = load_nomenclature(seeds_dir)
     try:
         wb = _open_workbook(path)
     except _FileRejected as exc:
-        return _rejected(exc.reason, 1)
+        return _rejected(exc.reason, 1, exercice=exercice)
     with wb:
         sheets: dict[str, str] = {}
         for name in wb.sheet_names:
@@ -883,7 +873,9 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Workbo
                     n += _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, None).rows_read
             except _FileRejected:
                 pass
-            return _rejected(exc.reason, n, num, exc.sheet, exc.column, exc.value)
+            return _rejected(
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
+            )
 
         num = action["num_convention"]
         tables: list[tuple[str, _TableResult]] = []
@@ -910,16 +902,18 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Workbo
                 )
         except _FileRejected as exc:
             n = 1 + sum(t.rows_read for _, t in tables)
-            return _rejected(exc.reason, n, num, exc.sheet, exc.column, exc.value)
+            return _rejected(
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
+            )
         for kind, t in tables:
             if t.header_error is not None:
                 n = 1 + sum(tt.rows_read for _, tt in tables)
                 sheet = part_sheet if kind == "participants" else cer_sheet
                 reason, column = t.header_error
-                return _rejected(reason, n, num, sheet, column, None)
+                return _rejected(reason, n, num, sheet, column, None, exercice=exercice)
 
-    participants: list[dict] = []
-    cer: list[dict] = []
+    participants: list[tuple] = []
+    cer: list[tuple] = []
     rejets: list[Rejet] = []
     read = 1
     for kind, t in tables:
@@ -927,10 +921,13 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Workbo
         rejets.extend(t.rejets)
         read += t.rows_read
     loaded = 1 + len(participants) + len(cer)
-    return WorkbookResult(
+    return CompactWorkbook(
+        exercice=exercice,
         num_convention=num,
         action=action,
+        participants_sheet=part_sheet if participants else None,
         participants=participants,
+        cer_sheet=cer_sheet if cer else None,
         cer=cer,
         rejets=rejets,
         rows_read=read,
