@@ -430,6 +430,9 @@ def _bad_participants():
     df.loc[5, "num_convention"] = "PDI-17-1"
     df.loc[1, "identifiant"] = None
     df.loc[2, "identifiant"] = "   "
+    df.loc[8, "identifiant"] = "\t"
+    df.loc[9, "identifiant"] = "\r\n"
+    df.loc[10, "identifiant"] = "\u00a0\u202f"  # no-break spaces
     df.loc[7, ["source_file", "source_sheet", "source_row"]] = df.loc[
         6, ["source_file", "source_sheet", "source_row"]
     ].to_list()
@@ -485,6 +488,9 @@ def test_check_read_path_gives_the_same_verdicts(gx_dir, name, make, good):
     ]
     if not good:
         assert len(failures(via)) >= 3
+    if name == "participants" and not good:  # None, spaces, tab, CR LF, no-break spaces
+        by_col = {o.columns: o for o in via.failures}
+        assert by_col[("identifiant_present",)].unexpected_count == 5
 
 
 def test_read_frame_without_a_needed_column_fails_the_suite(gx_dir):

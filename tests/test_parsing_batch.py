@@ -114,3 +114,24 @@ def test_parse_batch_with_rejected_rows_and_files(tmp_path):
         assert results[i].identifiants == frozenset(ids) == {"P1", "P3"}
     assert results[2].rejets and results[2].identifiants == frozenset({"C1"})  # RU: CER sheet only
     assert results[-1].file_rejected and results[-1].n_participants == 0
+
+
+def test_parse_job_streams_in_order_with_bounded_batches_in_flight(monkeypatch):
+    """The loader's process pool: results in submission order, identical to the one-process
+    parse, and never more than workers x IN_FLIGHT batches queued or waiting to be consumed."""
+    from dagster_project.ingestion import loader
+
+    paths = DROP[:40]
+    monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(loader, "BATCH_FILES", 2)  # 20 batches
+    monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
+    with loader.parse_workbooks(paths, 2017, 1) as job:
+        expected = [(b, r, {k: t.to_pylist() for k, t in tb.items()}) for b, r, tb in job]
+    seen = []
+    with loader.parse_workbooks(paths, 2017, 2) as job:
+        assert job._pool is not None and len(job.batches) == 20
+        for batch, results, tables in job:
+            assert len(job._pending) <= 2 * 2
+            seen.append((batch, results, {k: t.to_pylist() for k, t in tables.items()}))
+    assert seen == expected
+    assert [p for b, _, _ in seen for p in b] == [str(p) for p in paths]

@@ -247,9 +247,10 @@ def frame_query(name: str, relation: str, columns: dict[str, str]) -> str:
     select = []
     for c in _COLUMNS[name]:
         if c == "identifiant_present" and "identifiant" in columns:
+            # blank = only whitespace of any kind (tab, newline, no-break space…), as str.strip()
             select.append(
-                "(identifiant IS NOT NULL AND trim(CAST(identifiant AS VARCHAR)) <> '')"
-                " AS identifiant_present"
+                "(identifiant IS NOT NULL AND NOT regexp_matches("
+                "CAST(identifiant AS VARCHAR), '^[\\s\\p{Z}]*$')) AS identifiant_present"
             )
             continue
         src = c

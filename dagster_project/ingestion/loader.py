@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -82,13 +83,19 @@ BATCH_FILES = 48
 class ParseJob:
     """Workbooks being parsed by :func:`parse_batch`, batch by batch, in submission order.
 
-    Entering starts the work: with ``workers`` > 1 and enough files, every batch is submitted at
-    once to a process pool (``forkserver``, never ``fork`` from a threaded Dagster process; the
-    server preloads the parsers, so workers start warm), and the caller is free to do its own
+    Entering starts the work: with ``workers`` > 1 and enough files, the first batches are
+    submitted to a process pool (``forkserver``, never ``fork`` from a threaded Dagster process;
+    the server preloads the parsers, so workers start warm) and the caller is free to do its own
     work (finance export, deletions) while the workers parse. Iterating yields
-    ``(paths, per-file results, {raw table: Arrow rows})`` per batch, as soon as that batch is
-    done; leaving cancels what has not started (an error stops the workers promptly).
+    ``(paths, per-file results, {raw table: Arrow rows})`` per batch as soon as that batch is
+    done, and submits the next one: at most :data:`IN_FLIGHT` batches per worker are queued or
+    done-but-not-consumed, so memory does not grow with the drop even if the consumer is slower
+    than the workers. Leaving cancels what has not started (an error stops the workers promptly).
     """
+
+    # batches per worker queued or done-but-not-consumed: enough to keep the workers busy while
+    # the loader reads the finance export (~2 s at SCALE=100), a few MB of rows at most
+    IN_FLIGHT = 8
 
     def __init__(self, paths: Sequence[Path | str], exercice: int, workers: int) -> None:
         str_paths = [str(p) for p in paths]
@@ -98,25 +105,35 @@ class ParseJob:
         self.use_pool = workers > 1 and len(str_paths) >= POOL_MIN_FILES
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: list = []
+        self._pending: deque = deque()  # (batch, future), in submission order
+        self._next = 0  # index of the next batch to submit
+
+    def _submit_up_to(self, n: int) -> None:
+        assert self._pool is not None
+        while len(self._pending) < n and self._next < len(self.batches):
+            batch = self.batches[self._next]
+            self._pending.append((batch, self._pool.submit(_parse_batch, batch, self.exercice)))
+            self._next += 1
 
     def __enter__(self) -> ParseJob:
         if self.use_pool and self.batches:
             self._pool = _pool(self.workers)
-            self._futures = [
-                self._pool.submit(_parse_batch, b, self.exercice) for b in self.batches
-            ]
+            self._submit_up_to(self.workers * self.IN_FLIGHT)
         return self
 
     def __exit__(self, *exc) -> None:
+        self._pending.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __iter__(self):
         if self._pool is not None:
-            for batch, fut in zip(self.batches, self._futures, strict=True):
+            while self._pending:
+                batch, fut = self._pending.popleft()
                 results, tables = fut.result()
+                del fut  # the future holds its result: drop it once consumed
+                self._submit_up_to(self.workers * self.IN_FLIGHT)
                 yield batch, results, tables
         else:
             for batch in self.batches:

@@ -251,6 +251,11 @@ class _FileRejected(Exception):
 
 # --------------------------------------------------------------------------- opening
 def _open_workbook(path: Path) -> CalamineWorkbook:
+    if path.suffix.lower() in (".xlsx", ".ods"):
+        try:  # the common case, in one open: a well-formed workbook named after its format
+            return CalamineWorkbook.from_path(str(path))
+        except Exception:  # noqa: BLE001 - diagnosed below from the file's first bytes
+            pass
     try:
         with path.open("rb") as f:
             head = f.read(8)
