@@ -28,6 +28,7 @@ from .models import (
     CER_ROW_FIELDS,
     PARTICIPANT_COLUMNS,
     PARTICIPANT_ROW_FIELDS,
+    SHEET_CONSTANTS,
     CompactWorkbook,
     Rejet,
 )
@@ -113,7 +114,7 @@ def _light(res: CompactWorkbook) -> ParsedWorkbook:
 
 
 _ROW_FIELDS = {"raw_participants": PARTICIPANT_ROW_FIELDS, "raw_cer": CER_ROW_FIELDS}
-_CONSTANTS = ("exercice", "num_convention", "source_sheet", FILE_COLUMN)
+_CONSTANTS = (*SHEET_CONSTANTS, FILE_COLUMN)  # exercice, num_convention, source_sheet, _file
 assert all(
     set(ROW_SCHEMAS[t].names) == {*fields, *_CONSTANTS} for t, fields in _ROW_FIELDS.items()
 ), "ROW_SCHEMAS out of step with models.*_ROW_FIELDS"

@@ -25,6 +25,7 @@ __all__ = [
     "MANDAT_COLUMNS",
     "PARTICIPANT_ROW_FIELDS",
     "CER_ROW_FIELDS",
+    "SHEET_CONSTANTS",
 ]
 
 ACTION_COLUMNS = (
@@ -66,18 +67,11 @@ CER_COLUMNS = (
     "source_sheet",
     "source_row",
 )
-# What varies from row to row, in the order of the compact row tuples; the other columns
-# (exercice, num_convention, source_sheet) are the same for every row of a sheet.
-PARTICIPANT_ROW_FIELDS = (
-    "identifiant",
-    "date_entree",
-    "date_sortie",
-    "motif_sortie_brut",
-    "code_motif",
-    "mise_en_parcours_en_cours",
-    "source_row",
-)
-CER_ROW_FIELDS = ("identifiant", "date_signature", "accompagnement_social", "source_row")
+# What varies from row to row, in the order of the compact row tuples (the parsers build them in
+# this order); the other columns are the same for every row of a sheet.
+SHEET_CONSTANTS = ("exercice", "num_convention", "source_sheet")
+PARTICIPANT_ROW_FIELDS = tuple(c for c in PARTICIPANT_COLUMNS if c not in SHEET_CONSTANTS)
+CER_ROW_FIELDS = tuple(c for c in CER_COLUMNS if c not in SHEET_CONSTANTS)
 MANDAT_COLUMNS = (
     "exercice",
     "num_mandat",
