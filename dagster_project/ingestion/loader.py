@@ -167,8 +167,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 def prestart_workers() -> None:
     """Launch the fork server now, without waiting for it.
 
-    It takes ~0.3 s to start and import the parsers; launched before the discovery and hashing
-    of the raw files, that time overlaps them instead of delaying the first parse.
+    It takes ~0.3 s to start and import the parsers; launched as soon as the raw files are listed,
+    that time overlaps their hashing instead of delaying the first parse.
     """
     from multiprocessing import forkserver
 
