@@ -19,7 +19,22 @@ VIEW_NAMES = (
     "v_operateurs",
 )
 
-VIEWS_SQL = """
+
+
+def _pct(part: str, whole: str) -> str:
+    """A percentage with 2 decimals; NULL (not an error, not 0) when the whole is 0."""
+    return f"CAST(round(100 * {part} / nullif({whole}, 0), 2) AS DECIMAL(18, 2))"
+
+
+def _per(amount: str, count: str) -> str:
+    """An amount in euros per unit, 2 decimals; NULL when there is no unit."""
+    return f"CAST(round({amount} / nullif({count}, 0), 2) AS DECIMAL(14, 2))"
+
+
+_TAUX_SORTIES = _pct("sorties_emploi_formation", "fins_accompagnement")
+_PAR_ACCOMPAGNEMENT = _per("montant_paye_eur", "accompagnements")
+
+VIEWS_SQL = f"""
 CREATE OR REPLACE VIEW v_synthese_thematiques AS
 SELECT
     exercice,
@@ -30,20 +45,16 @@ SELECT
     libelle_thematique,
     nb_actions,
     montant_paye_eur,
-    CAST(round(100 * montant_paye_eur
-        / nullif(sum(montant_paye_eur) OVER (PARTITION BY exercice), 0), 2) AS DECIMAL(18, 2))
+    {_pct("montant_paye_eur", "sum(montant_paye_eur) OVER (PARTITION BY exercice)")}
         AS part_budget_pct,
     accompagnements,
     fins_accompagnement,
     insertions_durables,
     mises_en_parcours,
     sorties_emploi_formation,
-    CAST(round(100 * insertions_durables / nullif(fins_accompagnement, 0), 2) AS DECIMAL(18, 2))
-        AS taux_insertions_durables_pct,
-    CAST(round(100 * sorties_emploi_formation / nullif(fins_accompagnement, 0), 2)
-        AS DECIMAL(18, 2)) AS taux_sorties_emploi_formation_pct,
-    CAST(round(montant_paye_eur / nullif(accompagnements, 0), 2) AS DECIMAL(14, 2))
-        AS montant_par_accompagnement_eur
+    {_pct("insertions_durables", "fins_accompagnement")} AS taux_insertions_durables_pct,
+    {_TAUX_SORTIES} AS taux_sorties_emploi_formation_pct,
+    {_PAR_ACCOMPAGNEMENT} AS montant_par_accompagnement_eur
 FROM synthese_thematiques;
 
 CREATE OR REPLACE VIEW v_chiffres_cles AS
@@ -83,10 +94,8 @@ LEFT JOIN libelles AS l ON l.code = c.perimetre;
 CREATE OR REPLACE VIEW v_actions AS
 SELECT
     *,
-    CAST(round(100 * sorties_emploi_formation / nullif(fins_accompagnement, 0), 2)
-        AS DECIMAL(18, 2)) AS taux_sorties_emploi_formation_pct,
-    CAST(round(montant_paye_eur / nullif(accompagnements, 0), 2) AS DECIMAL(14, 2))
-        AS montant_par_accompagnement_eur
+    {_TAUX_SORTIES} AS taux_sorties_emploi_formation_pct,
+    {_PAR_ACCOMPAGNEMENT} AS montant_par_accompagnement_eur
 FROM actions;
 
 CREATE OR REPLACE VIEW v_evolution_thematiques AS
@@ -124,9 +133,8 @@ SELECT
     libelle_domaine,
     CAST(sum(nb_actions) AS BIGINT) AS nb_actions,
     CAST(sum(montant_paye_eur) AS DECIMAL(14, 2)) AS montant_paye_eur,
-    CAST(round(100 * sum(montant_paye_eur)
-        / nullif(sum(sum(montant_paye_eur)) OVER (PARTITION BY exercice), 0), 2)
-        AS DECIMAL(18, 2)) AS part_budget_pct
+    {_pct("sum(montant_paye_eur)", "sum(sum(montant_paye_eur)) OVER (PARTITION BY exercice)")}
+        AS part_budget_pct
 FROM synthese_thematiques
 GROUP BY exercice, code_type_action, code_domaine, libelle_domaine;
 
@@ -169,7 +177,7 @@ SELECT
     libelle_categorie,
     CAST(nb_sorties AS BIGINT) AS nb_sorties,
     CAST(fins AS BIGINT) AS fins_accompagnement,
-    CAST(round(100 * nb_sorties / nullif(fins, 0), 2) AS DECIMAL(18, 2)) AS part_pct
+    {_pct("nb_sorties", "fins")} AS part_pct
 FROM categories;
 
 CREATE OR REPLACE VIEW v_operateurs AS
@@ -184,10 +192,10 @@ SELECT
     CAST(sum(fins_accompagnement) AS BIGINT) AS fins_accompagnement,
     CAST(sum(insertions_durables) AS BIGINT) AS insertions_durables,
     CAST(sum(sorties_emploi_formation) AS BIGINT) AS sorties_emploi_formation,
-    CAST(round(100 * sum(insertions_durables) / nullif(sum(fins_accompagnement), 0), 2)
-        AS DECIMAL(18, 2)) AS taux_insertions_durables_pct,
-    CAST(round(100 * sum(sorties_emploi_formation) / nullif(sum(fins_accompagnement), 0), 2)
-        AS DECIMAL(18, 2)) AS taux_sorties_emploi_formation_pct
+    {_pct("sum(insertions_durables)", "sum(fins_accompagnement)")}
+        AS taux_insertions_durables_pct,
+    {_pct("sum(sorties_emploi_formation)", "sum(fins_accompagnement)")}
+        AS taux_sorties_emploi_formation_pct
 FROM actions
 GROUP BY exercice, siret;
 """
