@@ -580,3 +580,43 @@ def test_note_and_total_rows_in_a_date_column_are_not_participants(tmp_path, fmt
     rej = only_rejet(r)
     assert (rej.row_number, rej.column_name) == (7, "Identifiant")
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 3, 1)
+
+
+def test_rows_whose_dates_are_typed_as_text(tmp_path, fmt):
+    """Dates typed as text take a shorter path through the row tests (the common habit of some
+    operators): a Total row is still skipped when its date cells hold text dates, a note is still
+    a note, and a text date without identifiant is still a refused row."""
+    rows = [
+        ["Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"],
+        ["N1", "02/01/2017", "", ""],  # row 2: loaded
+        ["N2", "01/03/2017", "15/06/2017", "AM-REFUS"],  # row 3: loaded
+        ["Total", "01/01/2017", "31/12/2017", 2],  # Total row with text dates: not a row
+        ["\u00a0 total général", "01/01/2017", "", ""],  # spaced Total: not a row
+        ["", "12 mars 2017", "", ""],  # prose in a date column, no identifiant: a note
+        ["", "05/04/2017", "", ""],  # row 7: a text date without identifiant: refused
+    ]
+    r = parse(
+        build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("N1", "N2")
+    )
+    assert [(p["source_row"], p["date_entree"]) for p in r.participants] == [
+        (2, D(2017, 1, 2)),
+        (3, D(2017, 3, 1)),
+    ]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [(7, "Identifiant")]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 3, 1)  # + the action row
+
+    cer = [
+        CER_HEADER,
+        ["C1", "01/04/2017", "Oui"],  # row 2: loaded
+        ["Total", "01/04/2017", 1],  # not a row
+        ["", "3 avril 2017", ""],  # a note
+        [None, "02/04/2017", "Oui"],  # row 5: refused
+    ]
+    sheets = {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": "3"}),
+        "CER": cer,
+    }
+    r = parse(build(tmp_path, fmt, sheets, name="ru"), idents=("C1",))
+    assert [c["source_row"] for c in r.cer] == [2]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [(5, "Identifiant")]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)

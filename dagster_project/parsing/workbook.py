@@ -570,12 +570,27 @@ _L_SIGN = _CER_FIELDS["date_signature"][0]
 _L_ACCS = _CER_FIELDS["accompagnement_social"][0]
 
 
+def _first_is_total(row: list) -> bool:
+    """The row's first non-empty cell reads 'Total…'."""
+    first = _first_nonblank(row)
+    return type(first) is str and _is_total(first)
+
+
 def _is_skipped_row(row: list, ident_v: object, date_cells: tuple) -> bool:
     """Blank, note, Total or repeated-header row (called only when no date cell is a date)."""
     if _blank_or_prose(ident_v) and all(_blank_or_prose(v) for v in date_cells):
         return True  # blank row or note row: no identifiant and no date
-    first = _first_nonblank(row)
-    return type(first) is str and _is_total(first)
+    return _first_is_total(row)
+
+
+def _is_text_date(v: object) -> bool:
+    """A cell that looks like a date typed as text: one word starting with a digit.
+
+    Such a cell is neither blank nor prose, nor a column label, so a row holding it in its first
+    date column is skipped only if it is a Total row (the common case of operators whose dates
+    are text: the full :func:`_is_skipped_row` / :func:`_is_repeated_header` tests, same verdict,
+    cost a fifth of the parse of those sheets)."""
+    return type(v) is str and v[:1].isdigit() and len(v.split()) == 1
 
 
 def _is_total_row(row: list) -> bool:
@@ -633,7 +648,10 @@ def _parse_participants(
         tds = type(ds_v)
         # -- not a participant: blank / note / Total / repeated header row (not counted)
         if tde is not date_t and tds is not date_t:
-            if _is_skipped_row(row, ident_v, (de_v, ds_v)) or _is_repeated_header(
+            if _is_text_date(de_v):
+                if _first_is_total(row):
+                    continue
+            elif _is_skipped_row(row, ident_v, (de_v, ds_v)) or _is_repeated_header(
                 ident_v, de_v, _PARTICIPANT_KEYS, "date_entree"
             ):
                 continue
@@ -746,7 +764,10 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
         ds_v = row[cs]
         tds = type(ds_v)
         if tds is not date_t:
-            if _is_skipped_row(row, ident_v, (ds_v,)) or _is_repeated_header(
+            if _is_text_date(ds_v):
+                if _first_is_total(row):
+                    continue
+            elif _is_skipped_row(row, ident_v, (ds_v,)) or _is_repeated_header(
                 ident_v, ds_v, _CER_KEYS, "date_signature"
             ):
                 continue
