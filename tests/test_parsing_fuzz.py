@@ -285,3 +285,35 @@ def test_mandats_random_bytes_never_raise(data):
         path.write_bytes(data)
         r = parse_mandats(path, exercice=2017)
     check_invariants(r)
+
+
+_CELLS = st.sampled_from(
+    [
+        None,
+        "",
+        " ",
+        "\u00a0",
+        "\t",
+        "Total",
+        " total général",
+        "TOTAL :",
+        "Totalement",
+        "T1",
+        "toto",
+        "x",
+        3.0,
+        0,
+        dt.date(2017, 1, 1),
+        True,
+        "Sous-total",
+        "12/03/2017",
+    ]
+)
+
+
+@given(st.lists(_CELLS, min_size=1, max_size=6))
+def test_total_row_shortcut_matches_its_definition(row):
+    """``_is_total_row`` takes shortcuts on column A (every data row goes through it): it must
+    still say exactly 'the first non-empty cell is a text reading Total…'."""
+    first = next((v for v in row if not wbmod._blank(v)), None)
+    assert wbmod._is_total_row(row) == (type(first) is str and wbmod._is_total(first))

@@ -570,17 +570,11 @@ _L_SIGN = _CER_FIELDS["date_signature"][0]
 _L_ACCS = _CER_FIELDS["accompagnement_social"][0]
 
 
-def _first_is_total(row: list) -> bool:
-    """The row's first non-empty cell reads 'Total…'."""
-    first = _first_nonblank(row)
-    return type(first) is str and _is_total(first)
-
-
 def _is_skipped_row(row: list, ident_v: object, date_cells: tuple) -> bool:
     """Blank, note, Total or repeated-header row (called only when no date cell is a date)."""
     if _blank_or_prose(ident_v) and all(_blank_or_prose(v) for v in date_cells):
         return True  # blank row or note row: no identifiant and no date
-    return _first_is_total(row)
+    return _is_total_row(row)
 
 
 def _is_text_date(v: object) -> bool:
@@ -596,10 +590,11 @@ def _is_text_date(v: object) -> bool:
 def _is_total_row(row: list) -> bool:
     """A row whose first non-empty cell reads 'Total…' (cheap when column A holds data)."""
     first = row[0]
-    if type(first) is not str:
-        return False
-    if first and first[0] not in _TOTAL_START:
-        return False
+    if type(first) is str:
+        if first and first[0] not in _TOTAL_START:
+            return False  # column A starts with a character no blank nor 'Total' starts with
+    elif first is not None:
+        return False  # a number or a date in column A: the first non-empty cell is no text
     first = _first_nonblank(row)
     return type(first) is str and first.lstrip()[:1] in "tT" and _is_total(first)
 
@@ -649,7 +644,7 @@ def _parse_participants(
         # -- not a participant: blank / note / Total / repeated header row (not counted)
         if tde is not date_t and tds is not date_t:
             if _is_text_date(de_v):
-                if _first_is_total(row):
+                if _is_total_row(row):
                     continue
             elif _is_skipped_row(row, ident_v, (de_v, ds_v)) or _is_repeated_header(
                 ident_v, de_v, _PARTICIPANT_KEYS, "date_entree"
@@ -765,7 +760,7 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
         tds = type(ds_v)
         if tds is not date_t:
             if _is_text_date(ds_v):
-                if _first_is_total(row):
+                if _is_total_row(row):
                     continue
             elif _is_skipped_row(row, ident_v, (ds_v,)) or _is_repeated_header(
                 ident_v, ds_v, _CER_KEYS, "date_signature"
