@@ -178,3 +178,58 @@ def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_p
     assert "remplacé par nouveau.xlsx" in text
     assert re.search(r"x\.xlsx\s+Participants\s+Identifiant\s+Identifiant : vide\s+3\s+10", text)
     assert "sha256:" not in page and "0123456789ab" not in page
+
+
+def _fake_chromium(tmp_path, script: str) -> str:
+    """A stand-in for the browser binary: records its arguments, then runs ``script``."""
+    exe = tmp_path / "fake-chromium"
+    exe.write_text(
+        "#!/bin/bash\n"
+        f'echo "$*" >> {tmp_path}/calls\n'
+        'out=""; for a in "$@"; do case "$a" in --print-to-pdf=*) out="${a#*=}";; esac; done\n'
+        + script
+    )
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_pdf_printed_in_one_browser_process_first(tmp_path):
+    from dagster_project.reporting.chromium import print_pdf
+
+    exe = _fake_chromium(tmp_path, 'printf "%%PDF-1.4 one" > "$out"\n')
+    page = tmp_path / "r.html"
+    page.write_text("<p>bilan</p>")
+    pdf = print_pdf(page, tmp_path / "out" / "r.pdf", exe)
+    assert pdf.read_bytes() == b"%PDF-1.4 one"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 1 and "--single-process" in calls[0]
+
+
+def test_pdf_falls_back_to_the_default_process_model(tmp_path):
+    """--single-process is a debugging mode for Chromium: if it fails, the default still prints."""
+    from dagster_project.reporting.chromium import print_pdf
+
+    exe = _fake_chromium(
+        tmp_path,
+        'case "$*" in *--single-process*) echo "crashed" >&2; exit 3;; esac\n'
+        'printf "%%PDF-1.4 default" > "$out"\n',
+    )
+    page = tmp_path / "r.html"
+    page.write_text("<p>bilan</p>")
+    assert print_pdf(page, tmp_path / "r.pdf", exe).read_bytes() == b"%PDF-1.4 default"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 2 and "--single-process" not in calls[1]
+    assert not list(tmp_path.glob(".r.pdf.tmp"))
+
+
+def test_pdf_failure_names_both_attempts(tmp_path):
+    from dagster_project.reporting.chromium import print_pdf
+
+    exe = _fake_chromium(tmp_path, 'echo "no display" >&2; exit 1\n')
+    page = tmp_path / "r.html"
+    page.write_text("<p>bilan</p>")
+    with pytest.raises(
+        RuntimeError, match=r"--single-process --no-zygote: exit 1.*default: exit 1"
+    ):
+        print_pdf(page, tmp_path / "r.pdf", exe)
+    assert not (tmp_path / "r.pdf").exists()

@@ -57,6 +57,7 @@ def test_report_and_summary_line():
     doc["verdicts"] = bench.verdicts(doc["ratios"])
     assert doc["ratios"][10]["ingest_vs_naive"] == 30.0
     assert doc["verdicts"]["workers_speedup"][3] is True
+    assert doc["ratios"][10]["floor_speedup"] == 1.0
     assert "| ingestion alone, 2 workers |" in bench.markdown(doc)
     assert bench.summary_line(doc) == (
         "bench: scale=10 ingest_vs_naive=30.0x ingest_vs_floor=1.0x nochange_vs_cold=0.025 "

@@ -63,21 +63,37 @@ def find_chromium() -> str | None:
     return None
 
 
+# Printing one local page needs no site isolation: one process (browser, renderer, GPU and
+# network services together) instead of ~11. Measured on the SCALE=100 report: peak RSS over the
+# browser's processes 1,089 MB -> 347 MB (PSS 390 -> 341 MB), same pages and text. Chromium calls
+# the mode a debugging aid, so a failure falls back to the default process model.
+ONE_PROCESS = ("--single-process", "--no-zygote")
+
+
 def print_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout: float = 120) -> Path:
     """Print ``html_path`` to ``pdf_path`` (A4, the page's own @page margins, no header/footer)."""
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf_path.parent / f".{pdf_path.name}.tmp"
-    with tempfile.TemporaryDirectory(prefix="bilan-chromium-") as profile:
-        cmd = [chromium, *FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-               f"--print-to-pdf={tmp}", Path(html_path).resolve().as_uri()]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+    failures = []
+    for extra in (ONE_PROCESS, ()):
+        mode = " ".join(extra) or "default"
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"chromium --print-to-pdf failed ({proc.returncode}): "
-                           f"{proc.stderr.strip()[-500:]}")
-    os.replace(tmp, pdf_path)
-    return pdf_path
+        with tempfile.TemporaryDirectory(prefix="bilan-chromium-") as profile:
+            cmd = [chromium, *FLAGS, *extra, f"--user-data-dir={profile}",
+                   "--no-pdf-header-footer", f"--print-to-pdf={tmp}",
+                   Path(html_path).resolve().as_uri()]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                      stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                failures.append(f"{mode}: timeout after {timeout} s")
+                continue
+        if proc.returncode == 0 and tmp.exists() and tmp.stat().st_size > 0:
+            os.replace(tmp, pdf_path)
+            return pdf_path
+        failures.append(f"{mode}: exit {proc.returncode}, {proc.stderr.strip()[-500:]}")
+    tmp.unlink(missing_ok=True)
+    raise RuntimeError("chromium --print-to-pdf failed: " + " | ".join(failures))
 
 
 @dataclass
