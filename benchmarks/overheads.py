@@ -82,7 +82,8 @@ _DBT_VERSION = """
 import sys, time
 from dagster_dbt import DbtCliResource
 from dagster_project.assets.dbt import skip_version_probe
-dbt = DbtCliResource(project_dir={project!r}, profiles_dir={project!r})
+dbt = DbtCliResource(project_dir={project!r}, profiles_dir={project!r},
+                     dbt_executable={exe!r})
 t = time.perf_counter()
 if {skip}:
     assert skip_version_probe(dbt)
@@ -140,11 +141,12 @@ def measure_all(repeat: int = 2) -> dict[str, dict[str, float]]:
         res["executor_per_step"] = {"before": mp / 3, "after": ip / 3}
 
         project = str(ROOT / "dbt")
+        dbt_exe = str(Path(sys.executable).parent / "dbt")  # this venv's (PATH may not have it)
         res["dbt_version_probe"] = {
             "before": _best(repeat, lambda: _seconds(
-                _DBT_VERSION.format(project=project, skip=False), _env())),
+                _DBT_VERSION.format(project=project, exe=dbt_exe, skip=False), _env())),
             "after": _best(repeat, lambda: _seconds(
-                _DBT_VERSION.format(project=project, skip=True), _env())),
+                _DBT_VERSION.format(project=project, exe=dbt_exe, skip=True), _env())),
         }
 
         empty = tmp / "no_pycache"
