@@ -103,11 +103,9 @@ print(elapsed)
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DO_NOT_TRACK="1", DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-               GX_ANALYTICS_ENABLED="false", PYTHONWARNINGS="ignore")
-    env.update(extra)
-    return env
+    from bench import env_for  # one definition of the measured processes' environment
+
+    return env_for(**extra)
 
 
 def _seconds(code: str, env: dict[str, str], cwd: Path = ROOT) -> float:

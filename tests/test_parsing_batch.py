@@ -177,12 +177,14 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         mid = start + n // 3
         return pa.concat_tables([part(start, mid), part(mid, start + n)])  # two chunks
 
-    sizes = [40_000, 90_001, 7, 130_000, 50_000]
+    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: two row groups in one batch
     con.execute("BEGIN TRANSACTION")
     start = 0
     for n in sizes:
         sink.add(paths, {"raw_cer": batch(start, n)})
         start += n
+        # never more than one block waits in the loader, even after a batch of two row groups
+        assert sum(t.num_rows for t in sink.pending["raw_cer"]) < RowSink.INSERT_ROWS
     sink.flush()
     con.execute("COMMIT")
     total = sum(sizes)
@@ -190,7 +192,7 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         "SELECT row_group_id, max(count) FROM pragma_storage_info('raw.raw_cer') "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert [n for _, n in groups] == [122_880, 122_880, total - 2 * 122_880]
+    assert [n for _, n in groups] == [122_880] * 4 + [total - 4 * 122_880]
     assert sink.inserted == {"raw_cer": total}
     got = con.execute(
         "SELECT count(*), count(DISTINCT identifiant), min(source_row), max(source_row), "

@@ -221,7 +221,7 @@ class RowSink:
             tbl = tbl.append_column("file_sha256", sha256.take(files))
             parts = self.pending.setdefault(name, [])
             parts.append(tbl)
-            if sum(t.num_rows for t in parts) >= self.INSERT_ROWS:
+            while sum(t.num_rows for t in parts) >= self.INSERT_ROWS:
                 # Exactly one row group, in one Arrow chunk; the rest waits for the next batch.
                 # A longer block leaves a small row group behind, and several chunks are
                 # inserted by several threads as several row groups: either way the checkpoint
