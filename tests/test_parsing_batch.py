@@ -116,25 +116,103 @@ def test_parse_batch_with_rejected_rows_and_files(tmp_path):
     assert results[-1].file_rejected and results[-1].n_participants == 0
 
 
+def _parse_job_run(paths, workers: int):
+    """Iterate a ParseJob; returns what it yielded and, at each step, the batches it held
+    (in the pool, parsed here) -- from the job's own queue, read after each yield."""
+    from concurrent.futures import Future
+
+    from dagster_project.ingestion import loader
+
+    seen, held = [], []
+    with loader.parse_workbooks(paths, 2017, workers) as job:
+        for batch, results, tables in job:
+            in_pool = sum(isinstance(f, Future) for _, f in job._pending)
+            held.append((in_pool, len(job._pending) - in_pool))
+            seen.append((batch, results, {k: t.to_pylist() for k, t in tables.items()}))
+        assert job.use_pool == (workers > 1)
+    return seen, held
+
+
 def test_parse_job_streams_in_order_with_bounded_batches_in_flight(monkeypatch):
     """The loader's process pool: results in submission order, identical to the one-process
-    parse, and never more than workers x IN_FLIGHT batches queued or waiting to be consumed."""
+    parse, and never more than workers x IN_FLIGHT batches queued in the pool or waiting to be
+    consumed (plus at most as many parsed in the loader's process while the pool starts)."""
     from dagster_project.ingestion import loader
 
     paths = DROP[:40]
     monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
     monkeypatch.setattr(loader, "BATCH_FILES", 2)  # 20 batches
     monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
-    with loader.parse_workbooks(paths, 2017, 1) as job:
-        expected = [(b, r, {k: t.to_pylist() for k, t in tb.items()}) for b, r, tb in job]
-    seen = []
-    with loader.parse_workbooks(paths, 2017, 2) as job:
-        assert job._pool is not None and len(job.batches) == 20
-        for batch, results, tables in job:
-            assert len(job._pending) <= 2 * 2
-            seen.append((batch, results, {k: t.to_pylist() for k, t in tables.items()}))
+    expected, _ = _parse_job_run(paths, 1)
+    seen, held = _parse_job_run(paths, 2)
     assert seen == expected
     assert [p for b, _, _ in seen for p in b] == [str(p) for p in paths]
+    assert all(in_pool <= 2 * 2 and here <= 2 * 2 for in_pool, here in held), held
+
+
+def test_parse_job_parses_in_its_own_process_while_the_pool_starts(monkeypatch):
+    """Starting the pool waits for the fork server's imports; meanwhile the loader's process
+    parses the batches after the pool's first ones itself (bounded), and the stream stays the
+    same, in order. A pool that cannot start is an error raised to the consumer, not a hang."""
+    import time
+
+    from dagster_project.ingestion import loader
+
+    paths = DROP[:40]
+    monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(loader, "BATCH_FILES", 2)  # 20 batches
+    monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
+    expected, _ = _parse_job_run(paths, 1)
+    real_pool = loader._pool
+    here = []
+    real_here = loader.ParseJob._parse_here
+
+    def slow_pool(workers):
+        time.sleep(1.5)  # a fork server still importing
+        return real_pool(workers)
+
+    def counted_here(self):
+        here.append(self._next)
+        real_here(self)
+
+    monkeypatch.setattr(loader, "_pool", slow_pool)
+    monkeypatch.setattr(loader.ParseJob, "_parse_here", counted_here)
+    seen, held = _parse_job_run(paths, 2)
+    assert seen == expected
+    # the pool holds batches 0-3; this process parsed the next ones, at most 2 x 2 of them
+    assert here == [4, 5, 6, 7], here
+    assert all(in_pool <= 2 * 2 and n_here <= 2 * 2 for in_pool, n_here in held), held
+
+    def broken_pool(workers):
+        raise OSError("fork server did not start")
+
+    monkeypatch.setattr(loader, "_pool", broken_pool)
+    with pytest.raises(OSError, match="fork server did not start"):
+        _parse_job_run(paths, 2)
+
+
+def test_parse_workers_do_not_import_pandas():
+    """pyarrow imports pandas (~0.5 s of CPU) on a process's first ``pa.array`` unless told
+    there is none: the parse workers are, and still build the same Arrow tables."""
+    from dagster_project.ingestion import loader
+
+    pool = loader._pool(2)
+    try:
+        in_worker = pool.submit(_parse_and_report, [str(p) for p in DROP[:3]]).result()
+    finally:
+        pool.shutdown()
+    assert in_worker["pandas imported"] is False
+    assert in_worker["tables"] == _parse_and_report([str(p) for p in DROP[:3]])["tables"]
+
+
+def _parse_and_report(paths):
+    import sys
+
+    _, tables = parse_batch(paths, 2017)
+    return {
+        "pandas imported": "pandas" in sys.modules,
+        "tables": {k: t.to_pylist() for k, t in tables.items()},
+    }
 
 
 def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):

@@ -10,13 +10,14 @@ its own rows; everything for one exercise is written in a single transaction.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import get_context
@@ -84,13 +85,17 @@ class ParseJob:
     """Workbooks being parsed by :func:`parse_batch`, batch by batch, in submission order.
 
     Entering starts the work: with ``workers`` > 1 and enough files, the first batches are
-    submitted to a process pool (``forkserver``, never ``fork`` from a threaded Dagster process;
+    handed to a process pool (``forkserver``, never ``fork`` from a threaded Dagster process;
     the server preloads the parsers, so workers start warm) and the caller is free to do its own
-    work (finance export, deletions) while the workers parse. Iterating yields
-    ``(paths, per-file results, {raw table: Arrow rows})`` per batch as soon as that batch is
-    done, and submits the next one: at most :data:`IN_FLIGHT` batches per worker are queued or
-    done-but-not-consumed, so memory does not grow with the drop even if the consumer is slower
-    than the workers. Leaving cancels what has not started (an error stops the workers promptly).
+    work (finance export, deletions) while the workers parse. The pool is started by a
+    background thread: starting a worker waits for the fork server to finish its imports
+    (~0.8 s), time this process spends reading the finance export and, until a worker answers,
+    parsing batches itself (:meth:`_parse_here`). Iterating yields
+    ``(paths, per-file results, {raw table: Arrow rows})`` per batch in order, as soon as that
+    batch is done, and submits the next one: at most :data:`IN_FLIGHT` batches per worker are
+    queued or done-but-not-consumed (and as many parsed here during the start-up), so memory
+    does not grow with the drop even if the consumer is slower than the workers. Leaving cancels what has not started (an error stops the workers
+    promptly).
     """
 
     # batches per worker queued or done-but-not-consumed: enough to keep the workers busy while
@@ -105,40 +110,122 @@ class ParseJob:
         self.use_pool = workers > 1 and len(str_paths) >= POOL_MIN_FILES
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque = deque()  # (batch, future), in submission order
-        self._next = 0  # index of the next batch to submit
+        self._starter: threading.Thread | None = None
+        # (batch, Future of the pool or _Parsed here), in batch order
+        self._pending: deque = deque()
+        self._next = 0  # index of the next batch to hand out
 
     def _submit_up_to(self, n: int) -> None:
         assert self._pool is not None
-        while len(self._pending) < n and self._next < len(self.batches):
+        in_pool = sum(isinstance(f, Future) for _, f in self._pending)
+        while in_pool < n and self._next < len(self.batches):
             batch = self.batches[self._next]
             self._pending.append((batch, self._pool.submit(_parse_batch, batch, self.exercice)))
             self._next += 1
+            in_pool += 1
 
     def __enter__(self) -> ParseJob:
         if self.use_pool and self.batches:
-            self._pool = _pool(self.workers)
-            self._submit_up_to(self.workers * self.IN_FLIGHT)
+            first = [(b, Future()) for b in self.batches[: self.workers * self.IN_FLIGHT]]
+            self._pending.extend(first)
+            self._next = len(first)
+            self._starter = threading.Thread(
+                target=self._start_pool, args=(first,), name="parse-pool-start", daemon=True
+            )
+            self._starter.start()
         return self
 
+    def _start_pool(self, first: list[tuple[list[str], Future]]) -> None:
+        """Start the pool and submit the first batches, each pool future feeding its proxy."""
+        try:
+            pool = _pool(self.workers)
+            self._pool = pool
+            for batch, proxy in first:
+                if proxy.cancelled():  # the job was left before the pool was up
+                    continue
+                pool.submit(_parse_batch, batch, self.exercice).add_done_callback(
+                    functools.partial(_relay, proxy)
+                )
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            for _, proxy in first:
+                if not proxy.done():
+                    proxy.set_exception(exc)
+
     def __exit__(self, *exc) -> None:
+        for _, fut in self._pending:
+            if isinstance(fut, Future):
+                fut.cancel()
         self._pending.clear()
+        if self._starter is not None:
+            self._starter.join()
+            self._starter = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __iter__(self):
-        if self._pool is not None:
+        if self.use_pool and self.batches:
+            pool_up = False
+            here = 0  # batches parsed here while the pool starts: as many as it holds, at most
             while self._pending:
-                batch, fut = self._pending.popleft()
+                batch, fut = self._pending[0]
+                if not pool_up:
+                    pool_up = any(isinstance(f, Future) and f.done() for _, f in self._pending)
+                    if (
+                        not pool_up
+                        and here < self.workers * self.IN_FLIGHT
+                        and self._next < len(self.batches)
+                    ):
+                        self._parse_here()
+                        here += 1
+                        continue
+                self._pending.popleft()
                 results, tables = fut.result()
                 del fut  # the future holds its result: drop it once consumed
+                if self._starter is not None:  # the pool is up (a batch came back from it)
+                    self._starter.join()
+                    self._starter = None
                 self._submit_up_to(self.workers * self.IN_FLIGHT)
                 yield batch, results, tables
         else:
             for batch in self.batches:
                 results, tables = _parse_batch(batch, self.exercice)
                 yield batch, results, tables
+
+    def _parse_here(self) -> None:
+        """Parse the next batch not yet handed out in this process, queued in its turn.
+
+        Until the fork server has imported the parsers and forked the workers, this process has
+        nothing to insert and one core is free: it parses instead of waiting, so the pool's
+        start-up stops being dead time. Once a worker has answered it goes back to the inserts
+        (a third parser would only compete with the two workers for the two cores).
+        """
+        batch = self.batches[self._next]
+        self._pending.append((batch, _Parsed(_parse_batch(batch, self.exercice))))
+        self._next += 1
+
+
+class _Parsed:
+    """A batch parsed in this process, queued beside the pool's futures (same ``result()``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _relay(proxy: Future, fut: Future) -> None:
+    """Hand a pool future's outcome to the proxy the consumer holds (unless it was cancelled)."""
+    with contextlib.suppress(InvalidStateError):
+        if fut.cancelled():
+            proxy.cancel()
+        elif fut.exception() is not None:
+            proxy.set_exception(fut.exception())
+        else:
+            proxy.set_result(fut.result())
 
 
 def _parse_batch(paths: Sequence[str], exercice: int):
@@ -154,17 +241,47 @@ def parse_workbooks(paths: Sequence[Path | str], exercice: int, workers: int) ->
 
 def _forkserver():
     ctx = get_context("forkserver")
-    # Workers fork from a server that already imported the parsers, pyarrow and pandas: no
-    # per-worker import cost. pandas because pyarrow imports it (~0.5 s) on a worker's first
-    # ``pa.array`` of Python objects (to check whether they are pandas objects): twice per run
-    # otherwise, once per worker. Only effective before the server starts (once per process);
-    # an import error in the preload is ignored (pandas absent: the workers simply do without).
-    ctx.set_forkserver_preload(["dagster_project.parsing.batch", "pandas"])
+    # Workers fork from a server that already imported the parsers and pyarrow: no per-worker
+    # import cost. Only effective before the server starts (once per process).
+    ctx.set_forkserver_preload(["dagster_project.parsing.batch"])
     return ctx
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=_forkserver())
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=_forkserver(), initializer=_arrow_without_pandas
+    )
+
+
+def _arrow_without_pandas() -> None:
+    """Keep pyarrow from importing pandas in a parse worker.
+
+    On its first ``pa.array`` of Python objects pyarrow tries, once per process, to import pandas
+    (to recognise pandas objects): ~0.5 s of CPU per worker, or in the fork server before the
+    workers can start. The parsers build arrays from plain Python values only, so the worker
+    lets that one attempt fail (the import is refused only during it) and pyarrow goes on
+    without pandas. A pyarrow that no longer works this way simply imports pandas later: slower,
+    never wrong.
+    """
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _NoPandas)
+    try:
+        pa.array([0])
+    except ImportError:
+        pass
+    finally:
+        sys.meta_path.remove(_NoPandas)
+
+
+class _NoPandas:
+    """Import finder refusing pandas (see :func:`_arrow_without_pandas`)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError(f"{name} is not imported in parse workers")
+        return None
 
 
 def prestart_workers() -> None:
