@@ -94,8 +94,8 @@ class ParseJob:
     ``(paths, per-file results, {raw table: Arrow rows})`` per batch in order, as soon as that
     batch is done, and submits the next one: at most :data:`IN_FLIGHT` batches per worker are
     queued or done-but-not-consumed (and as many parsed here during the start-up), so memory
-    does not grow with the drop even if the consumer is slower than the workers. Leaving cancels what has not started (an error stops the workers
-    promptly).
+    does not grow with the drop even if the consumer is slower than the workers. Leaving cancels
+    what has not started (an error stops the workers promptly).
     """
 
     # batches per worker queued or done-but-not-consumed: enough to keep the workers busy while
