@@ -135,6 +135,23 @@ def test_module_import_does_not_import_great_expectations():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_import_in_background_imports_gx_once():
+    """The dbt asset starts GX's import in a thread (it overlaps dbt's subprocess): afterwards GX
+    is imported and usable, and a second call starts nothing."""
+    code = (
+        "import sys, dagster_project.checks.gx_suites as m; "
+        "t = m.import_in_background(); assert t is not None and t.daemon; t.join(); "
+        "assert 'great_expectations.expectations' in sys.modules; "
+        "assert m.import_in_background() is None; "
+        "gxe, _ = m._gx_expectations(); print(gxe.ExpectTableRowCountToBeBetween.__name__)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ExpectTableRowCountToBeBetween" in proc.stdout
+
+
 # --------------------------------------------------------------------------- participants
 
 

@@ -25,6 +25,7 @@ from packaging import version
 from dagster_project import settings, state
 from dagster_project.assets.dbt_errors import raise_unless_successful
 from dagster_project.assets.ingestion import IO_RETRY
+from dagster_project.checks.gx_suites import import_in_background
 from dagster_project.dbt_manifest import ensure_manifest
 
 DBT_PROJECT = DbtProject(
@@ -61,6 +62,8 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # the warehouse is about to change: the last publication no longer describes it
     state.invalidate(settings.warehouse_dir())
     skip_version_probe(dbt)
+    # the GX checks come next: their ~6 s import runs while dbt builds in its own process
+    import_in_background()
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
     raise_unless_successful(invocation)  # data failures are not retried (dbt_errors.py)

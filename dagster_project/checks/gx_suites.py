@@ -21,6 +21,7 @@ Public API::
     SUITE_NAMES                       ("participants", "mandats", "synthese_thematiques")
     SUITE_MODELS                      suite name -> dbt model it validates
     run_suite(name, df, *, gx_dir, build_docs=True, run_name=None) -> SuiteResult
+    import_in_background() -> Thread | None   (GX imported while dbt builds)
     prepare_frame(name, df) -> DataFrame      (what GX actually sees)
     build_expectations(name, df) -> list      (the suite, as GX Expectation objects)
 
@@ -34,7 +35,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -467,6 +471,28 @@ def _synthese(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
 def _quiet_gx_env() -> None:
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def import_in_background() -> threading.Thread | None:
+    """Start importing Great Expectations in a daemon thread; returns it (None: already there).
+
+    The import costs ~6 s of CPU, on the critical path of every run that reaches the checks.
+    Started when ``dbt build`` starts, it uses the core dbt's subprocess leaves to this process,
+    and the checks find GX imported. Python's import lock makes a check that comes first wait for
+    the import in flight instead of importing twice; an import error shows in the check itself.
+    """
+    if "great_expectations.expectations" in sys.modules:
+        return None
+    _quiet_gx_env()
+
+    def _import() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("great_expectations")
+            importlib.import_module("great_expectations.expectations")
+
+    thread = threading.Thread(target=_import, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 def _gx_expectations() -> tuple[Any, Any]:
