@@ -63,3 +63,20 @@ def test_report_and_summary_line():
         "bench: scale=10 ingest_vs_naive=30.0x ingest_vs_floor=1.0x nochange_vs_cold=0.025 "
         "changed1_vs_cold=0.5 rss_mb=10.0"
     )
+
+
+def test_best_of_times_the_unobserved_runs_and_takes_memory_from_the_sampled_one():
+    """Memory sampling slows the multi-process ingestion, not the floor: a sampled run gives the
+    memory, never the time, when unobserved runs exist (all runs sampled: the fastest of all)."""
+    bench = _bench()
+    runs = iter([
+        {"seconds": 4.0, "rss_mb": 500.0, "pss_mb": 400.0},  # sampled (first round)
+        {"seconds": 6.0, "rss_mb": None},
+        {"seconds": 5.0, "rss_mb": None},
+    ])
+    best = bench.best_of(3, lambda: next(runs))
+    assert best["seconds"] == 5.0
+    assert best["runs"] == [4.0, 6.0, 5.0] and best["sampled_runs"] == [4.0]
+    assert best["rss_mb"] == 500.0 and best["pss_mb"] == 400.0
+    only = iter([{"seconds": 7.0, "rss_mb": 300.0}])
+    assert bench.best_of(1, lambda: next(only))["seconds"] == 7.0
