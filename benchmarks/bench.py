@@ -371,7 +371,19 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
             "python": platform.python_version(), "platform": platform.platform(),
-            "versions": versions}
+            "versions": versions, "commit": _git_commit()}
+
+
+def _git_commit() -> str | None:
+    """The checkout measured (``+dirty`` with uncommitted changes), None outside a git clone."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty.strip() else "")
 
 
 def ratios(scales: dict[int, dict]) -> dict:
@@ -447,6 +459,7 @@ def markdown(doc: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         f"Load average at start / end: {doc['load_start']} / {doc['load_end']}.",
+        f"Commit measured: {m.get('commit') or 'unknown'}.",
         "",
         "| measure | " + " | ".join(f"SCALE={s} s | RSS MB | PSS MB" for s in scales) + " |",
         "|---|" + "---:|---:|---:|" * len(scales),

@@ -58,7 +58,10 @@ def test_report_and_summary_line():
     assert doc["ratios"][10]["ingest_vs_naive"] == 30.0
     assert doc["verdicts"]["workers_speedup"][3] is True
     assert doc["ratios"][10]["floor_speedup"] == 1.0
+    commit = doc["machine"]["commit"]  # the checkout measured, so a result can be traced
+    assert commit is None or len(commit.removesuffix("+dirty")) == 40
     assert "| ingestion alone, 2 workers |" in bench.markdown(doc)
+    assert f"Commit measured: {commit or 'unknown'}." in bench.markdown(doc)
     assert bench.summary_line(doc) == (
         "bench: scale=10 ingest_vs_naive=30.0x ingest_vs_floor=1.0x nochange_vs_cold=0.025 "
         "changed1_vs_cold=0.5 rss_mb=10.0"

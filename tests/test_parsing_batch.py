@@ -117,92 +117,120 @@ def test_parse_batch_with_rejected_rows_and_files(tmp_path):
 
 
 def _parse_job_run(paths, workers: int):
-    """Iterate a ParseJob; returns what it yielded and, at each step, the batches it held
-    (in the pool, parsed here) -- from the job's own queue, read after each yield."""
-    from concurrent.futures import Future
-
+    """Iterate a ParseJob; returns what it yielded and, after each yield, how many batches the
+    job held (queued in the pool or done and waiting to be consumed)."""
     from dagster_project.ingestion import loader
 
     seen, held = [], []
     with loader.parse_workbooks(paths, 2017, workers) as job:
         for batch, results, tables in job:
-            in_pool = sum(isinstance(f, Future) for _, f in job._pending)
-            held.append((in_pool, len(job._pending) - in_pool))
+            held.append(len(job._pending))
             seen.append((batch, results, {k: t.to_pylist() for k, t in tables.items()}))
         assert job.use_pool == (workers > 1)
     return seen, held
 
 
-def test_parse_job_streams_in_order_with_bounded_batches_in_flight(monkeypatch):
+@pytest.fixture
+def small_batches(monkeypatch):
+    """40 workbooks in 20 batches of 2, 2 batches in flight per worker, pool from 1 file up."""
+    from dagster_project.ingestion import loader
+
+    monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(loader, "BATCH_FILES", 2)
+    monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
+    return DROP[:40]
+
+
+def test_parse_job_streams_in_order_with_bounded_batches_in_flight(small_batches):
     """The loader's process pool: results in submission order, identical to the one-process
-    parse, and never more than workers x IN_FLIGHT batches queued in the pool or waiting to be
-    consumed (plus at most as many parsed in the loader's process while the pool starts)."""
-    from dagster_project.ingestion import loader
-
-    paths = DROP[:40]
-    monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
-    monkeypatch.setattr(loader, "BATCH_FILES", 2)  # 20 batches
-    monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
-    expected, _ = _parse_job_run(paths, 1)
-    seen, held = _parse_job_run(paths, 2)
+    parse, and never more than workers x IN_FLIGHT batches queued or waiting to be consumed."""
+    expected, _ = _parse_job_run(small_batches, 1)
+    seen, held = _parse_job_run(small_batches, 2)
     assert seen == expected
-    assert [p for b, _, _ in seen for p in b] == [str(p) for p in paths]
-    assert all(in_pool <= 2 * 2 and here <= 2 * 2 for in_pool, here in held), held
+    assert [p for b, _, _ in seen for p in b] == [str(p) for p in small_batches]
+    assert max(held) == 2 * 2 and all(n <= 2 * 2 for n in held), held  # kept full, bounded
 
 
-def test_parse_job_parses_in_its_own_process_while_the_pool_starts(monkeypatch):
-    """Starting the pool waits for the fork server's imports; meanwhile the loader's process
-    parses the batches after the pool's first ones itself (bounded), and the stream stays the
-    same, in order. A pool that cannot start is an error raised to the consumer, not a hang."""
-    import time
+def test_parse_job_does_not_wait_for_the_pool_to_start(small_batches, monkeypatch):
+    """Starting a worker waits for the fork server's imports: entering the job must not, so the
+    loader's own work (finance export, deletions) overlaps the start-up. Here the pool only
+    starts once the body of ``with`` has run: entering would deadlock (30 s, then fail) if it
+    waited for the pool. Same stream, in order."""
+    import threading
 
     from dagster_project.ingestion import loader
 
-    paths = DROP[:40]
-    monkeypatch.setattr(loader, "POOL_MIN_FILES", 1)
-    monkeypatch.setattr(loader, "BATCH_FILES", 2)  # 20 batches
-    monkeypatch.setattr(loader.ParseJob, "IN_FLIGHT", 2)
-    expected, _ = _parse_job_run(paths, 1)
-    real_pool = loader._pool
-    here = []
-    real_here = loader.ParseJob._parse_here
+    expected, _ = _parse_job_run(small_batches, 1)
+    real_pool, body_ran = loader._pool, threading.Event()
 
-    def slow_pool(workers):
-        time.sleep(1.5)  # a fork server still importing
+    def pool_after_body(workers):
+        assert body_ran.wait(timeout=30), "entering the job waited for the pool"
         return real_pool(workers)
 
-    def counted_here(self):
-        here.append(self._next)
-        real_here(self)
-
-    monkeypatch.setattr(loader, "_pool", slow_pool)
-    monkeypatch.setattr(loader.ParseJob, "_parse_here", counted_here)
-    seen, held = _parse_job_run(paths, 2)
+    monkeypatch.setattr(loader, "_pool", pool_after_body)
+    seen = []
+    with loader.parse_workbooks(small_batches, 2017, 2) as job:
+        body_ran.set()
+        for batch, results, tables in job:
+            seen.append((batch, results, {k: t.to_pylist() for k, t in tables.items()}))
     assert seen == expected
-    # the pool holds batches 0-3; this process parsed the next ones, at most 2 x 2 of them
-    assert here == [4, 5, 6, 7], here
-    assert all(in_pool <= 2 * 2 and n_here <= 2 * 2 for in_pool, n_here in held), held
+
+
+def test_parse_job_errors_and_early_exit(small_batches, monkeypatch):
+    """A pool that cannot start is an error raised to the consumer, not a hang; leaving the job
+    while the pool is still starting cancels the batches and shuts the pool down once it is up;
+    iterating outside ``with`` is refused instead of silently yielding nothing."""
+    import threading
+
+    from dagster_project.ingestion import loader
+
+    real_pool = loader._pool
 
     def broken_pool(workers):
         raise OSError("fork server did not start")
 
     monkeypatch.setattr(loader, "_pool", broken_pool)
     with pytest.raises(OSError, match="fork server did not start"):
-        _parse_job_run(paths, 2)
+        _parse_job_run(small_batches, 2)
+
+    release, pools = threading.Event(), []
+
+    def slow_pool(workers):
+        release.wait(timeout=30)
+        pools.append(real_pool(workers))
+        return pools[-1]
+
+    monkeypatch.setattr(loader, "_pool", slow_pool)
+    with pytest.raises(KeyError), loader.parse_workbooks(small_batches, 2017, 2) as job:
+        proxies = [f for _, f in job._pending]
+        threading.Timer(0.3, release.set).start()
+        raise KeyError("the loader failed before reading any batch")
+    assert all(f.cancelled() for f in proxies)
+    assert len(pools) == 1 and job._pool is None
+    with pytest.raises(RuntimeError):  # the pool was shut down on the way out
+        pools[0].submit(len, [])
+
+    job = loader.parse_workbooks(small_batches, 2017, 2)
+    with pytest.raises(RuntimeError, match="inside `with"):
+        next(iter(job))
 
 
 def test_parse_workers_do_not_import_pandas():
     """pyarrow imports pandas (~0.5 s of CPU) on a process's first ``pa.array`` unless told
-    there is none: the parse workers are, and still build the same Arrow tables."""
+    there is none: the parse workers refuse it (loudly, if anything in them asks for it) and
+    still build the same Arrow tables."""
     from dagster_project.ingestion import loader
 
+    paths = [str(p) for p in DROP[:3]]
     pool = loader._pool(2)
     try:
-        in_worker = pool.submit(_parse_and_report, [str(p) for p in DROP[:3]]).result()
+        in_worker = pool.submit(_parse_and_report, paths).result()
+        with pytest.raises(ImportError, match="pandas"):
+            pool.submit(__import__, "pandas").result()
     finally:
         pool.shutdown()
     assert in_worker["pandas imported"] is False
-    assert in_worker["tables"] == _parse_and_report([str(p) for p in DROP[:3]])["tables"]
+    assert in_worker["tables"] == _parse_and_report(paths)["tables"]
 
 
 def _parse_and_report(paths):

@@ -62,11 +62,18 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # the warehouse is about to change: the last publication no longer describes it
     state.invalidate(settings.warehouse_dir())
     skip_version_probe(dbt)
-    # the GX checks come next: their ~6 s import runs while dbt builds in its own process
-    import_in_background()
+    if _runs_gx_checks(context):
+        # the GX checks come next: their ~6 s import runs while dbt builds in its own process
+        import_in_background()
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
     raise_unless_successful(invocation)  # data failures are not retried (dbt_errors.py)
+
+
+def _runs_gx_checks(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run includes the GX checks (no check subselection: all of the job's)."""
+    selection = context.run.asset_check_selection
+    return selection is None or any(k.name.startswith("gx_") for k in selection)
 
 
 def skip_version_probe(dbt: DbtCliResource) -> bool:

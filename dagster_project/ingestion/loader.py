@@ -88,14 +88,13 @@ class ParseJob:
     handed to a process pool (``forkserver``, never ``fork`` from a threaded Dagster process;
     the server preloads the parsers, so workers start warm) and the caller is free to do its own
     work (finance export, deletions) while the workers parse. The pool is started by a
-    background thread: starting a worker waits for the fork server to finish its imports
-    (~0.8 s), time this process spends reading the finance export and, until a worker answers,
-    parsing batches itself (:meth:`_parse_here`). Iterating yields
-    ``(paths, per-file results, {raw table: Arrow rows})`` per batch in order, as soon as that
-    batch is done, and submits the next one: at most :data:`IN_FLIGHT` batches per worker are
-    queued or done-but-not-consumed (and as many parsed here during the start-up), so memory
-    does not grow with the drop even if the consumer is slower than the workers. Leaving cancels
-    what has not started (an error stops the workers promptly).
+    background thread, because starting a worker blocks until the fork server has finished its
+    imports (~0.4 s): the caller's own work goes on meanwhile instead of after. Iterating (only
+    inside ``with``) yields ``(paths, per-file results, {raw table: Arrow rows})`` per batch in
+    order, as soon as that batch is done, and submits the next one: at most :data:`IN_FLIGHT`
+    batches per worker are queued or done-but-not-consumed, so memory does not grow with the
+    drop even if the consumer is slower than the workers. Leaving cancels what has not started
+    (an error stops the workers promptly) and shuts the pool down.
     """
 
     # batches per worker queued or done-but-not-consumed: enough to keep the workers busy while
@@ -109,23 +108,24 @@ class ParseJob:
         self.exercice = exercice
         self.use_pool = workers > 1 and len(str_paths) >= POOL_MIN_FILES
         self.workers = workers
+        self._entered = False
         self._pool: ProcessPoolExecutor | None = None
         self._starter: threading.Thread | None = None
-        # (batch, Future of the pool or _Parsed here), in batch order
-        self._pending: deque = deque()
-        self._next = 0  # index of the next batch to hand out
+        self._pending: deque = deque()  # (batch, future), in batch order
+        self._next = 0  # index of the next batch to submit
 
     def _submit_up_to(self, n: int) -> None:
         assert self._pool is not None
-        in_pool = sum(isinstance(f, Future) for _, f in self._pending)
-        while in_pool < n and self._next < len(self.batches):
+        while len(self._pending) < n and self._next < len(self.batches):
             batch = self.batches[self._next]
             self._pending.append((batch, self._pool.submit(_parse_batch, batch, self.exercice)))
             self._next += 1
-            in_pool += 1
 
     def __enter__(self) -> ParseJob:
+        self._entered = True
         if self.use_pool and self.batches:
+            # proxies the consumer can wait on before the pool exists; the starter relays the
+            # pool's futures into them
             first = [(b, Future()) for b in self.batches[: self.workers * self.IN_FLIGHT]]
             self._pending.extend(first)
             self._next = len(first)
@@ -148,41 +148,31 @@ class ParseJob:
                 )
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             for _, proxy in first:
-                if not proxy.done():
+                with contextlib.suppress(InvalidStateError):  # cancelled by __exit__ meanwhile
                     proxy.set_exception(exc)
 
     def __exit__(self, *exc) -> None:
-        for _, fut in self._pending:
-            if isinstance(fut, Future):
+        try:
+            for _, fut in self._pending:
                 fut.cancel()
-        self._pending.clear()
-        if self._starter is not None:
-            self._starter.join()
-            self._starter = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+            self._pending.clear()
+            if self._starter is not None:
+                self._starter.join()
+                self._starter = None
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def __iter__(self):
+        if not self._entered:
+            raise RuntimeError("iterate a ParseJob inside `with parse_workbooks(...) as job:`")
         if self.use_pool and self.batches:
-            pool_up = False
-            here = 0  # batches parsed here while the pool starts: as many as it holds, at most
             while self._pending:
-                batch, fut = self._pending[0]
-                if not pool_up:
-                    pool_up = any(isinstance(f, Future) and f.done() for _, f in self._pending)
-                    if (
-                        not pool_up
-                        and here < self.workers * self.IN_FLIGHT
-                        and self._next < len(self.batches)
-                    ):
-                        self._parse_here()
-                        here += 1
-                        continue
-                self._pending.popleft()
+                batch, fut = self._pending.popleft()
                 results, tables = fut.result()
                 del fut  # the future holds its result: drop it once consumed
-                if self._starter is not None:  # the pool is up (a batch came back from it)
+                if self._starter is not None:  # a batch came back: the pool is up
                     self._starter.join()
                     self._starter = None
                 self._submit_up_to(self.workers * self.IN_FLIGHT)
@@ -191,30 +181,6 @@ class ParseJob:
             for batch in self.batches:
                 results, tables = _parse_batch(batch, self.exercice)
                 yield batch, results, tables
-
-    def _parse_here(self) -> None:
-        """Parse the next batch not yet handed out in this process, queued in its turn.
-
-        Until the fork server has imported the parsers and forked the workers, this process has
-        nothing to insert and one core is free: it parses instead of waiting, so the pool's
-        start-up stops being dead time. Once a worker has answered it goes back to the inserts
-        (a third parser would only compete with the two workers for the two cores).
-        """
-        batch = self.batches[self._next]
-        self._pending.append((batch, _Parsed(_parse_batch(batch, self.exercice))))
-        self._next += 1
-
-
-class _Parsed:
-    """A batch parsed in this process, queued beside the pool's futures (same ``result()``)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def result(self):
-        return self.value
 
 
 def _relay(proxy: Future, fut: Future) -> None:
@@ -254,28 +220,22 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _arrow_without_pandas() -> None:
-    """Keep pyarrow from importing pandas in a parse worker.
+    """Parse workers run without pandas (the pool's initializer).
 
     On its first ``pa.array`` of Python objects pyarrow tries, once per process, to import pandas
-    (to recognise pandas objects): ~0.5 s of CPU per worker, or in the fork server before the
-    workers can start. The parsers build arrays from plain Python values only, so the worker
-    lets that one attempt fail (the import is refused only during it) and pyarrow goes on
-    without pandas. A pyarrow that no longer works this way simply imports pandas later: slower,
-    never wrong.
+    (to recognise pandas objects): ~0.5 s of CPU per worker, or in the fork server before any
+    worker can start. The parsers build arrays from plain Python values only. A worker refuses
+    pandas for its whole life: pyarrow records that there is none, and code that would need
+    pandas in a worker fails loudly with ImportError rather than getting pyarrow's pandas-less
+    conversions (a Series' missing values as NaN instead of nulls, for instance).
     """
-    if "pandas" in sys.modules:
+    if "pandas" in sys.modules:  # already imported (a server preloaded it): nothing to save
         return
     sys.meta_path.insert(0, _NoPandas)
-    try:
-        pa.array([0])
-    except ImportError:
-        pass
-    finally:
-        sys.meta_path.remove(_NoPandas)
 
 
 class _NoPandas:
-    """Import finder refusing pandas (see :func:`_arrow_without_pandas`)."""
+    """Import finder refusing pandas in parse workers (see :func:`_arrow_without_pandas`)."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -287,7 +247,7 @@ class _NoPandas:
 def prestart_workers() -> None:
     """Launch the fork server now, without waiting for it.
 
-    It takes ~0.3 s to start and import the parsers; launched as soon as the raw files are listed,
+    It takes ~0.4 s to start and import the parsers; launched as soon as the raw files are listed,
     that time overlaps their hashing instead of delaying the first parse.
     """
     from multiprocessing import forkserver
