@@ -122,33 +122,34 @@ def assert_only_failure(result, etype: str, columns: tuple[str, ...], count: int
 # --------------------------------------------------------------------------- import cost
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter (imports measured from scratch); it must exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
 def test_module_import_does_not_import_great_expectations():
-    code = (
+    _fresh_python(
         "import sys, dagster_project.checks.gx_suites as m; "
         "bad = [k for k in sys.modules if k.startswith(('great_expectations', 'dagster.'))"
         " or k == 'dagster']; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_import_in_background_imports_gx_once():
     """The dbt asset starts GX's import in a thread (it overlaps dbt's subprocess): afterwards GX
     is imported and usable, and a second call starts nothing."""
-    code = (
+    proc = _fresh_python(
         "import sys, dagster_project.checks.gx_suites as m; "
         "t = m.import_in_background(); assert t is not None and t.daemon; t.join(); "
         "assert 'great_expectations.expectations' in sys.modules; "
         "assert m.import_in_background() is None; "
         "gxe, _ = m._gx_expectations(); print(gxe.ExpectTableRowCountToBeBetween.__name__)"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ExpectTableRowCountToBeBetween" in proc.stdout
 
 
