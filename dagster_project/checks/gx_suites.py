@@ -35,10 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib
-import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +44,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
+
+from dagster_project import warm_imports
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, keeps import time low
     import pandas as pd
@@ -474,7 +473,7 @@ def _quiet_gx_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-_background_import: threading.Thread | None = None
+_GX_MODULES = ("great_expectations", "great_expectations.expectations")
 
 
 def import_in_background() -> threading.Thread | None:
@@ -483,35 +482,15 @@ def import_in_background() -> threading.Thread | None:
     The import costs ~6 s of CPU, on the critical path of every run that reaches the checks.
     The dbt asset starts it when ``dbt build`` starts: dbt runs in its own process and this one
     mostly waits for its output, so the import is done by the time the checks run (measured on
-    the 2017 drop: dbt finished -> publication 9 s -> 4 s). The checks wait for this thread
-    before touching GX themselves (:func:`_await_background_import`), so GX's modules are never
-    imported by two threads at once. A failed import is logged; the check's own import then
-    raises and the check fails (a check that could not run never passes).
+    the 2017 drop: dbt finished -> publication 9 s -> 4 s). The checks wait for it before
+    touching GX themselves (:mod:`dagster_project.warm_imports`).
     """
-    global _background_import
-    if "great_expectations.expectations" in sys.modules or _background_import is not None:
-        return None
     _quiet_gx_env()
-
-    def _import() -> None:
-        try:
-            importlib.import_module("great_expectations")
-            importlib.import_module("great_expectations.expectations")
-        except Exception as exc:  # noqa: BLE001 - the checks import again and report it
-            logging.getLogger(__name__).warning(
-                "background import of great_expectations failed: %s: %s", type(exc).__name__, exc
-            )
-
-    _background_import = threading.Thread(
-        target=_import, name="import-great-expectations", daemon=True
-    )
-    _background_import.start()
-    return _background_import
+    return warm_imports.start(*_GX_MODULES)
 
 
 def _await_background_import() -> None:
-    if _background_import is not None:
-        _background_import.join()
+    warm_imports.wait(_GX_MODULES[-1])
 
 
 def _gx_expectations() -> tuple[Any, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import sys
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from dagster_project import warm_imports
 from dagster_project.ingestion.discovery import (
     KIND_AUTRE,
     KIND_FINANCES,
@@ -324,24 +324,6 @@ class RowSink:
         self.inserted[name] = self.inserted.get(name, 0) + staged.num_rows
 
 
-def _warm_pandas() -> None:
-    """Import pandas in a background thread, now.
-
-    DuckDB's Python client imports pandas (~0.6 s) on the first query that scans an Arrow table
-    or takes a parameter, i.e. in the middle of the load, on the critical path. Started just before
-    the parse workers, the import runs while this process waits for them to start (a separate
-    process) and for their first results. Harmless when pandas is already imported or absent.
-    """
-    if "pandas" in sys.modules:
-        return
-
-    def _import() -> None:
-        with contextlib.suppress(ImportError):
-            importlib.import_module("pandas")
-
-    threading.Thread(target=_import, name="warm-pandas", daemon=True).start()
-
-
 def default_workers() -> int:
     env = os.environ.get("BILAN_INGEST_WORKERS")
     if env:
@@ -461,7 +443,9 @@ def ingest_exercice(
             if not unchanged(f) or p["status"] == "removed":
                 exports_read[f.source_file] = parse_mandats(f.path, exercice=exercice)
 
-    _warm_pandas()  # while the parse workers start (see its docstring)
+    # DuckDB's client imports pandas (~0.5 s) at the first Arrow scan or parameter, i.e. in
+    # the middle of the load: imported meanwhile, while the parse pool starts
+    warm_imports.start("pandas")
     con.execute("BEGIN TRANSACTION")
     try:
         parse_into_tables(to_parse, read_changed_exports)
