@@ -233,6 +233,19 @@ def test_parse_workers_do_not_import_pandas():
     assert in_worker["tables"] == _parse_and_report(paths)["tables"]
 
 
+def test_parse_workers_load_neither_duckdb_nor_the_loader(small_batches):
+    """A worker unpickles its initializer and task by module: both live in the module the fork
+    server preloads, so a worker parses without importing the loader and DuckDB first."""
+    from dagster_project.ingestion import loader
+
+    with loader.parse_workbooks(small_batches, 2017, 2) as job:
+        assert len(list(job)) == len(job.batches)
+        probe = "[m for m in __import__('sys').modules if m.split('.')[0] == 'duckdb' or " \
+            "m.startswith('dagster_project.ingestion')]"
+        assert job._pool is not None
+        assert job._pool.submit(eval, probe).result() == []
+
+
 def _parse_and_report(paths):
     import sys
 
@@ -244,18 +257,19 @@ def _parse_and_report(paths):
 
 
 def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
-    """The loader inserts parsed rows in blocks of exactly one DuckDB row group, whatever the
-    sizes and chunking of the batches: odd-sized row groups would be merged again (the table
-    re-written) by the checkpoint at commit. Nothing is lost or duplicated on the way."""
+    """The loader inserts parsed rows in blocks of exactly one row group of the writer's
+    connection, whatever the sizes and chunking of the batches: odd-sized row groups would be
+    merged again (the table re-written) by the checkpoint at commit. Nothing is lost or
+    duplicated on the way."""
     from datetime import datetime
 
-    import duckdb
     import pyarrow as pa
 
     from dagster_project.ingestion.loader import RowSink
-    from dagster_project.ingestion.warehouse import init_raw_schema
+    from dagster_project.ingestion.warehouse import RAW_ROW_GROUP_SIZE, connect, init_raw_schema
 
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert RowSink.INSERT_ROWS == RAW_ROW_GROUP_SIZE < 122_880  # smaller than DuckDB's default
+    con = connect(tmp_path / "w.duckdb")
     init_raw_schema(con)
     schema = ROW_SCHEMAS["raw_cer"]
     paths = ["a.xlsx", "b.ods"]
@@ -283,7 +297,7 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         mid = start + n // 3
         return pa.concat_tables([part(start, mid), part(mid, start + n)])  # two chunks
 
-    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: two row groups in one batch
+    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: 4 row groups in one batch
     con.execute("BEGIN TRANSACTION")
     start = 0
     for n in sizes:
@@ -298,7 +312,8 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         "SELECT row_group_id, max(count) FROM pragma_storage_info('raw.raw_cer') "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert [n for _, n in groups] == [122_880] * 4 + [total - 4 * 122_880]
+    full, rest = divmod(total, RAW_ROW_GROUP_SIZE)
+    assert [n for _, n in groups] == [RAW_ROW_GROUP_SIZE] * full + [rest]
     assert sink.inserted == {"raw_cer": total}
     got = con.execute(
         "SELECT count(*), count(DISTINCT identifiant), min(source_row), max(source_row), "

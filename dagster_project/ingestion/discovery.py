@@ -49,7 +49,7 @@ def discover_exercices(raw_dir: Path) -> list[int]:
 
 
 def _classify(folder: str, name: str) -> tuple[str, str | None]:
-    suffix = Path(name).suffix.lower()
+    suffix = os.path.splitext(name)[1].lower()
     if name.startswith("~$") or name.startswith(".~lock"):
         return KIND_AUTRE, "fichier verrou d'Excel/LibreOffice, pas un rapport"
     if name.startswith("."):
@@ -69,24 +69,28 @@ def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
     """
     root = raw_dir / str(exercice)
     found: list[RawFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    # plain strings per file, one Path each: pathlib's joins and relative_to cost ~50 µs a file
+    root_s = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(root_s):
         dirnames.sort()
-        rel_dir = Path(dirpath).relative_to(root)
-        folder = rel_dir.parts[0] if rel_dir.parts else ""
+        rel = os.path.relpath(dirpath, root_s)
+        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+        folder = parts[0] if parts else ""
+        prefix = "/".join((str(exercice), *parts))
         for name in sorted(filenames):
-            path = Path(dirpath) / name
+            full = os.path.join(dirpath, name)
             try:
-                st = path.stat()
+                st = os.stat(full)
             except OSError:  # vanished between listing and stat: the next run sees it
                 continue
             kind, why = _classify(folder, name)
-            if len(rel_dir.parts) > 1 and kind != KIND_AUTRE:
+            if len(parts) > 1 and kind != KIND_AUTRE:
                 kind, why = KIND_AUTRE, "sous-dossier non attendu"
             found.append(
                 RawFile(
                     exercice=exercice,
-                    path=path,
-                    source_file=path.relative_to(raw_dir).as_posix(),
+                    path=Path(full),
+                    source_file=f"{prefix}/{name}",
                     kind=kind,
                     size_bytes=st.st_size,
                     mtime_ns=st.st_mtime_ns,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,8 +35,9 @@ from dagster_project.ingestion.discovery import (
     discover_files,
     hash_files,
 )
-from dagster_project.ingestion.warehouse import DATA_TABLES, init_raw_schema
+from dagster_project.ingestion.warehouse import DATA_TABLES, RAW_ROW_GROUP_SIZE, init_raw_schema
 from dagster_project.parsing.normalize import hash_identifiant
+from dagster_project.parsing.worker import init_worker, parse_batch
 
 MANIFEST_COLUMNS = (
     "exercice source_file file_name kind sha256 size_bytes mtime_ns mtime status num_convention "
@@ -118,7 +118,7 @@ class ParseJob:
         assert self._pool is not None
         while len(self._pending) < n and self._next < len(self.batches):
             batch = self.batches[self._next]
-            self._pending.append((batch, self._pool.submit(_parse_batch, batch, self.exercice)))
+            self._pending.append((batch, self._pool.submit(parse_batch, batch, self.exercice)))
             self._next += 1
 
     def __enter__(self) -> ParseJob:
@@ -143,7 +143,7 @@ class ParseJob:
             for batch, proxy in first:
                 if proxy.cancelled():  # the job was left before the pool was up
                     continue
-                pool.submit(_parse_batch, batch, self.exercice).add_done_callback(
+                pool.submit(parse_batch, batch, self.exercice).add_done_callback(
                     functools.partial(_relay, proxy)
                 )
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
@@ -179,7 +179,7 @@ class ParseJob:
                 yield batch, results, tables
         else:
             for batch in self.batches:
-                results, tables = _parse_batch(batch, self.exercice)
+                results, tables = parse_batch(batch, self.exercice)
                 yield batch, results, tables
 
 
@@ -194,12 +194,6 @@ def _relay(proxy: Future, fut: Future) -> None:
             proxy.set_result(fut.result())
 
 
-def _parse_batch(paths: Sequence[str], exercice: int):
-    from dagster_project.parsing.batch import parse_batch
-
-    return parse_batch(paths, exercice)
-
-
 def parse_workbooks(paths: Sequence[Path | str], exercice: int, workers: int) -> ParseJob:
     """The parse of ``paths`` (a :class:`ParseJob`: use it as a context manager, iterate it)."""
     return ParseJob(paths, exercice, workers)
@@ -207,41 +201,16 @@ def parse_workbooks(paths: Sequence[Path | str], exercice: int, workers: int) ->
 
 def _forkserver():
     ctx = get_context("forkserver")
-    # Workers fork from a server that already imported the parsers and pyarrow: no per-worker
-    # import cost. Only effective before the server starts (once per process).
-    ctx.set_forkserver_preload(["dagster_project.parsing.batch"])
+    # Workers fork from a server that already imported their module (the parsers, pyarrow): no
+    # per-worker import cost. Only effective before the server starts (once per process).
+    ctx.set_forkserver_preload([init_worker.__module__])
     return ctx
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=_forkserver(), initializer=_arrow_without_pandas
+        max_workers=workers, mp_context=_forkserver(), initializer=init_worker
     )
-
-
-def _arrow_without_pandas() -> None:
-    """Parse workers run without pandas (the pool's initializer).
-
-    On its first ``pa.array`` of Python objects pyarrow tries, once per process, to import pandas
-    (to recognise pandas objects): ~0.5 s of CPU per worker, or in the fork server before any
-    worker can start. The parsers build arrays from plain Python values only. A worker refuses
-    pandas for its whole life: pyarrow records that there is none, and code that would need
-    pandas in a worker fails loudly with ImportError rather than getting pyarrow's pandas-less
-    conversions (a Series' missing values as NaN instead of nulls, for instance).
-    """
-    if "pandas" in sys.modules:  # already imported (a server preloaded it): nothing to save
-        return
-    sys.meta_path.insert(0, _NoPandas)
-
-
-class _NoPandas:
-    """Import finder refusing pandas in parse workers (see :func:`_arrow_without_pandas`)."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError(f"{name} is not imported in parse workers")
-        return None
 
 
 def prestart_workers() -> None:
@@ -261,7 +230,10 @@ class RowSink:
 
     Used inside the load transaction while the workers go on parsing the next batches, so the
     database work overlaps the parsing. Batches are inserted in blocks of exactly one DuckDB row
-    group (:data:`INSERT_ROWS`), one Arrow chunk each: DuckDB writes such an insert straight to
+    group (:data:`INSERT_ROWS`: the row group size of a writer opened by
+    :func:`~dagster_project.ingestion.warehouse.connect`; on another connection the rows load
+    the same, with more of the work left for ``COMMIT``), one Arrow chunk each: DuckDB writes
+    such an insert straight to
     the database file as one full row group, whereas small inserts wait in the transaction and
     are all written at ``COMMIT``, and odd-sized row groups are merged (re-written) by the
     checkpoint at commit. Only the last partial block of each table is left for the commit.
@@ -270,7 +242,7 @@ class RowSink:
     convention) are deleted again before the commit (refused workbooks have no rows).
     """
 
-    INSERT_ROWS = 122_880  # DuckDB's row group size
+    INSERT_ROWS = RAW_ROW_GROUP_SIZE  # the row group size of the writer's connection
 
     def __init__(
         self,
@@ -429,8 +401,9 @@ def ingest_exercice(
     def parse_into_tables(todo: list[RawFile], alongside: Callable[[], None] = lambda: None):
         with parse_workbooks([f.path for f in todo], exercice, workers) as job:
             alongside()
-            # previous rows of these files go first (the new ones carry the same source_file)
-            _delete_rows(con, {f.source_file for f in todo}, DATA_TABLES)
+            # previous rows of these files go first (the new ones carry the same source_file);
+            # a file absent from the manifest has none (rows and manifest change together)
+            _delete_rows(con, {f.source_file for f in todo if f.source_file in prev}, DATA_TABLES)
             for batch, batch_results, tables in job:
                 sink.add(batch, tables)
                 for path, res in zip(batch, batch_results, strict=True):
@@ -716,8 +689,13 @@ def ingest_exercice(
         ]
 
         # 5. Write: rows of files that go (removed, refused, replaced, re-read), then the new state.
-        _delete_rows(con, to_delete - kept, DATA_TABLES)
-        _delete_rows(con, to_delete, ("rejets",))
+        #    Only files on record before this run, or parsed now with rows, have rows to delete.
+        def has_rows(sf: str) -> bool:
+            res = results.get(sf)
+            return sf in prev or (res is not None and bool(res.n_participants or res.n_cer))
+
+        _delete_rows(con, {sf for sf in to_delete - kept if has_rows(sf)}, DATA_TABLES)
+        _delete_rows(con, {sf for sf in to_delete if sf in prev}, ("rejets",))
         for t, rows in inserts.items():
             _insert(con, t, rows)
         _insert(con, "rejets", rejets)
