@@ -257,19 +257,18 @@ def _parse_and_report(paths):
 
 
 def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
-    """The loader inserts parsed rows in blocks of exactly one row group of the writer's
-    connection, whatever the sizes and chunking of the batches: odd-sized row groups would be
-    merged again (the table re-written) by the checkpoint at commit. Nothing is lost or
-    duplicated on the way."""
+    """The loader inserts parsed rows in blocks of exactly one DuckDB row group, whatever the
+    sizes and chunking of the batches: odd-sized row groups would be merged again (the table
+    re-written) by the checkpoint at commit. Nothing is lost or duplicated on the way."""
     from datetime import datetime
 
+    import duckdb
     import pyarrow as pa
 
     from dagster_project.ingestion.loader import RowSink
-    from dagster_project.ingestion.warehouse import RAW_ROW_GROUP_SIZE, connect, init_raw_schema
+    from dagster_project.ingestion.warehouse import init_raw_schema
 
-    assert RowSink.INSERT_ROWS == RAW_ROW_GROUP_SIZE < 122_880  # smaller than DuckDB's default
-    con = connect(tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
     init_raw_schema(con)
     schema = ROW_SCHEMAS["raw_cer"]
     paths = ["a.xlsx", "b.ods"]
@@ -297,7 +296,7 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         mid = start + n // 3
         return pa.concat_tables([part(start, mid), part(mid, start + n)])  # two chunks
 
-    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: 4 row groups in one batch
+    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: two row groups in one batch
     con.execute("BEGIN TRANSACTION")
     start = 0
     for n in sizes:
@@ -312,8 +311,7 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         "SELECT row_group_id, max(count) FROM pragma_storage_info('raw.raw_cer') "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    full, rest = divmod(total, RAW_ROW_GROUP_SIZE)
-    assert [n for _, n in groups] == [RAW_ROW_GROUP_SIZE] * full + [rest]
+    assert [n for _, n in groups] == [122_880] * 4 + [total - 4 * 122_880]
     assert sink.inserted == {"raw_cer": total}
     got = con.execute(
         "SELECT count(*), count(DISTINCT identifiant), min(source_row), max(source_row), "

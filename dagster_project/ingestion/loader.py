@@ -35,7 +35,7 @@ from dagster_project.ingestion.discovery import (
     discover_files,
     hash_files,
 )
-from dagster_project.ingestion.warehouse import DATA_TABLES, RAW_ROW_GROUP_SIZE, init_raw_schema
+from dagster_project.ingestion.warehouse import DATA_TABLES, init_raw_schema
 from dagster_project.parsing.normalize import hash_identifiant
 from dagster_project.parsing.worker import init_worker, parse_batch
 
@@ -230,10 +230,7 @@ class RowSink:
 
     Used inside the load transaction while the workers go on parsing the next batches, so the
     database work overlaps the parsing. Batches are inserted in blocks of exactly one DuckDB row
-    group (:data:`INSERT_ROWS`: the row group size of a writer opened by
-    :func:`~dagster_project.ingestion.warehouse.connect`; on another connection the rows load
-    the same, with more of the work left for ``COMMIT``), one Arrow chunk each: DuckDB writes
-    such an insert straight to
+    group (:data:`INSERT_ROWS`), one Arrow chunk each: DuckDB writes such an insert straight to
     the database file as one full row group, whereas small inserts wait in the transaction and
     are all written at ``COMMIT``, and odd-sized row groups are merged (re-written) by the
     checkpoint at commit. Only the last partial block of each table is left for the commit.
@@ -242,7 +239,7 @@ class RowSink:
     convention) are deleted again before the commit (refused workbooks have no rows).
     """
 
-    INSERT_ROWS = RAW_ROW_GROUP_SIZE  # the row group size of the writer's connection
+    INSERT_ROWS = 122_880  # DuckDB's row group size
 
     def __init__(
         self,

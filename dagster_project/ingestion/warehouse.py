@@ -74,13 +74,6 @@ CREATE TABLE IF NOT EXISTS raw.rejets (
 
 DATA_TABLES = ("raw_actions", "raw_participants", "raw_cer", "raw_mandats")
 
-# Row group size of the writer's connection (DuckDB's default: 122,880). The loader writes each
-# full row group as soon as its rows are parsed; the last, partial one per table can only be
-# compressed and written at COMMIT, after the last workbook is parsed, by one process. Half the
-# default halves that serial tail on average (at SCALE=10: 160,000 rows of partial groups, ~0.5 s,
-# down to 37,000) and measured no change in the file's size. Readers are not affected.
-RAW_ROW_GROUP_SIZE = 61_440
-
 
 def warehouse_dir() -> Path:
     return Path(os.environ.get("BILAN_WAREHOUSE_DIR", "data/warehouse")).resolve()
@@ -103,15 +96,11 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 def connect(path: Path, *, read_only: bool = False, attempts: int = 6) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file, retrying a transient lock error with exponential backoff.
-
-    A writer gets the file attached under its usual catalog name (the file's stem, as with
-    ``duckdb.connect(path)``) with :data:`RAW_ROW_GROUP_SIZE`, a per-connection storage option.
-    """
+    """Open a DuckDB file, retrying a transient lock error with exponential backoff."""
     delay = 0.2
     for attempt in range(attempts):
         try:
-            con = duckdb.connect(str(path), read_only=True) if read_only else _writer(path)
+            con = duckdb.connect(str(path), read_only=read_only)
             if not read_only:
                 for p in (path, Path(f"{path}.wal")):
                     with contextlib.suppress(FileNotFoundError):
@@ -123,19 +112,6 @@ def connect(path: Path, *, read_only: bool = False, attempts: int = 6) -> duckdb
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
-
-
-def _writer(path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    try:
-        literal = str(path).replace("'", "''")
-        alias = '"' + path.stem.replace('"', '""') + '"'
-        con.execute(f"ATTACH '{literal}' AS {alias} (ROW_GROUP_SIZE {RAW_ROW_GROUP_SIZE})")
-        con.execute(f"USE {alias}")
-    except BaseException:
-        con.close()
-        raise
-    return con
 
 
 def init_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
