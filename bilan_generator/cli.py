@@ -77,9 +77,19 @@ def generate(
     try:
         if jobs > 1 and n > 40 and "fork" in mp.get_all_start_methods():
             chunks = [list(range(k, n, jobs * 8)) for k in range(jobs * 8)]
-            with mp.get_context("fork").Pool(jobs) as pool:
+            pool = mp.get_context("fork").Pool(jobs)
+            try:
                 for _ in pool.imap_unordered(_write_chunk, chunks):
                     pass
+                # Workers leave on the end-of-work message. ``with Pool`` would terminate() them
+                # with SIGTERM instead, and a process that inherited SIGTERM ignored (seen under
+                # pytest-xdist) then waits forever for workers that never die.
+                pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
         else:
             _write_chunk(list(range(n)))
     finally:

@@ -80,3 +80,17 @@ def test_2019_uncalibrated_is_deterministic_and_readable(tmp_path):
     assert {r[3] for r in rows} == nums
     assert all(r[0] == "2019" for r in rows)
     assert len({r[1] for r in rows}) == len(rows)
+
+
+def test_generator_pool_ends_without_signalling_its_workers(tmp_path, monkeypatch):
+    """The writer processes leave on the pool's end-of-work message. ``with Pool`` would
+    ``terminate()`` them with SIGTERM: in a process that inherited SIGTERM ignored (seen under
+    pytest-xdist) that waited forever for a worker idle on the task queue's lock."""
+    import multiprocessing.pool
+
+    def refuse(self):
+        raise AssertionError("Pool.terminate() on the normal path")
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "terminate", refuse)
+    plan = generate(2017, tmp_path / "raw", scale=1, seed=2017, jobs=2)
+    assert len(list((tmp_path / "raw" / "2017" / "operateurs").iterdir())) == len(plan.conventions)
