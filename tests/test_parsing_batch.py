@@ -215,22 +215,50 @@ def test_parse_job_errors_and_early_exit(small_batches, monkeypatch):
         next(iter(job))
 
 
-def test_parse_workers_do_not_import_pandas():
-    """pyarrow imports pandas (~0.5 s of CPU) on a process's first ``pa.array`` unless told
-    there is none: the parse workers refuse it (loudly, if anything in them asks for it) and
-    still build the same Arrow tables."""
+def test_parse_workers_import_neither_numpy_nor_pandas():
+    """pyarrow imports numpy as soon as it is imported, and pandas (~0.5 s of CPU) on a process's
+    first ``pa.array`` unless told there is none: the fork server loads the parsers without numpy
+    (a third of its start), the workers refuse both (loudly, if anything in them asks for them)
+    and still build the same Arrow tables. The loader's own process keeps both."""
+    import sys
+
     from dagster_project.ingestion import loader
+    from dagster_project.parsing.refusal import Refusal
 
     paths = [str(p) for p in DROP[:3]]
     pool = loader._pool(2)
     try:
         in_worker = pool.submit(_parse_and_report, paths).result()
-        with pytest.raises(ImportError, match="pandas"):
-            pool.submit(__import__, "pandas").result()
+        names = ("numpy", "pandas", "numpy.ma")
+        refused = {n: pool.submit(_import_error, n).result() for n in names}
     finally:
         pool.shutdown()
-    assert in_worker["pandas imported"] is False
+    assert refused == {
+        "numpy": "numpy is not imported in parse workers",
+        "pandas": "pandas is not imported in parse workers",
+        "numpy.ma": "numpy is not imported in parse workers",
+    }
+    assert in_worker["imported"] == {"numpy": False, "pandas": False, "preload": True}
     assert in_worker["tables"] == _parse_and_report(paths)["tables"]
+    assert not any(isinstance(f, Refusal) for f in sys.meta_path)
+    assert __import__("numpy") and __import__("pandas")
+
+
+def test_refusing_lifts_its_refusal_after_the_block(tmp_path, monkeypatch):
+    """The fork server refuses numpy only while it imports the parsers: a worker's start, which
+    re-imports the parent's main module, must not fail on a refusal meant for the parsers."""
+    import sys
+
+    from dagster_project.parsing.refusal import refusing
+
+    (tmp_path / "pas_encore_importe.py").write_text("VALEUR = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with refusing("pas_encore_importe", "sys"):  # "sys" is already imported: left alone
+        with pytest.raises(ImportError, match="pas_encore_importe"):
+            __import__("pas_encore_importe")
+        assert __import__("sys")
+    assert __import__("pas_encore_importe").VALEUR == 1
+    monkeypatch.delitem(sys.modules, "pas_encore_importe")
 
 
 def test_parse_workers_load_neither_duckdb_nor_the_loader(small_batches):
@@ -246,12 +274,24 @@ def test_parse_workers_load_neither_duckdb_nor_the_loader(small_batches):
         assert job._pool.submit(eval, probe).result() == []
 
 
+def _import_error(name: str) -> str | None:
+    try:
+        __import__(name)
+    except ImportError as exc:
+        return str(exc)
+    return None
+
+
 def _parse_and_report(paths):
     import sys
 
     _, tables = parse_batch(paths, 2017)
     return {
-        "pandas imported": "pandas" in sys.modules,
+        "imported": {
+            "numpy": "numpy" in sys.modules,
+            "pandas": "pandas" in sys.modules,
+            "preload": "dagster_project.parsing.preload" in sys.modules,
+        },
         "tables": {k: t.to_pylist() for k, t in tables.items()},
     }
 

@@ -199,11 +199,15 @@ def parse_workbooks(paths: Sequence[Path | str], exercice: int, workers: int) ->
     return ParseJob(paths, exercice, workers)
 
 
+_PRELOAD = "dagster_project.parsing.preload"  # the parsers, imported without numpy
+
+
 def _forkserver():
     ctx = get_context("forkserver")
-    # Workers fork from a server that already imported their module (the parsers, pyarrow): no
-    # per-worker import cost. Only effective before the server starts (once per process).
-    ctx.set_forkserver_preload([init_worker.__module__])
+    # Workers fork from a server that already imported their module (the parsers, pyarrow, and
+    # not numpy: see parsing/preload.py): no per-worker import cost. Only effective before the
+    # server starts (once per process).
+    ctx.set_forkserver_preload([_PRELOAD])
     return ctx
 
 
