@@ -296,21 +296,39 @@ def _parse_and_report(paths):
     }
 
 
-def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
-    """The loader inserts parsed rows in blocks of exactly one DuckDB row group, whatever the
-    sizes and chunking of the batches: odd-sized row groups would be merged again (the table
-    re-written) by the checkpoint at commit. Nothing is lost or duplicated on the way."""
+def _cer_rows(start: int, n: int):
+    """``n`` raw_cer rows of two workbooks (``a.xlsx``, ``b.ods``), in two Arrow chunks."""
+    import pyarrow as pa
+
+    schema = ROW_SCHEMAS["raw_cer"]
+
+    def part(lo: int, hi: int) -> pa.Table:
+        cols = {
+            "exercice": [2017] * (hi - lo),
+            "num_convention": ["2017-0001"] * (hi - lo),
+            "identifiant": [f"P{i}" for i in range(lo, hi)],
+            "date_signature": [dt.date(2017, 3, 1)] * (hi - lo),
+            "accompagnement_social": [True] * (hi - lo),
+            "source_sheet": ["CER"] * (hi - lo),
+            "source_row": list(range(lo, hi)),
+            FILE_COLUMN: [i % 2 for i in range(lo, hi)],
+        }
+        return pa.table(cols, schema=schema)
+
+    mid = start + n // 3
+    return pa.concat_tables([part(start, mid), part(mid, start + n)])
+
+
+def _row_sink(tmp_path):
     from datetime import datetime
 
     import duckdb
-    import pyarrow as pa
 
     from dagster_project.ingestion.loader import RowSink
     from dagster_project.ingestion.warehouse import init_raw_schema
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     init_raw_schema(con)
-    schema = ROW_SCHEMAS["raw_cer"]
     paths = ["a.xlsx", "b.ods"]
     sink = RowSink(
         con,
@@ -318,44 +336,65 @@ def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
         loaded_at=datetime(2026, 1, 1),
         run_id="test",
     )
+    return con, sink, paths
 
-    def batch(start: int, n: int) -> pa.Table:
-        def part(lo: int, hi: int) -> pa.Table:
-            cols = {
-                "exercice": [2017] * (hi - lo),
-                "num_convention": ["2017-0001"] * (hi - lo),
-                "identifiant": [f"P{i}" for i in range(lo, hi)],
-                "date_signature": [dt.date(2017, 3, 1)] * (hi - lo),
-                "accompagnement_social": [True] * (hi - lo),
-                "source_sheet": ["CER"] * (hi - lo),
-                "source_row": list(range(lo, hi)),
-                FILE_COLUMN: [i % 2 for i in range(lo, hi)],
-            }
-            return pa.table(cols, schema=schema)
 
-        mid = start + n // 3
-        return pa.concat_tables([part(start, mid), part(mid, start + n)])  # two chunks
-
-    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: two row groups in one batch
-    con.execute("BEGIN TRANSACTION")
-    start = 0
-    for n in sizes:
-        sink.add(paths, {"raw_cer": batch(start, n)})
-        start += n
-        # never more than one block waits in the loader, even after a batch of two row groups
-        assert sum(t.num_rows for t in sink.pending["raw_cer"]) < RowSink.INSERT_ROWS
-    sink.flush()
-    con.execute("COMMIT")
-    total = sum(sizes)
+def _check_cer_table(con, total: int) -> None:
+    """Full row groups then one partial, every row once, with its lineage."""
     groups = con.execute(
         "SELECT row_group_id, max(count) FROM pragma_storage_info('raw.raw_cer') "
         "GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    assert [n for _, n in groups] == [122_880] * 4 + [total - 4 * 122_880]
-    assert sink.inserted == {"raw_cer": total}
+    full = total // 122_880
+    assert [n for _, n in groups] == [122_880] * full + [total - full * 122_880]
     got = con.execute(
         "SELECT count(*), count(DISTINCT identifiant), min(source_row), max(source_row), "
         "count(*) FILTER (source_file = '2017/operateurs/b.ods' AND file_sha256 = 'sha-b.ods') "
         "FROM raw.raw_cer"
     ).fetchone()
     assert got == (total, total, 0, total - 1, total // 2)
+
+
+def test_row_sink_writes_full_row_groups_whatever_the_batch_sizes(tmp_path):
+    """The loader inserts parsed rows in blocks of exactly one DuckDB row group, whatever the
+    sizes and chunking of the batches: odd-sized row groups would be merged again (the table
+    re-written) by the checkpoint at commit. Nothing is lost or duplicated on the way."""
+    from dagster_project.ingestion.loader import RowSink
+
+    con, sink, paths = _row_sink(tmp_path)
+    sizes = [40_000, 90_001, 7, 130_000, 50_000, 250_000]  # the last: two row groups in one batch
+    con.execute("BEGIN TRANSACTION")
+    start = 0
+    for n in sizes:
+        sink.add(paths, {"raw_cer": _cer_rows(start, n)})
+        start += n
+        # never more than one block waits in the loader, even after a batch of two row groups
+        assert sum(t.num_rows for t in sink.pending["raw_cer"]) < RowSink.INSERT_ROWS
+    sink.flush()
+    con.execute("COMMIT")
+    assert sink.inserted == {"raw_cer": sum(sizes)}
+    _check_cer_table(con, sum(sizes))
+
+
+@pytest.mark.parametrize("last", [5_000, 200_000], ids=["as-estimated", "estimate-far-off"])
+def test_row_sink_inserts_the_last_rows_while_the_workers_parse(tmp_path, last):
+    """Told how many batches are left, the sink inserts a table's last partial block as soon as
+    those batches cannot fill another one, and every later batch straight away: nothing is left
+    for after the last batch. The table still ends in full row groups and one partial, even when
+    a later batch brings far more rows than estimated."""
+    con, sink, paths = _row_sink(tmp_path)
+    sizes = [130_000, 20_000, 5_000, 5_000, last]
+    con.execute("BEGIN TRANSACTION")
+    start = 0
+    for i, n in enumerate(sizes):
+        left = len(sizes) - i - 1
+        sink.add(paths, {"raw_cer": _cer_rows(start, n)}, batches_left=left)
+        start += n
+        # after 4 batches (averaging 40,000 rows), 37,120 rows wait and one batch is left
+        assert ("raw_cer" in sink.direct) == (left <= 1)
+        assert sink.inserted["raw_cer"] == (start if left <= 1 else start // 122_880 * 122_880)
+    assert sink.pending == {}
+    sink.flush()
+    con.execute("COMMIT")
+    assert sink.inserted == {"raw_cer": sum(sizes)}
+    _check_cer_table(con, sum(sizes))

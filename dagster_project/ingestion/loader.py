@@ -239,6 +239,14 @@ class RowSink:
     are all written at ``COMMIT``, and odd-sized row groups are merged (re-written) by the
     checkpoint at commit. Only the last partial block of each table is left for the commit.
     Memory stays bounded by one block.
+    Near the end of a parse run by workers, the caller says how many batches are still to come
+    (``batches_left``): once a table's pending rows plus what those batches should bring (the
+    average of at least as many batches, with a margin) cannot fill another block, its pending
+    rows are inserted and every later batch goes straight in. Those rows would be the last
+    partial block anyway (they wait in the transaction for the commit either way, in full row
+    groups); inserted while the workers still parse, they are no longer inserted after the last
+    batch, when nothing else runs (~0.2 s at SCALE=10). If the estimate was short, a full row
+    group waits for the commit too: slower, never wrong.
     Rows of a workbook that is not loaded in the end (replaced by a newer one for the same
     convention) are deleted again before the commit (refused workbooks have no rows).
     """
@@ -258,8 +266,16 @@ class RowSink:
         self.params = {"loaded_at": loaded_at, "run_id": run_id}
         self.pending: dict[str, list[pa.Table]] = {}
         self.inserted: dict[str, int] = {}
+        self.direct: set[str] = set()  # tables whose last rows go straight in (see above)
+        self.rows_seen: dict[str, int] = {}
+        self.batches_seen = 0
 
-    def add(self, paths: Sequence[str], tables: dict[str, pa.Table]) -> None:
+    # margin on the rows the remaining batches should bring (batches of 48 workbooks vary)
+    TAIL_MARGIN = 1.25
+
+    def add(
+        self, paths: Sequence[str], tables: dict[str, pa.Table], batches_left: int | None = None
+    ) -> None:
         source_file = pa.array([self.lineage[p][0] for p in paths], pa.string())
         sha256 = pa.array([self.lineage[p][1] for p in paths], pa.string())
         for name, tbl in tables.items():
@@ -269,6 +285,13 @@ class RowSink:
             tbl = tbl.drop_columns(["_file"])
             tbl = tbl.append_column("source_file", source_file.take(files))
             tbl = tbl.append_column("file_sha256", sha256.take(files))
+            if name in self.direct:
+                # less than a row group per insert: appended to the transaction's rows, never
+                # written as a row group of its own (even if the estimate was far off)
+                tbl, step = tbl.combine_chunks(), self.INSERT_ROWS // 2
+                for start in range(0, tbl.num_rows, step):
+                    self._insert(name, tbl.slice(start, step))
+                continue
             parts = self.pending.setdefault(name, [])
             parts.append(tbl)
             while sum(t.num_rows for t in parts) >= self.INSERT_ROWS:
@@ -280,6 +303,17 @@ class RowSink:
                 staged = pa.concat_tables(parts).combine_chunks()
                 self._insert(name, staged.slice(0, self.INSERT_ROWS))
                 parts[:] = [staged.slice(self.INSERT_ROWS)]
+        self.batches_seen += 1
+        for name, tbl in tables.items():
+            self.rows_seen[name] = self.rows_seen.get(name, 0) + tbl.num_rows
+        # the average is trusted once it covers at least as many batches as are left
+        if batches_left is not None and batches_left <= self.batches_seen:
+            for name in list(self.pending):
+                pending = sum(t.num_rows for t in self.pending[name])
+                coming = batches_left * self.rows_seen.get(name, 0) / self.batches_seen
+                if pending + coming * self.TAIL_MARGIN < self.INSERT_ROWS:
+                    self.direct.add(name)
+                    self._insert(name, pa.concat_tables(self.pending.pop(name)).combine_chunks())
 
     def flush(self) -> None:
         for name, parts in list(self.pending.items()):
@@ -405,8 +439,9 @@ def ingest_exercice(
             # previous rows of these files go first (the new ones carry the same source_file);
             # a file absent from the manifest has none (rows and manifest change together)
             _delete_rows(con, {f.source_file for f in todo if f.source_file in prev}, DATA_TABLES)
-            for batch, batch_results, tables in job:
-                sink.add(batch, tables)
+            for i, (batch, batch_results, tables) in enumerate(job, start=1):
+                # with workers, the last rows go in while they still parse (see RowSink)
+                sink.add(batch, tables, len(job.batches) - i if job.use_pool else None)
                 for path, res in zip(batch, batch_results, strict=True):
                     results[by_path[path].source_file] = res
             sink.flush()
