@@ -83,3 +83,13 @@ def test_best_of_times_the_unobserved_runs_and_takes_memory_from_the_sampled_one
     assert best["rss_mb"] == 500.0 and best["pss_mb"] == 400.0
     only = iter([{"seconds": 7.0, "rss_mb": 300.0}])
     assert bench.best_of(1, lambda: next(only))["seconds"] == 7.0
+
+
+def test_round_ratios_pair_the_unobserved_rounds():
+    """The typical speed-up beside the best-of-N one: each round's own ratio, the sampled first
+    round left out (its parallel run is slowed by the sampling)."""
+    bench = _bench()
+    w1 = {"runs": [9.0, 8.0, 6.0, 9.0], "sampled_runs": [9.0]}
+    w2 = {"runs": [7.0, 5.0, 4.0, 6.0], "sampled_runs": [7.0]}
+    assert bench.round_ratios(w1, w2) == [1.6, 1.5, 1.5]
+    assert bench.round_ratios({"runs": [9.0]}, {"runs": [7.0], "sampled_runs": [7.0]}) == []
