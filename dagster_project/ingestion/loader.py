@@ -252,6 +252,8 @@ class RowSink:
     """
 
     INSERT_ROWS = 122_880  # DuckDB's row group size
+    # margin on the rows the remaining batches should bring (batches of 48 workbooks vary)
+    TAIL_MARGIN = 1.25
 
     def __init__(
         self,
@@ -269,9 +271,6 @@ class RowSink:
         self.direct: set[str] = set()  # tables whose last rows go straight in (see above)
         self.rows_seen: dict[str, int] = {}
         self.batches_seen = 0
-
-    # margin on the rows the remaining batches should bring (batches of 48 workbooks vary)
-    TAIL_MARGIN = 1.25
 
     def add(
         self, paths: Sequence[str], tables: dict[str, pa.Table], batches_left: int | None = None
