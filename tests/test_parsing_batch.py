@@ -242,6 +242,12 @@ def test_parse_workers_import_neither_numpy_nor_pandas():
     assert in_worker["tables"] == _parse_and_report(paths)["tables"]
     assert not any(isinstance(f, Refusal) for f in sys.meta_path)
     assert __import__("numpy") and __import__("pandas")
+    # the server lifts its refusal once the task is loaded (a worker's start is not ours): a
+    # worker without the pool's initializer may import numpy
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=loader._forkserver()) as bare:
+        assert bare.submit(_import_error, "numpy").result() is None
 
 
 def test_refusing_lifts_its_refusal_after_the_block(tmp_path, monkeypatch):
@@ -249,16 +255,20 @@ def test_refusing_lifts_its_refusal_after_the_block(tmp_path, monkeypatch):
     re-imports the parent's main module, must not fail on a refusal meant for the parsers."""
     import sys
 
-    from dagster_project.parsing.refusal import refusing
+    from dagster_project.parsing.refusal import Refusal, refusing
 
     (tmp_path / "pas_encore_importe.py").write_text("VALEUR = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with refusing("pas_encore_importe", "sys"):  # "sys" is already imported: left alone
-        with pytest.raises(ImportError, match="pas_encore_importe"):
-            __import__("pas_encore_importe")
-        assert __import__("sys")
-    assert __import__("pas_encore_importe").VALEUR == 1
-    monkeypatch.delitem(sys.modules, "pas_encore_importe")
+    try:
+        with refusing("pas_encore_importe", "sys"):
+            (finder,) = [f for f in sys.meta_path if isinstance(f, Refusal)]
+            assert finder.names == {"pas_encore_importe"}  # "sys" is already imported: left alone
+            with pytest.raises(ModuleNotFoundError, match="pas_encore_importe"):
+                __import__("pas_encore_importe")
+        assert not any(isinstance(f, Refusal) for f in sys.meta_path)
+        assert __import__("pas_encore_importe").VALEUR == 1
+    finally:
+        sys.modules.pop("pas_encore_importe", None)
 
 
 def test_parse_workers_load_neither_duckdb_nor_the_loader(small_batches):
@@ -341,9 +351,9 @@ def _row_sink(tmp_path):
 
 def _check_cer_table(con, total: int) -> None:
     """Full row groups then one partial, every row once, with its lineage."""
-    groups = con.execute(
-        "SELECT row_group_id, max(count) FROM pragma_storage_info('raw.raw_cer') "
-        "GROUP BY ALL ORDER BY 1"
+    groups = con.execute(  # the rows of each row group: its first column's data segments
+        "SELECT row_group_id, sum(count) FROM pragma_storage_info('raw.raw_cer') "
+        "WHERE column_id = 0 AND segment_type <> 'VALIDITY' GROUP BY ALL ORDER BY 1"
     ).fetchall()
     full = total // 122_880
     assert [n for _, n in groups] == [122_880] * full + [total - full * 122_880]
@@ -398,3 +408,26 @@ def test_row_sink_inserts_the_last_rows_while_the_workers_parse(tmp_path, last):
     con.execute("COMMIT")
     assert sink.inserted == {"raw_cer": sum(sizes)}
     _check_cer_table(con, sum(sizes))
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({"rows": 120_000, "batches_left": 0}, 6_000),  # almost a row group waiting at the end
+        ({"rows": 40_000, "flush": True}, 130_000),  # a second parse after the flush
+    ],
+    ids=["switch-with-a-large-remainder", "rows-after-flush"],
+)
+def test_row_sink_never_leaves_two_partial_row_groups(tmp_path, first, then):
+    """The rows that wait when a table switches to appends, or at the flush, go in as appends
+    too: inserted at once, ~110 k rows and more were written as a row group of their own, and
+    the rows after them started another partial one (merged again by the checkpoint)."""
+    con, sink, paths = _row_sink(tmp_path)
+    con.execute("BEGIN TRANSACTION")
+    sink.add(paths, {"raw_cer": _cer_rows(0, first["rows"])}, first.get("batches_left"))
+    if first.get("flush"):
+        sink.flush()
+    sink.add(paths, {"raw_cer": _cer_rows(first["rows"], then)})
+    sink.flush()
+    con.execute("COMMIT")
+    _check_cer_table(con, first["rows"] + then)

@@ -242,11 +242,14 @@ class RowSink:
     Near the end of a parse run by workers, the caller says how many batches are still to come
     (``batches_left``): once a table's pending rows plus what those batches should bring (the
     average of at least as many batches, with a margin) cannot fill another block, its pending
-    rows are inserted and every later batch goes straight in. Those rows would be the last
-    partial block anyway (they wait in the transaction for the commit either way, in full row
-    groups); inserted while the workers still parse, they are no longer inserted after the last
-    batch, when nothing else runs (~0.2 s at SCALE=10). If the estimate was short, a full row
-    group waits for the commit too: slower, never wrong.
+    rows and every later batch are appended as they come. They are the table's last, partial
+    row group, which DuckDB writes only at ``COMMIT`` anyway; appended while the workers still
+    parse, they are no longer inserted after the last batch, when nothing else runs (~0.2 s at
+    SCALE=10). Appends are inserts of less than half a row group: DuckDB adds them to the rows
+    already waiting, whereas it may write a larger insert as a row group of its own (two partial
+    row groups, merged again at the checkpoint). If the estimate falls short, a full row group
+    waits for the commit too: slower, never wrong. After :meth:`flush`, a table's rows are
+    appended the same way (a second parse in the same load must not start a new row group).
     Rows of a workbook that is not loaded in the end (replaced by a newer one for the same
     convention) are deleted again before the commit (refused workbooks have no rows).
     """
@@ -268,16 +271,19 @@ class RowSink:
         self.params = {"loaded_at": loaded_at, "run_id": run_id}
         self.pending: dict[str, list[pa.Table]] = {}
         self.inserted: dict[str, int] = {}
-        self.direct: set[str] = set()  # tables whose last rows go straight in (see above)
+        self.direct: set[str] = set()  # tables whose rows are appended as they come (above)
         self.rows_seen: dict[str, int] = {}
         self.batches_seen = 0
 
     def add(
         self, paths: Sequence[str], tables: dict[str, pa.Table], batches_left: int | None = None
     ) -> None:
+        """Insert one batch's rows, or keep them for the next block. ``batches_left``: how many
+        batches are still to come, when workers parse beside (None otherwise)."""
         source_file = pa.array([self.lineage[p][0] for p in paths], pa.string())
         sha256 = pa.array([self.lineage[p][1] for p in paths], pa.string())
         for name, tbl in tables.items():
+            self.rows_seen[name] = self.rows_seen.get(name, 0) + tbl.num_rows
             if not tbl.num_rows:
                 continue
             files = tbl.column("_file")
@@ -285,39 +291,45 @@ class RowSink:
             tbl = tbl.append_column("source_file", source_file.take(files))
             tbl = tbl.append_column("file_sha256", sha256.take(files))
             if name in self.direct:
-                # less than a row group per insert: appended to the transaction's rows, never
-                # written as a row group of its own (even if the estimate was far off)
-                tbl, step = tbl.combine_chunks(), self.INSERT_ROWS // 2
-                for start in range(0, tbl.num_rows, step):
-                    self._insert(name, tbl.slice(start, step))
-                continue
-            parts = self.pending.setdefault(name, [])
-            parts.append(tbl)
-            while sum(t.num_rows for t in parts) >= self.INSERT_ROWS:
-                # Exactly one row group, in one Arrow chunk; the rest waits for the next batch.
-                # A longer block leaves a small row group behind, and several chunks are
-                # inserted by several threads as several row groups: either way the checkpoint
-                # at commit merges them again, i.e. re-writes the table (measured at SCALE=10:
-                # commit 0.7 s -> 0.3 s).
-                staged = pa.concat_tables(parts).combine_chunks()
-                self._insert(name, staged.slice(0, self.INSERT_ROWS))
-                parts[:] = [staged.slice(self.INSERT_ROWS)]
+                self._append(name, tbl)
+            else:
+                self._add_to_blocks(name, tbl)
         self.batches_seen += 1
-        for name, tbl in tables.items():
-            self.rows_seen[name] = self.rows_seen.get(name, 0) + tbl.num_rows
         # the average is trusted once it covers at least as many batches as are left
         if batches_left is not None and batches_left <= self.batches_seen:
             for name in list(self.pending):
                 pending = sum(t.num_rows for t in self.pending[name])
-                coming = batches_left * self.rows_seen.get(name, 0) / self.batches_seen
+                coming = batches_left * self.rows_seen[name] / self.batches_seen
                 if pending + coming * self.TAIL_MARGIN < self.INSERT_ROWS:
                     self.direct.add(name)
-                    self._insert(name, pa.concat_tables(self.pending.pop(name)).combine_chunks())
+                    self._append(name, pa.concat_tables(self.pending.pop(name)))
 
     def flush(self) -> None:
+        """Insert what waits; any later rows of these tables are appended (see above)."""
         for name, parts in list(self.pending.items()):
-            self._insert(name, pa.concat_tables(parts).combine_chunks())
+            self._append(name, pa.concat_tables(parts))
+            self.direct.add(name)
         self.pending.clear()
+
+    def _add_to_blocks(self, name: str, tbl: pa.Table) -> None:
+        parts = self.pending.setdefault(name, [])
+        parts.append(tbl)
+        while sum(t.num_rows for t in parts) >= self.INSERT_ROWS:
+            # Exactly one row group, in one Arrow chunk; the rest waits for the next batch.
+            # A longer block leaves a small row group behind, and several chunks are
+            # inserted by several threads as several row groups: either way the checkpoint
+            # at commit merges them again, i.e. re-writes the table (measured at SCALE=10:
+            # commit 0.7 s -> 0.3 s).
+            staged = pa.concat_tables(parts).combine_chunks()
+            self._insert(name, staged.slice(0, self.INSERT_ROWS))
+            parts[:] = [staged.slice(self.INSERT_ROWS)]
+
+    def _append(self, name: str, tbl: pa.Table) -> None:
+        """Insert ``tbl`` in pieces of less than half a row group, each one Arrow chunk: added to
+        the rows waiting in the transaction, never written as a row group of their own."""
+        tbl, step = tbl.combine_chunks(), self.INSERT_ROWS // 2
+        for start in range(0, tbl.num_rows, step):
+            self._insert(name, tbl.slice(start, step))
 
     def _insert(self, name: str, staged: pa.Table) -> None:
         if not staged.num_rows:

@@ -1,8 +1,8 @@
 """Refusing imports in a parse worker process: numpy and pandas are never loaded there.
 
 Why a module of its own, free of any import worth the name: the parse workers' fork server
-installs the refusal *before* it imports the parsers (:mod:`.preload`), so this module must not
-pull in pyarrow (which imports numpy as soon as it is itself imported).
+installs the refusal *before* it imports the parse task (:mod:`.preload`), so this module must
+not pull in pyarrow (which imports numpy as soon as it is itself imported).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Refusal:
 
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in self.names:
-            raise ImportError(f"{name} is not imported in parse workers")
+            raise ModuleNotFoundError(f"{name} is not imported in parse workers", name=name)
         return None
 
 
