@@ -17,6 +17,7 @@ from fixtures_parsing import (
 )
 
 from dagster_project.parsing import ACTION_COLUMNS, CER_COLUMNS, PARTICIPANT_COLUMNS, parse_workbook
+from dagster_project.parsing.normalize import hash_identifiant
 
 D = dt.date
 
@@ -355,6 +356,35 @@ def test_identifier_never_in_clear_in_rejets(tmp_path, fmt):
     assert len(r.rejets) == 3
     for rej in r.rejets:
         assert secret not in repr(rej) and "1234567" not in repr(rej)
+
+
+def test_refused_rows_identifier_typed_elsewhere_is_masked(tmp_path, fmt):
+    """An identifier is pseudonymised in every refusal of the file, even when no row of that
+    participant was loaded: in its own refused row, or in another refused row."""
+    own, other = "SECRET42", "SECRET43"
+    rows = [
+        [own, D(2017, 3, 1), D(2017, 5, 1), own, None],  # its own id as exit reason: refused
+        [other, "bad", None, None, None],  # refused for its date: this id is loaded nowhere
+        ["OK1", D(2017, 1, 1), D(2017, 5, 1), other, None],  # that id as exit reason
+    ]
+    path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(*rows)})
+    r = parse(path, idents=(own, other))
+    assert [(rej.row_number, rej.column_name) for rej in r.rejets] == [
+        (4, "Motif de sortie"), (5, "Date d'entrée"), (6, "Motif de sortie")
+    ]
+    assert r.rejets[0].value == hash_identifiant(own)
+    assert r.rejets[2].value == hash_identifiant(other)
+
+    cer = [CER_HEADER, ["SECRET44", "bad", "Oui"], ["C1", D(2017, 2, 1), "SECRET44"]]
+    path = build(
+        tmp_path,
+        fmt,
+        {"Action": action_rows({"Code thématique": "RU", "Nombre de référents": 2}), "CER": cer},
+        name="ru",
+    )
+    r = parse(path, idents=("SECRET44",))
+    assert [rej.column_name for rej in r.rejets] == ["Date de signature", "Accompagnement social"]
+    assert r.rejets[1].value == hash_identifiant("SECRET44")
 
 
 # ------------------------------------------------------------------ file-level rejections

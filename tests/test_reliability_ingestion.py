@@ -685,6 +685,144 @@ def test_finance_export_all_lines_or_whole_file_rejected(tmp_path):
     assert conservation_failures(con) == []
 
 
+def same_as_fresh_load(con, raw: Path) -> None:
+    """The incremental state equals what a load from scratch of the same folder gives (run ids
+    and timestamps aside), and conserves every row."""
+
+    def state(c) -> dict[str, list]:
+        out = {
+            t: c.execute(
+                f"SELECT * EXCLUDE (loaded_at, run_id) FROM raw.{t} ORDER BY ALL"
+            ).fetchall()
+            for t in ("raw_actions", "raw_participants", "raw_cer", "raw_mandats")
+        }
+        out["rejets"] = c.execute(
+            "SELECT * EXCLUDE (run_id, rejected_at) FROM raw.rejets ORDER BY ALL"
+        ).fetchall()
+        out["manifest"] = c.execute(
+            "SELECT source_file, sha256, status, num_convention, replaced_by, detail, rows_read,"
+            " rows_loaded, rows_rejected FROM raw.manifest ORDER BY ALL"
+        ).fetchall()
+        return out
+
+    fresh = duckdb.connect()
+    ingest_exercice(fresh, raw, EX, run_id="fresh", workers=1)
+    assert state(con) == state(fresh)
+    assert conservation_failures(con) == []
+
+
+FIN = f"{EX}/finances"
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "loaded_after"),
+    [
+        pytest.param(  # the export that held a mandate first goes: the other one's copy counts
+            {"a.csv": ["M1", "M2"], "b.csv": ["M1", "M2", "M3"]},
+            {"b.csv": ["M1", "M2", "M3"]},
+            {("b.csv", "M1"), ("b.csv", "M2"), ("b.csv", "M3")},
+            id="first-export-removed",
+        ),
+        pytest.param(  # the first export drops a mandate the second one also holds
+            {"a.csv": ["M1", "M2"], "b.csv": ["M2"]},
+            {"a.csv": ["M1"], "b.csv": ["M2"]},
+            {("a.csv", "M1"), ("b.csv", "M2")},
+            id="mandate-dropped-from-first",
+        ),
+        pytest.param(  # the first export gains a mandate the second one holds: counted once
+            {"a.csv": ["M1"], "b.csv": ["M2"]},
+            {"a.csv": ["M1", "M2"], "b.csv": ["M2"]},
+            {("a.csv", "M1"), ("a.csv", "M2")},
+            id="mandate-added-to-first",
+        ),
+    ],
+)
+def test_duplicate_mandates_follow_the_other_exports(tmp_path, before, after, loaded_after):
+    """A mandate already in another export is refused: when one export changes, comes or goes,
+    the verdicts on the others are re-checked (payments neither lost nor counted twice)."""
+    raw = tmp_path / "raw"
+    (raw / str(EX) / "operateurs").mkdir(parents=True)
+    write_workbook(raw / str(EX) / "operateurs" / "a.xlsx", good_sheets(conv(1), ["A1"]))
+
+    def write(exports: dict[str, list[str]]) -> None:  # only what differs is rewritten
+        for p in (raw / FIN).glob("*.csv"):
+            if p.name not in exports:
+                p.unlink()
+        for name, nums in exports.items():
+            if not (raw / FIN / name).exists() or nums != before.get(name):
+                write_mandats(raw / FIN / name, [mandat(n, conv(1)) for n in nums])
+
+    write(before)
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    write(after)
+    ingest_exercice(con, raw, EX, run_id="r2", workers=1)
+    got = con.execute("SELECT source_file, num_mandat FROM raw.raw_mandats").fetchall()
+    assert {(sf.rsplit("/", 1)[1], n) for sf, n in got} == loaded_after
+    same_as_fresh_load(con, raw)
+
+
+def test_file_unreadable_once_is_read_again(tmp_path, monkeypatch):
+    """A workbook that could not be read (locked on a share during the night) is on record as
+    refused with no hash; the next run reads it again, though its size and mtime are the same."""
+    from dagster_project.ingestion import discovery
+    from dagster_project.parsing import workbook
+
+    ops = small_drop(tmp_path / "raw")
+    locked = ops / "b.ods"
+    real_sha, real_open = discovery.sha256_file, workbook._open_workbook
+
+    def sha(path, *a, **k):
+        if path == locked:
+            raise PermissionError(13, "verrouillé")
+        return real_sha(path, *a, **k)
+
+    def open_workbook(path):
+        if path == locked:
+            raise workbook._FileRejected("fichier illisible (PermissionError)")
+        return real_open(path)
+
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    with monkeypatch.context() as m:
+        m.setattr(discovery, "sha256_file", sha)
+        m.setattr(workbook, "_open_workbook", open_workbook)
+        ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    sf = f"{EX}/operateurs/b.ods"
+    q = "SELECT status, sha256, rows_loaded FROM raw.manifest WHERE source_file = ?"
+    assert con.execute(q, [sf]).fetchone() == ("rejected", "", 0)
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    assert s.files_parsed >= 1
+    status, sha256, rows_loaded = con.execute(q, [sf]).fetchone()
+    assert (status, len(sha256), rows_loaded) == ("loaded", 64, 3)  # the action and B1, B2
+    same_as_fresh_load(con, tmp_path / "raw")
+
+
+def test_file_names_not_in_utf8(tmp_path):
+    """Names left as Latin-1 bytes by an archive unzipped from Windows: the workbook is loaded,
+    the note is listed as ignored, both recorded with their odd bytes escaped; the sensor's
+    fingerprint works too."""
+    from dagster_project.ingestion.discovery import drop_fingerprint
+
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    workbook = Path(os.fsdecode(os.fsencode(ops) + b"/bilan \xe9t\xe9 PDI.xlsx"))
+    write_workbook(workbook, good_sheets(conv(1), ["A1"]))
+    Path(os.fsdecode(os.fsencode(ops) + b"/note \xe9t\xe9.txt")).write_text("note")
+    con = duckdb.connect()
+    s = ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    assert (s.files_loaded, s.files_ignored, s.files_rejected) == (1, 1, 0)
+    assert con.execute("SELECT file_name, status FROM raw.manifest ORDER BY 1").fetchall() == [
+        ("bilan \\xe9t\\xe9 PDI.xlsx", "loaded"),
+        ("note \\xe9t\\xe9.txt", "ignored"),
+    ]
+    assert con.execute("SELECT count(*) FROM raw.raw_participants").fetchone()[0] == 1
+    assert len(drop_fingerprint(raw)) == 64
+    s = ingest_exercice(con, raw, EX, run_id="r2", workers=1)  # and it is seen as unchanged
+    assert s.files_parsed == 0
+    same_as_fresh_load(con, raw)
+
+
 # --------------------------------------------------------------------------- 7. property-based
 
 NAMES = st.sampled_from([

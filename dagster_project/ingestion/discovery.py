@@ -36,7 +36,8 @@ class RawFile:
 
     @property
     def file_name(self) -> str:
-        return self.path.name
+        """The name as recorded (see :func:`recorded_name`), not always ``path.name``."""
+        return self.source_file.rsplit("/", 1)[-1]
 
 
 def discover_exercices(raw_dir: Path) -> list[int]:
@@ -61,6 +62,22 @@ def _classify(folder: str, name: str) -> tuple[str, str | None]:
     return KIND_AUTRE, f"extension « {suffix or '(aucune)'} » non attendue dans {folder}/"
 
 
+def recorded_name(name: str) -> str:
+    """A file or folder name as it can be recorded (manifest, rejections, digests).
+
+    Names the file system gives as bytes that are not UTF-8 (an archive unzipped from Windows
+    leaves Latin-1 names) reach Python with surrogate escapes, which no database, digest or log
+    accepts. Their undecodable bytes are written ``\\xe9``: readable, and distinct from the
+    folder's other names (the manifest's key) unless one is literally spelt with such escapes.
+    The file itself is still opened by its real path.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
 def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
     """All files of one exercise, workbooks and exports first-class, anything else ``autre``.
 
@@ -74,7 +91,7 @@ def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
     for dirpath, dirnames, filenames in os.walk(root_s):
         dirnames.sort()
         rel = os.path.relpath(dirpath, root_s)
-        parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+        parts = () if rel == os.curdir else tuple(recorded_name(p) for p in rel.split(os.sep))
         folder = parts[0] if parts else ""
         prefix = "/".join((str(exercice), *parts))
         for name in sorted(filenames):
@@ -90,7 +107,7 @@ def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
                 RawFile(
                     exercice=exercice,
                     path=Path(full),
-                    source_file=f"{prefix}/{name}",
+                    source_file=f"{prefix}/{recorded_name(name)}",
                     kind=kind,
                     size_bytes=st.st_size,
                     mtime_ns=st.st_mtime_ns,
@@ -113,13 +130,16 @@ def hash_files(
 ) -> dict[str, str]:
     """sha256 per source_file, reusing a known hash when size and mtime are unchanged (as git does).
 
-    ``known`` maps source_file → (size_bytes, mtime_ns, sha256) from the previous manifest.
+    ``known`` maps source_file → (size_bytes, mtime_ns, sha256) from the previous manifest. A file
+    that cannot be read gets ``""``: never reused, never equal to a real hash, so the next run
+    reads it again (a workbook locked on a share for one night is loaded the next).
     """
     known = known or {}
     out: dict[str, str] = {}
     for f in files:
         prev = known.get(f.source_file)
-        if prev and prev[0] == f.size_bytes and prev[1] == f.mtime_ns:
+        # an empty known hash is a file that could not be read: read it again
+        if prev and prev[2] and prev[0] == f.size_bytes and prev[1] == f.mtime_ns:
             out[f.source_file] = prev[2]
         else:
             try:

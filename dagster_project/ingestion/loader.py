@@ -36,7 +36,6 @@ from dagster_project.ingestion.discovery import (
     hash_files,
 )
 from dagster_project.ingestion.warehouse import DATA_TABLES, init_raw_schema
-from dagster_project.parsing.normalize import hash_identifiant
 from dagster_project.parsing.worker import init_worker, parse_batch
 
 MANIFEST_COLUMNS = (
@@ -420,8 +419,11 @@ def ingest_exercice(
     summary.input_sha256 = digest_lines(f"{k}:{v}" for k, v in hashes.items())
 
     def unchanged(f: RawFile) -> bool:
+        # an empty sha256 is a file that could not be read (hash_files): never unchanged
         p = prev.get(f.source_file)
-        return bool(p) and p["sha256"] == hashes[f.source_file] and p["kind"] == f.kind
+        return (
+            bool(p and p["sha256"]) and p["sha256"] == hashes[f.source_file] and p["kind"] == f.kind
+        )
 
     workbooks = [f for f in files if f.kind == KIND_OPERATEUR]
     exports = [f for f in files if f.kind == KIND_FINANCES]
@@ -559,12 +561,9 @@ def ingest_exercice(
                 r.update(extra)
             return rows
 
-        def add_rejets(f: RawFile, items, identifiers: frozenset[str] = frozenset()) -> None:
+        def add_rejets(f: RawFile, items) -> None:
+            # values are on record as the parsers give them: identifiers already pseudonymised
             for rj in items:
-                value = rj.value
-                if value is not None and value.strip() in identifiers:
-                    # a participant identifier typed in another column: never on record in clear
-                    value = hash_identifiant(value.strip())
                 rejets.append(
                     {
                         "exercice": exercice,
@@ -573,7 +572,7 @@ def ingest_exercice(
                         "sheet": rj.sheet,
                         "row_number": rj.row_number,
                         "column_name": rj.column_name,
-                        "value": value,
+                        "value": rj.value,
                         "reason": rj.reason,
                         "run_id": run_id,
                         "rejected_at": now,
@@ -614,7 +613,7 @@ def ingest_exercice(
             elif sf not in winners:
                 manifest_rows.append(replaced_row(f, res.num_convention, res.rows_read))
             else:
-                add_rejets(f, res.rejets, res.identifiants)
+                add_rejets(f, res.rejets)
                 inserts["raw_actions"].extend(lineage(f, [res.action]))
                 kept.add(sf)
                 manifest_rows.append(
@@ -628,8 +627,10 @@ def ingest_exercice(
                     )
                 )
 
-        # 4. Finance exports: re-parsed when changed or when the set of loaded conventions changed
-        #    (the "unknown convention" refusal depends on it).
+        # 4. Finance exports: re-checked when the loaded conventions changed (the "unknown
+        #    convention" refusal depends on them) or when any export changed, came or went: a
+        #    mandate already in another export is refused, so each export's verdicts depend on
+        #    all the others. Then every export is re-read, in order, as on a fresh load.
         conventions = sorted(winner_of)
         # conventions whose only workbook(s) were refused: their mandates say so
         refused_workbook: dict[str, str] = {}
@@ -637,7 +638,11 @@ def ingest_exercice(
             if r["kind"] == KIND_OPERATEUR and r["status"] == "rejected" and r["num_convention"]:
                 refused_workbook.setdefault(r["num_convention"], r["file_name"])
         conv_digest = digest_lines(
-            [*conventions, *(f"refusé:{c}:{n}" for c, n in refused_workbook.items())]
+            [
+                *conventions,
+                *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
+                *(f"export:{f.source_file}:{hashes[f.source_file]}" for f in exports),
+            ]
         )
         known_conventions = set(conventions)
         seen_mandats: set[str] = set()

@@ -75,11 +75,7 @@ assert all(tuple(ROW_SCHEMAS[t].names[:-1]) == cols for t, cols in _COLUMNS.item
 
 @dataclass(slots=True)
 class ParsedWorkbook:
-    """A parsed workbook whose participant/CER rows went to the batch's Arrow tables.
-
-    ``identifiants`` holds the participant identifiers of the file's rows, but only when the file
-    has row rejections (the loader masks an identifier typed in another column of a refused row).
-    """
+    """A parsed workbook whose participant/CER rows went to the batch's Arrow tables."""
 
     num_convention: str | None
     action: dict | None
@@ -90,15 +86,11 @@ class ParsedWorkbook:
     file_rejected: bool
     n_participants: int = 0
     n_cer: int = 0
-    identifiants: frozenset[str] = frozenset()
     participants: tuple = field(default=())  # always empty: rows are in the Arrow tables
     cer: tuple = field(default=())
 
 
 def _light(res: CompactWorkbook) -> ParsedWorkbook:
-    ids: frozenset[str] = frozenset()
-    if res.rejets and (res.participants or res.cer):
-        ids = frozenset(str(r[0]) for r in (*res.participants, *res.cer))  # r[0]: identifiant
     return ParsedWorkbook(
         num_convention=res.num_convention,
         action=res.action,
@@ -109,7 +101,6 @@ def _light(res: CompactWorkbook) -> ParsedWorkbook:
         file_rejected=res.file_rejected,
         n_participants=len(res.participants),
         n_cer=len(res.cer),
-        identifiants=ids,
     )
 
 

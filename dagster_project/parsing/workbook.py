@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date as _DATE
 from itertools import islice
 from pathlib import Path
@@ -559,6 +559,8 @@ class _TableResult:
     rejets: list[Rejet]
     rows_read: int
     header_error: tuple[str, str] | None = None  # (reason, column)
+    # identifiers of the refused rows whose identifier could be read (see _mask_identifiers)
+    refused_ids: set[str] = field(default_factory=set)
 
 
 _L_IDENT = _PARTICIPANT_FIELDS["identifiant"][0]
@@ -629,11 +631,16 @@ def _parse_participants(
     out: list[tuple] = []
     append = out.append
     rejets: list[Rejet] = []
+    refused_ids: set[str] = set()
     seen: set[tuple] = set()
     read = 0
 
-    def reject(rownum: int, column: str, value: str | None, reason: str) -> None:
+    def reject(
+        rownum: int, column: str, value: str | None, reason: str, ident: str | None = None
+    ) -> None:
         rejets.append(Rejet(sheet, rownum, column, value, reason))
+        if ident is not None:  # a refused row's identifier: masked wherever it is typed
+            refused_ids.add(ident)
 
     for rownum, row in enumerate(islice(grid, header + 1, None), header + 2):
         ident_v = row[ci]
@@ -669,13 +676,13 @@ def _parse_participants(
         if tde is date_t:
             de = de_v
         elif _blank(de_v):
-            reject(rownum, _L_ENTREE, None, "Date d'entrée manquante")
+            reject(rownum, _L_ENTREE, None, "Date d'entrée manquante", ident)
             continue
         else:
             try:
                 de = to_date(de_v)
             except ValeurInvalide as exc:
-                reject(rownum, _L_ENTREE, cell_to_text(de_v), f"Date d'entrée : {exc}")
+                reject(rownum, _L_ENTREE, cell_to_text(de_v), f"Date d'entrée : {exc}", ident)
                 continue
         # -- date de sortie
         if tds is date_t:
@@ -686,26 +693,30 @@ def _parse_participants(
             try:
                 ds = to_date(ds_v)
             except ValeurInvalide as exc:
-                reject(rownum, _L_SORTIE, cell_to_text(ds_v), f"Date de sortie : {exc}")
+                reject(rownum, _L_SORTIE, cell_to_text(ds_v), f"Date de sortie : {exc}", ident)
                 continue
         if ds is not None and ds < de:
-            reject(rownum, _L_SORTIE, ds.isoformat(), _EXIT_BEFORE_ENTRY)
+            reject(rownum, _L_SORTIE, ds.isoformat(), _EXIT_BEFORE_ENTRY, ident)
             continue
         # -- motif de sortie
         mot_v = row[cm]
         if mot_v == "" or (type(mot_v) is str_t and mot_v.isspace()):
             if ds is not None:
-                reject(rownum, _L_MOTIF, None, "Date de sortie renseignée sans Motif de sortie")
+                reject(
+                    rownum, _L_MOTIF, None, "Date de sortie renseignée sans Motif de sortie", ident
+                )
                 continue
             brut = code = None
         else:
             brut = mot_v.strip() if type(mot_v) is str_t else cell_to_text(mot_v)
             code = motifs.get(norm(brut))
             if code is None:
-                reject(rownum, _L_MOTIF, brut, _UNKNOWN_MOTIF)
+                reject(rownum, _L_MOTIF, brut, _UNKNOWN_MOTIF, ident)
                 continue
             if ds is None:
-                reject(rownum, _L_MOTIF, brut, "Motif de sortie renseigné sans Date de sortie")
+                reject(
+                    rownum, _L_MOTIF, brut, "Motif de sortie renseigné sans Date de sortie", ident
+                )
                 continue
         # -- mise en parcours en cours (optional column)
         mep = None
@@ -716,16 +727,16 @@ def _parse_participants(
                 try:
                     mep = parse_oui_non(mep_v)
                 except ValeurInvalide as exc:
-                    reject(rownum, _L_MEP, cell_to_text(mep_v), f"{_L_MEP} : {exc}")
+                    reject(rownum, _L_MEP, cell_to_text(mep_v), f"{_L_MEP} : {exc}", ident)
                     continue
         # -- duplicate
         key = (ident, de, ds, code)
         if key in seen:
-            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_PARTICIPANT)
+            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_PARTICIPANT, ident)
             continue
         seen.add(key)
         append((ident, de, ds, brut, code, mep, rownum))  # PARTICIPANT_ROW_FIELDS
-    return _TableResult(out, rejets, read)
+    return _TableResult(out, rejets, read, refused_ids=refused_ids)
 
 
 _UNKNOWN_MOTIF = "motif de sortie inconnu (ni code ni libellé de motifs_sortie.csv)"
@@ -748,11 +759,16 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
     out: list[tuple] = []
     append = out.append
     rejets: list[Rejet] = []
+    refused_ids: set[str] = set()
     seen: set[tuple] = set()
     read = 0
 
-    def reject(rownum: int, column: str, value: str | None, reason: str) -> None:
+    def reject(
+        rownum: int, column: str, value: str | None, reason: str, ident: str | None = None
+    ) -> None:
         rejets.append(Rejet(sheet, rownum, column, value, reason))
+        if ident is not None:  # a refused row's identifier: masked wherever it is typed
+            refused_ids.add(ident)
 
     for rownum, row in enumerate(islice(grid, header + 1, None), header + 2):
         ident_v = row[ci]
@@ -783,13 +799,13 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
         if tds is date_t:
             ds = ds_v
         elif _blank(ds_v):
-            reject(rownum, _L_SIGN, None, "Date de signature manquante")
+            reject(rownum, _L_SIGN, None, "Date de signature manquante", ident)
             continue
         else:
             try:
                 ds = parse_date(ds_v)
             except ValeurInvalide as exc:
-                reject(rownum, _L_SIGN, cell_to_text(ds_v), f"Date de signature : {exc}")
+                reject(rownum, _L_SIGN, cell_to_text(ds_v), f"Date de signature : {exc}", ident)
                 continue
         acc_v = row[ca]
         acc = oui_non.get(acc_v)
@@ -797,18 +813,37 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
             try:
                 acc = parse_oui_non(acc_v)
             except ValeurInvalide as exc:
-                reject(rownum, _L_ACCS, cell_to_text(acc_v), f"{_L_ACCS} : {exc}")
+                reject(rownum, _L_ACCS, cell_to_text(acc_v), f"{_L_ACCS} : {exc}", ident)
                 continue
             if acc is None:
-                reject(rownum, _L_ACCS, None, "Accompagnement social manquant (Oui/Non)")
+                reject(rownum, _L_ACCS, None, "Accompagnement social manquant (Oui/Non)", ident)
                 continue
         key = (ident, ds)
         if key in seen:
-            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_CER)
+            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_CER, ident)
             continue
         seen.add(key)
         append((ident, ds, acc, rownum))  # CER_ROW_FIELDS
-    return _TableResult(out, rejets, read)
+    return _TableResult(out, rejets, read, refused_ids=refused_ids)
+
+
+def _mask_identifiers(
+    rejets: list[Rejet], participants: list[tuple], cer: list[tuple], refused_ids: set[str]
+) -> list[Rejet]:
+    """The rejections with every participant identifier of the file pseudonymised.
+
+    A refusal records the offending value, and an operator may have typed an identifier in the
+    wrong column (as the exit reason, say): that value must not be on record in clear. Every
+    identifier the file holds counts, whether its row was loaded or refused, and wherever in the
+    file it appears.
+    """
+    ids = {r[0] for r in participants} | {r[0] for r in cer} | refused_ids  # r[0]: identifiant
+    return [
+        replace(rj, value=hash_identifiant(rj.value.strip()))
+        if rj.value is not None and rj.value.strip() in ids
+        else rj
+        for rj in rejets
+    ]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -936,11 +971,15 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
     participants: list[tuple] = []
     cer: list[tuple] = []
     rejets: list[Rejet] = []
+    refused_ids: set[str] = set()
     read = 1
     for kind, t in tables:
         (participants if kind == "participants" else cer).extend(t.rows)
         rejets.extend(t.rejets)
+        refused_ids |= t.refused_ids
         read += t.rows_read
+    if rejets:
+        rejets = _mask_identifiers(rejets, participants, cer, refused_ids)
     loaded = 1 + len(participants) + len(cer)
     return CompactWorkbook(
         exercice=exercice,
