@@ -1,6 +1,7 @@
 -- Added on top of fixture_2099_ok.sql: a tiny but internally consistent exercice 2017.
 -- 2017 has published figures (seeds bilan_publie_*), which one action cannot match:
 -- only the control-total test (controles_publies_ok on fct_controles_publies) must fail.
+-- Its one payment, 4 731 052.60, matches the report's PRO-EMP-AME 4 731 053 (printed in euros).
 insert into raw.raw_actions values
     (2017, 'PDI-2017-0001', 'Association A', '11111111111111', 'Mobilisation vers l''emploi', 'PRO-EMP-AME',
      '2017-01-01', '2017-12-31', 2.0, null, null, null, null, null,
@@ -9,5 +10,5 @@ insert into raw.raw_participants values
     (2017, 'PDI-2017-0001', 'P1', '2017-01-10', '2017-06-30', 'ID-EMPLOI', 'ID-EMPLOI', null,
      '2017/operateurs/a.xlsx', 'Participants', 2, 'sha-2017-a', '2018-06-30 10:00:00', 'run-2');
 insert into raw.raw_mandats values
-    (2017, '2017-000001', '2017-02-01', 'PDI-2017-0001', 'ASSOC A', '11111111111111', 'Avance', 4731053.00,
+    (2017, '2017-000001', '2017-02-01', 'PDI-2017-0001', 'ASSOC A', '11111111111111', 'Avance', 4731052.60,
      '2017/finances/mandats_2017.csv', null, 2, 'sha-2017-f', '2018-06-30 10:00:00', 'run-2');

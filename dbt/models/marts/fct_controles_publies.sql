@@ -1,8 +1,8 @@
 -- Control totals: one row per number printed in the published report of an exercice that
 -- is loaded in the warehouse, with the value the pipeline computes for it.
---   comparaison `egal`:    ok when the computed value equals the published value exactly
---                          (amounts to the cent); only staff ETP, which the report prints
---                          rounded to the unit, are compared after rounding;
+--   comparaison `egal`:    ok when the computed value, rounded to the unit, equals the published
+--                          value: the report prints every figure as a whole number (euros, staff
+--                          ETP), while payments are computed to the cent;
 --   comparaison `minimum`: ok when computed >= published ("plus de 12 000").
 -- A published figure the pipeline does not compute is ko (valeur_calculee null).
 -- An exercice without published figures has no rows here; a blank published cell is not a control.
@@ -76,9 +76,7 @@ select
     case
         when valeur_calculee is null then 'ko'
         when comparaison = 'minimum' and valeur_calculee >= valeur_publiee then 'ok'
-        when comparaison = 'egal' and indicateur = 'etp'
-            and round(valeur_calculee, 0) = round(valeur_publiee, 0) then 'ok'
-        when comparaison = 'egal' and valeur_calculee = valeur_publiee then 'ok'
+        when comparaison = 'egal' and round(valeur_calculee, 0) = valeur_publiee then 'ok'
         else 'ko'
     end                                                     as statut
 from compares
