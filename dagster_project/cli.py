@@ -4,7 +4,9 @@ It discovers the exercise folders, registers their partitions, holds the warehou
 the whole run (a second ``make run`` waits a bounded time, then fails naming the holder), executes
 ``bilan_nightly`` in process on $DAGSTER_HOME (so the run shows in ``make dev``), then prints what
 was loaded and refused, which check failed with observed vs expected, and the published synthesis.
-Exit status 0 only when the marts were published.
+Exit status 0 only when the run succeeded. A failed run says whether marts.duckdb was replaced:
+"nothing published" only when ``analystes/marts_publies`` did not materialize in that run (read
+from the run's events); otherwise the marts were published and what failed came after (reports).
 """
 
 from __future__ import annotations
@@ -149,6 +151,24 @@ def check_failures(result) -> list[str]:
     return out
 
 
+def marts_published(result) -> bool:
+    """Did ``analystes/marts_publies`` materialize in this run (so marts.duckdb was replaced)?"""
+    return any(
+        ev.asset_key is not None and ev.asset_key.path == ["analystes", "marts_publies"]
+        for ev in result.get_asset_materialization_events()
+    )
+
+
+def failure_headline(published: bool, marts: Path) -> str:
+    """The first line of a failed run's summary: whether the analysts' file changed."""
+    if published:
+        return (
+            f"\nÉCHEC après publication : les marts de ce run ont été publiés ({marts}, "
+            "tous les contrôles bloquants passés), puis une étape suivante a échoué :"
+        )
+    return "\nÉCHEC : rien n'a été publié (marts.duckdb inchangé)."
+
+
 def print_synthese(marts: Path) -> None:
     import duckdb
 
@@ -271,16 +291,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ.pop(LOCK_HELD_ENV, None)
         lock.__exit__(None, None, None)
 
+    published = marts_published(result)
     if not result.success:
-        print("\nÉCHEC : rien n'a été publié (marts.duckdb inchangé).", file=sys.stderr)
+        print(failure_headline(published, settings.marts_path()), file=sys.stderr)
         for line in check_failures(result) + controls:
             print(line, file=sys.stderr)
         print(f"  run Dagster : {result.run_id}", file=sys.stderr)
         return 1
-    published = any(
-        ev.asset_key is not None and ev.asset_key.path == ["analystes", "marts_publies"]
-        for ev in result.get_asset_materialization_events()
-    )
     if not published:  # e.g. nothing changed since the last publication: nothing re-published
         print(f"\nRien de nouveau publié : {settings.marts_path()} inchangé.")
         if settings.marts_path().exists():

@@ -6,6 +6,13 @@ in place: the marts are copied into a new temp file beside it, CHECKPOINTed and 
 left), fsynced, then atomically renamed over the old one. A reader holding the old file open keeps
 its snapshot (the old inode); a crash at any point leaves the old file untouched, and the next
 run sweeps the orphan temp files.
+
+The published file is exactly the marts, nothing else: a ``marts.duckdb.wal`` beside the target
+belongs to the *old* file (a client killed while it had the file open read-write leaves one), and
+DuckDB would replay it onto the new file at its next opening (foreign tables, extra rows). So it
+is removed just before the rename, under the writer lock the caller holds (no other publication
+can be writing either file); a crash between the two leaves the old file without its stray WAL,
+never the new file with it.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class PublishResult:
     path: Path
     tables: dict[str, int]
     size_bytes: int
+    stale_wal_removed: bool = False
 
 
 def sweep_orphans(directory: Path) -> list[Path]:
@@ -59,6 +67,17 @@ def sweep_orphans(directory: Path) -> list[Path]:
                 p.unlink()
                 removed.append(p)
     return removed
+
+
+def remove_stale_wal(target: Path) -> bool:
+    """Remove the old file's WAL before the new file takes its name (call under the writer
+    lock, right before the rename). Returns whether there was one."""
+    wal = Path(str(target) + ".wal")
+    try:
+        wal.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _fsync(path: Path) -> None:
@@ -114,7 +133,9 @@ def publish(
         raise PublicationRefused("the new marts file kept a WAL after CHECKPOINT: not published")
     _fsync(tmp)
     os.chmod(tmp, 0o644)
+    stale_wal = remove_stale_wal(target)
     os.replace(tmp, target)
     _fsync(target.parent)
-    return PublishResult(path=target, tables=counts, size_bytes=target.stat().st_size)
-
+    return PublishResult(
+        path=target, tables=counts, size_bytes=target.stat().st_size, stale_wal_removed=stale_wal
+    )

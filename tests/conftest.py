@@ -72,6 +72,16 @@ def run_pipeline(
     )
 
 
+def copy_run(run: RunOutcome, dest: Path) -> tuple[Path, Path, Path]:
+    """A private copy of a finished run's raw dir, warehouse and DAGSTER_HOME (instance with its
+    runs, materializations and check evaluations), for tests that change or re-run it."""
+    raw, wh, home = dest / "raw", dest / "warehouse", dest / "dagster_home"
+    shutil.copytree(run.raw_dir, raw)
+    shutil.copytree(run.warehouse_dir, wh)
+    shutil.copytree(run.dagster_home, home)
+    return raw, wh, home
+
+
 def copy_drop(dest_raw: Path, exercices=("2017",)) -> Path:
     for ex in exercices:
         shutil.copytree(ROOT / "data" / "raw" / ex, dest_raw / ex)

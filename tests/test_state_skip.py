@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from dagster_project import state
-from tests.conftest import ROOT, pipeline_env, run_pipeline
+from tests.conftest import ROOT, copy_run, pipeline_env, run_pipeline
 
 EX = 2017
 
@@ -161,18 +161,10 @@ def test_digest_matches_the_loaders_inputs_digest(tmp_path):
 # --------------------------------------------------------------------------- real runs
 
 
-def _copy_run(run_2017, dest: Path) -> tuple[Path, Path, Path]:
-    raw, wh, home = dest / "raw", dest / "warehouse", dest / "dagster_home"
-    shutil.copytree(run_2017.raw_dir, raw)
-    shutil.copytree(run_2017.warehouse_dir, wh)
-    shutil.copytree(run_2017.dagster_home, home)
-    return raw, wh, home
-
-
 @pytest.mark.slow
 def test_unchanged_run_skips_then_raw_change_rebuilds(run_2017, tmp_path):
     assert (run_2017.warehouse_dir / state.STATE_FILE).exists()
-    raw, wh, home = _copy_run(run_2017, tmp_path)
+    raw, wh, home = copy_run(run_2017, tmp_path)
     marts_before = (wh / "marts.duckdb").stat().st_mtime_ns
     t0 = time.perf_counter()
     again = run_pipeline(raw, wh, home)
@@ -209,7 +201,7 @@ def test_unchanged_run_skips_then_raw_change_rebuilds(run_2017, tmp_path):
 def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
     """Without the CLI guard (a run launched by Dagster: schedule, sensor, UI), the ingestion asset
     sees the unchanged state, materializes nothing, and dbt, checks and publication are skipped."""
-    raw, wh, home = _copy_run(run_2017, tmp_path)
+    raw, wh, home = copy_run(run_2017, tmp_path)
     script = (
         "import dagster as dg\n"
         "from dagster_project.definitions import defs\n"

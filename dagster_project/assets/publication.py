@@ -1,16 +1,32 @@
 """The analysts' database: published only when every blocking check upstream has passed.
 
-Dagster skips this asset when a blocking check or the dbt build failed earlier in the run, so a
-wrong figure never reaches ``marts.duckdb``; the copy itself is write-audit-publish (see
-:mod:`dagster_project.publication`).
+Two locks on the same door, because a wrong figure in ``marts.duckdb`` is the worst failure:
+
+1. In a run, Dagster skips an asset when a blocking check of one of its *direct* upstream assets
+   failed, and only those. So this asset depends on every asset that carries a blocking check
+   (staging, intermediate and marts models, the raw manifest; keys derived from the check
+   definitions, :data:`PUBLICATION_DEPS`), not only on the marts it copies: a failed GX suite on
+   a staging model skips the publication like a failed dbt test on a mart.
+2. Before copying anything, the asset itself refuses (``dg.Failure``, not retried, the old file
+   untouched) when a control total against the published report is not ``ok`` or when a blocking
+   check upstream did not pass on the asset's latest materialization, as recorded in the
+   instance (:mod:`dagster_project.checks.publication_gate`). "Materialize" on this asset alone
+   (UI) runs no check: it re-publishes only marts whose checks passed.
+
+The copy itself is write-audit-publish (see :mod:`dagster_project.publication`).
 """
 
 from datetime import timedelta
 
 import dagster as dg
+import duckdb
 
 from dagster_project import state
+from dagster_project.assets.dbt import bilan_dbt_assets
 from dagster_project.assets.ingestion import IO_RETRY
+from dagster_project.checks.conservation import manifest_conservation
+from dagster_project.checks.publication_gate import SHOWN, blocking_check_keys, unverified_checks
+from dagster_project.checks.quality import GX_CHECKS
 from dagster_project.publication import PublicationRefused, publish
 from dagster_project.reporting.views import VIEWS_SQL
 from dagster_project.resources import WarehouseResource
@@ -23,6 +39,14 @@ MART_DEPS = [
     "fct_controles_publies",
 ]
 MARTS_PUBLIES = dg.AssetKey(["analystes", "marts_publies"])
+# Every definition that carries asset checks (definitions.py registers the same ones; a test
+# checks that no blocking check of the code location is missing here).
+CHECKED_DEFINITIONS = [bilan_dbt_assets, manifest_conservation, *GX_CHECKS]
+BLOCKING_CHECKS = blocking_check_keys(CHECKED_DEFINITIONS)
+PUBLICATION_DEPS = sorted(
+    {dg.AssetKey(["marts", m]) for m in MART_DEPS} | {k.asset_key for k in BLOCKING_CHECKS},
+    key=lambda k: k.to_user_string(),
+)
 
 
 def controls_metadata(con) -> dict[str, dg.MetadataValue]:
@@ -45,6 +69,46 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
     return md
 
 
+def failed_controls(con) -> list[str]:
+    """Control totals not ``ok`` (or the control table missing: nothing proves the figures)."""
+    try:
+        rows = con.execute(
+            "SELECT exercice, source, perimetre, indicateur, valeur_publiee, valeur_calculee, "
+            "statut FROM marts.fct_controles_publies WHERE statut IS DISTINCT FROM 'ok' "
+            "ORDER BY ALL"
+        ).fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        return [f"contrôles illisibles : {str(exc).splitlines()[0]}"]
+    return [
+        f"contrôle {ex} {src}/{per}/{ind} : observé {calc} / attendu {pub} ({statut})"
+        for ex, src, per, ind, pub, calc, statut in rows
+    ]
+
+
+def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:
+    """Raise (no retry: the data will not change by itself) unless every control total is ok
+    and every blocking check upstream passed on the latest materialization of its asset."""
+    controls = failed_controls(con)
+    checks = unverified_checks(context.instance, BLOCKING_CHECKS)
+    if not (controls or checks):
+        return
+    shown = (controls + checks)[:SHOWN]
+    more = len(controls) + len(checks) - len(shown)
+    raise dg.Failure(
+        description=(
+            f"Publication refusée, marts.duckdb inchangé : {len(controls)} contrôle(s) non ok, "
+            f"{len(checks)} check(s) bloquant(s) non vérifié(s) sur les données actuelles.\n"
+            + "\n".join(f"- {line}" for line in shown)
+            + (f"\n- … et {more} autre(s) (métadonnées)" if more else "")
+        ),
+        metadata={
+            "controles_ko": dg.MetadataValue.json(controls),
+            "checks_non_verifies": dg.MetadataValue.json(checks),
+        },
+        allow_retries=False,
+    )
+
+
 def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataValue]:
     """Where the GX Data Docs of this run's suites are (written by the checks under gx/)."""
     found = sorted((warehouse.dir_path() / "gx").glob("**/data_docs/local_site/index.html"))
@@ -53,19 +117,21 @@ def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataVal
 
 @dg.asset(
     key=MARTS_PUBLIES,
-    deps=[dg.AssetKey(["marts", m]) for m in MART_DEPS],
+    deps=PUBLICATION_DEPS,
     group_name="publication",
     kinds={"duckdb"},
     pool="warehouse_writer",
     retry_policy=IO_RETRY,
     description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions "
-    "(aggregates only), replaced atomically.",
+    "(aggregates only), replaced atomically; only when every control total is ok and every "
+    "blocking check upstream passed on the current data.",
     freshness_policy=dg.FreshnessPolicy.cron(
         deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=6), timezone="Europe/Paris"
     ),
 )
 def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.writer(holder=f"dagster run {context.run.run_id} (publication)") as con:
+        refuse_unless_verified(context, con)  # before any copy: the old file stays as it is
         md = controls_metadata(con)
         try:
             result = publish(con, warehouse.marts_path(), views_sql=VIEWS_SQL)
@@ -75,11 +141,16 @@ def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         recorded = state.record_publication(
             con, warehouse.dir_path(), context.run.run_id, warehouse.marts_path()
         )
+    if result.stale_wal_removed:
+        context.log.warning(
+            f"{result.path.name}.wal d'un client tué en écriture supprimé avant publication"
+        )
     context.log.info(f"marts publiés : {result.path} {result.tables}")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "size_bytes": result.size_bytes,
+            "wal_perime_supprime": result.stale_wal_removed,
             **data_docs_metadata(warehouse),
             "etat_enregistre": recorded,
             **{f"rows_{k}": v for k, v in result.tables.items()},

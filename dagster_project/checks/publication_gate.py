@@ -1,0 +1,114 @@
+"""What the publication verifies in the Dagster instance before copying a single figure.
+
+Why this module exists: Dagster gates an asset only on the blocking checks of its *direct*
+upstream assets, and only on checks that ran *in the same run*. The publication depends on every
+asset that carries a blocking check (see :mod:`dagster_project.assets.publication`), which gates
+the nightly job; but "Materialize" on ``analystes/marts_publies`` alone (UI, a re-run of the step)
+runs no check at all and would copy whatever the marts schema holds, e.g. the marts a failed run
+rebuilt before its test failed. So the publication also reads, for every blocking check upstream,
+its latest execution in the instance, and refuses unless that execution
+
+* ran and passed (a failed evaluation, or one planned in a run that failed or is still going
+  before it ran, refuses; a check a *successful* run planned but did not run, because that run
+  skipped everything as nothing had changed, leaves the previous evaluation in force), and
+* evaluated the asset's latest materialization (same run, or
+  ``AssetCheckEvaluation.target_materialization_data`` = that materialization's storage id, or,
+  when Dagster recorded no target, an evaluation stored after it): an asset rebuilt since its
+  check passed is not verified.
+
+This follows Dagster's own rules for a check being current
+(``AssetCheckExecutionRecord.targets_latest_materialization``), read synchronously here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import dagster as dg
+
+# Not exported by dagster 1.13; the statuses the instance stores for a check execution.
+from dagster._core.storage.asset_check_execution_record import (
+    COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+    AssetCheckExecutionRecordStatus,
+)
+
+SHOWN = 10  # checks named in a refusal's description; the metadata lists them all
+
+
+def blocking_check_keys(
+    definitions: Iterable[dg.AssetsDefinition | dg.AssetChecksDefinition],
+) -> frozenset[dg.AssetCheckKey]:
+    """The keys of the blocking checks these assets and asset checks define."""
+    return frozenset(spec.key for d in definitions for spec in d.check_specs if spec.blocking)
+
+
+def _latest_materializations(
+    instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey]
+) -> dict[dg.AssetKey, dg.EventLogRecord | None]:
+    return {
+        r.asset_entry.asset_key: r.asset_entry.last_materialization_record
+        for r in instance.get_asset_records(list(asset_keys))
+    }
+
+
+def _latest_completed(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
+    done = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, status=set(COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES)
+    )
+    return done[0] if done else None
+
+
+def _not_run(instance: dg.DagsterInstance, record) -> tuple[str | None, object]:
+    """For a check planned but not evaluated: (why it refuses, None) or (None, the previous
+    completed execution, which stays in force when the run that planned it succeeded)."""
+    run = instance.get_run_by_id(record.run_id)
+    if run is not None and not run.is_finished:
+        return f"en cours d'exécution (run {record.run_id})", None
+    if run is not None and run.status != dg.DagsterRunStatus.SUCCESS:
+        return f"non exécuté, run {record.run_id} {run.status.value}", None
+    return None, _latest_completed(instance, record.key)
+
+
+def _is_current(record, latest: dg.EventLogRecord | None) -> bool:
+    """The evaluation targets the asset's latest materialization (Dagster's own rule)."""
+    if latest is None or latest.event_log_entry.run_id == record.run_id:
+        return True
+    target = record.evaluation.target_materialization_data
+    if target is not None:
+        return target.storage_id == latest.storage_id
+    return latest.timestamp < record.create_timestamp
+
+
+def why_unverified(instance: dg.DagsterInstance, record, latest: dg.EventLogRecord | None):
+    """Why this check's latest execution does not vouch for the asset's current data, or None."""
+    if record is not None and record.status == AssetCheckExecutionRecordStatus.PLANNED:
+        why, record = _not_run(instance, record)
+        if why:
+            return why
+    if record is None:
+        return "jamais évalué"
+    evaluation = record.evaluation
+    if record.status != AssetCheckExecutionRecordStatus.SUCCEEDED or not evaluation.passed:
+        detail = (evaluation.description or "").strip().splitlines()[:1]
+        return f"en échec (run {record.run_id})" + (f" : {detail[0][:200]}" if detail else "")
+    if not _is_current(record, latest):
+        return (
+            f"évalué sur une matérialisation antérieure (run {record.run_id}), pas sur la "
+            f"dernière (run {latest.event_log_entry.run_id or 'hors run'})"
+        )
+    return None
+
+
+def unverified_checks(
+    instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]
+) -> list[str]:
+    """One line per blocking check that does not vouch for its asset's latest data."""
+    keys = sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name))
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    latest = _latest_materializations(instance, list({k.asset_key: None for k in keys}))
+    lines = []
+    for key in keys:
+        why = why_unverified(instance, records.get(key), latest.get(key.asset_key))
+        if why:
+            lines.append(f"{key.asset_key.to_user_string()}:{key.name} {why}")
+    return lines
