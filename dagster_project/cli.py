@@ -116,16 +116,15 @@ def load_summary(con) -> list[str]:
 
 
 def failed_controls(con) -> list[str]:
+    from dagster_project.publication import failed_control_rows
+
     try:
-        rows = con.execute(
-            "SELECT exercice, source, perimetre, indicateur, valeur_publiee, valeur_calculee "
-            "FROM marts.fct_controles_publies WHERE statut <> 'ok' ORDER BY 1, 2, 3, 4"
-        ).fetchall()
-    except Exception:
+        rows = failed_control_rows(con)
+    except Exception:  # the marts were never built: the failed step says why
         return []
     return [
         f"  contrôle {ex} {src}/{per}/{ind}: observé {calc} / attendu {pub}"
-        for ex, src, per, ind, pub, calc in rows
+        for ex, src, per, ind, pub, calc, _statut in rows
     ]
 
 

@@ -58,6 +58,20 @@ class PublishResult:
     stale_wal_removed: bool = False
 
 
+def failed_control_rows(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[tuple]:
+    """Control totals against the published report that are not ``ok`` (ko, or no verdict):
+    ``(exercice, source, perimetre, indicateur, valeur_publiee, valeur_calculee, statut)``, in
+    order. The one query the publication gate, the CLI summary and the failure alert share;
+    raises when the control table cannot be read (each caller says what that means to it)."""
+    sql = (
+        "SELECT exercice, source, perimetre, indicateur, valeur_publiee, valeur_calculee, statut "
+        "FROM marts.fct_controles_publies WHERE statut IS DISTINCT FROM 'ok' ORDER BY ALL"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return con.execute(sql).fetchall()
+
+
 def sweep_orphans(directory: Path) -> list[Path]:
     """Remove temp files left by a run killed mid-publish (call under the writer lock)."""
     removed = []

@@ -799,25 +799,33 @@ def test_file_unreadable_once_is_read_again(tmp_path, monkeypatch):
 
 def test_file_names_not_in_utf8(tmp_path):
     """Names left as Latin-1 bytes by an archive unzipped from Windows: the workbook is loaded,
-    the note is listed as ignored, both recorded with their odd bytes escaped; the sensor's
-    fingerprint works too."""
-    from dagster_project.ingestion.discovery import drop_fingerprint
+    the others are listed as ignored (an odd extension quoted in the reason), all recorded with
+    their odd bytes escaped; the raw-drop sensor's fingerprint and digest work too."""
+    from dagster_project.sensors.raw_drop import content_digest, folder_state
 
     raw = tmp_path / "raw"
     ops = raw / str(EX) / "operateurs"
     ops.mkdir(parents=True)
-    workbook = Path(os.fsdecode(os.fsencode(ops) + b"/bilan \xe9t\xe9 PDI.xlsx"))
-    write_workbook(workbook, good_sheets(conv(1), ["A1"]))
-    Path(os.fsdecode(os.fsencode(ops) + b"/note \xe9t\xe9.txt")).write_text("note")
+
+    def latin1(name: bytes) -> Path:
+        return Path(os.fsdecode(os.fsencode(ops) + b"/" + name))
+
+    write_workbook(latin1(b"bilan \xe9t\xe9 PDI.xlsx"), good_sheets(conv(1), ["A1"]))
+    latin1(b"note \xe9t\xe9.txt").write_text("note")
+    latin1(b"CR 12.06 - \xe9quipe").write_text("compte rendu")  # the "extension" is not UTF-8
     con = duckdb.connect()
     s = ingest_exercice(con, raw, EX, run_id="r1", workers=1)
-    assert (s.files_loaded, s.files_ignored, s.files_rejected) == (1, 1, 0)
-    assert con.execute("SELECT file_name, status FROM raw.manifest ORDER BY 1").fetchall() == [
+    assert (s.files_loaded, s.files_ignored, s.files_rejected) == (1, 2, 0)
+    got = con.execute("SELECT file_name, status, detail FROM raw.manifest ORDER BY 1").fetchall()
+    assert [(f, st) for f, st, _ in got] == [
+        ("CR 12.06 - \\xe9quipe", "ignored"),
         ("bilan \\xe9t\\xe9 PDI.xlsx", "loaded"),
         ("note \\xe9t\\xe9.txt", "ignored"),
     ]
+    assert "« .06 - \\xe9quipe »" in got[0][2]
     assert con.execute("SELECT count(*) FROM raw.raw_participants").fetchone()[0] == 1
-    assert len(drop_fingerprint(raw)) == 64
+    fingerprint, files = folder_state(raw)
+    assert len(fingerprint) == 64 and len(content_digest(files)) == 64
     s = ingest_exercice(con, raw, EX, run_id="r2", workers=1)  # and it is seen as unchanged
     assert s.files_parsed == 0
     same_as_fresh_load(con, raw)

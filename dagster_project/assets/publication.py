@@ -27,7 +27,7 @@ from dagster_project.assets.ingestion import IO_RETRY
 from dagster_project.checks.conservation import manifest_conservation
 from dagster_project.checks.publication_gate import SHOWN, blocking_check_keys, unverified_checks
 from dagster_project.checks.quality import GX_CHECKS
-from dagster_project.publication import PublicationRefused, publish
+from dagster_project.publication import PublicationRefused, failed_control_rows, publish
 from dagster_project.reporting.views import VIEWS_SQL
 from dagster_project.resources import WarehouseResource
 
@@ -72,11 +72,7 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
 def failed_controls(con) -> list[str]:
     """Control totals not ``ok`` (or the control table missing: nothing proves the figures)."""
     try:
-        rows = con.execute(
-            "SELECT exercice, source, perimetre, indicateur, valeur_publiee, valeur_calculee, "
-            "statut FROM marts.fct_controles_publies WHERE statut IS DISTINCT FROM 'ok' "
-            "ORDER BY ALL"
-        ).fetchall()
+        rows = failed_control_rows(con)
     except (duckdb.CatalogException, duckdb.BinderException) as exc:
         return [f"contrôles illisibles : {str(exc).splitlines()[0]}"]
     return [

@@ -17,7 +17,10 @@ its latest execution in the instance, and refuses unless that execution
   check passed is not verified.
 
 This follows Dagster's own rules for a check being current
-(``AssetCheckExecutionRecord.targets_latest_materialization``), read synchronously here.
+(``AssetCheckExecutionRecord.targets_latest_materialization``), read synchronously here. It is
+stricter on one point: a failed blocking check refuses whatever its severity, where Dagster skips
+downstream assets only for ERROR (none of the project's blocking checks reports WARN today; a
+dbt ``warn_if`` threshold added later would make the publication fail rather than be skipped).
 """
 
 from __future__ import annotations

@@ -100,14 +100,15 @@ def discover_files(raw_dir: Path, exercice: int) -> list[RawFile]:
                 st = os.stat(full)
             except OSError:  # vanished between listing and stat: the next run sees it
                 continue
-            kind, why = _classify(folder, name)
+            shown = recorded_name(name)  # the ignore reason quotes the extension too
+            kind, why = _classify(folder, shown)
             if len(parts) > 1 and kind != KIND_AUTRE:
                 kind, why = KIND_AUTRE, "sous-dossier non attendu"
             found.append(
                 RawFile(
                     exercice=exercice,
                     path=Path(full),
-                    source_file=f"{prefix}/{recorded_name(name)}",
+                    source_file=f"{prefix}/{shown}",
                     kind=kind,
                     size_bytes=st.st_size,
                     mtime_ns=st.st_mtime_ns,
@@ -156,13 +157,4 @@ def digest_lines(items: Iterable[str]) -> str:
     for it in sorted(items):
         h.update(it.encode())
         h.update(b"\n")
-    return h.hexdigest()
-
-
-def drop_fingerprint(raw_dir: Path) -> str:
-    """A cheap fingerprint of the whole raw folder (names, sizes, mtimes) for the sensor."""
-    h = hashlib.sha256()
-    for exercice in discover_exercices(raw_dir):
-        for f in discover_files(raw_dir, exercice):
-            h.update(f"{f.source_file}\0{f.size_bytes}\0{f.mtime_ns}\n".encode())
     return h.hexdigest()

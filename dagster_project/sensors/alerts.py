@@ -90,20 +90,18 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
     try:
         import duckdb
 
+        from dagster_project.publication import failed_control_rows
+
         con = duckdb.connect(str(path), read_only=True)
         try:
-            rows = con.execute(
-                "SELECT exercice, perimetre, indicateur, valeur_calculee, valeur_publiee "
-                "FROM marts.fct_controles_publies WHERE statut <> 'ok' ORDER BY 1, 2, 3 "
-                f"LIMIT {int(limit)}"
-            ).fetchall()
+            rows = failed_control_rows(con, limit)
         finally:
             con.close()
     except Exception:  # busy, or the marts were never built: the checks above still say it
         return []
     return [
         f"{ex} {per}/{ind} : observé {calc} / attendu {pub}"
-        for ex, per, ind, calc, pub in rows
+        for ex, _src, per, ind, pub, calc, _statut in rows
     ]
 
 
