@@ -62,10 +62,7 @@ def controls_metadata(con) -> dict[str, dg.MetadataValue]:
         md[f"controle_{ex}_{ind}"] = dg.MetadataValue.text(
             f"observé {calc} / attendu {pub} ({statut})"
         )
-    nko = con.execute(
-        "SELECT count(*) FROM marts.fct_controles_publies WHERE statut <> 'ok'"
-    ).fetchone()[0]
-    md["controles_ko"] = dg.MetadataValue.int(int(nko))
+    md["controles_ko"] = dg.MetadataValue.int(len(failed_control_rows(con)))
     return md
 
 

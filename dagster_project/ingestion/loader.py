@@ -421,11 +421,8 @@ def ingest_exercice(
     summary.input_sha256 = digest_lines(f"{k}:{v}" for k, v in hashes.items())
 
     def unchanged(f: RawFile) -> bool:
-        # an empty sha256 is a file that could not be read (hash_files): never unchanged
         p = prev.get(f.source_file)
-        return (
-            bool(p and p["sha256"]) and p["sha256"] == hashes[f.source_file] and p["kind"] == f.kind
-        )
+        return bool(p) and p["sha256"] == hashes[f.source_file] and p["kind"] == f.kind
 
     workbooks = [f for f in files if f.kind == KIND_OPERATEUR]
     exports = [f for f in files if f.kind == KIND_FINANCES]
