@@ -128,7 +128,9 @@ def failed_controls(con) -> list[str]:
     ]
 
 
-def check_failures(result) -> list[str]:
+def check_failures(result, *, metadata: bool = True) -> list[str]:
+    """The run's failed checks and failed steps, one line each (``metadata``: with the checks'
+    metadata; without, the description alone)."""
     out = []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -139,7 +141,8 @@ def check_failures(result) -> list[str]:
                 shown = {k: v for k, v in md.items() if k not in ("data_docs",)}
                 out.append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
-                    f"({ev_.severity.value}) a échoué : {ev_.description or ''} {shown or ''}"
+                    f"({ev_.severity.value}) a échoué : {ev_.description or ''}"
+                    + (f" {shown}" if metadata and shown else "")
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error
@@ -291,6 +294,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock.__exit__(None, None, None)
 
     published = marts_published(result)
+    if result.success:
+        # a successful run's failed checks are the non-blocking ones: warnings, e.g. payments
+        # refused with a refused workbook, which the published total does not count
+        warnings = check_failures(result, metadata=False)
+        if warnings:
+            print("\nAvertissements (n'empêchent pas la publication) :")
+            print("\n".join(warnings))
     if not result.success:
         print(failure_headline(published, settings.marts_path()), file=sys.stderr)
         for line in check_failures(result) + controls:

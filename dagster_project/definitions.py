@@ -8,6 +8,7 @@ from dagster_project.assets.ingestion import raw_tables
 from dagster_project.assets.publication import marts_publies
 from dagster_project.assets.rapport import rapport_bilan
 from dagster_project.checks.conservation import manifest_conservation
+from dagster_project.checks.paiements import paiements_comptes
 from dagster_project.checks.quality import GX_CHECKS
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.resources import WarehouseResource, dbt_resource
@@ -17,7 +18,7 @@ from dagster_project.sensors.raw_drop import raw_drop_sensor
 
 defs = dg.Definitions(
     assets=[raw_tables, bilan_dbt_assets, marts_publies, rapport_bilan],
-    asset_checks=[manifest_conservation, *GX_CHECKS],
+    asset_checks=[manifest_conservation, paiements_comptes, *GX_CHECKS],
     jobs=[NIGHTLY_JOB],
     schedules=[nightly_schedule],
     sensors=[raw_drop_sensor, run_failure_alert],

@@ -24,6 +24,7 @@ import sys
 import textwrap
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -133,6 +134,7 @@ class Faults:
     no_theme_file: str
     no_theme_convention: str
     no_theme_mandates: int
+    no_theme_amount: Decimal  # what those mandates paid, read from the export by the parser
     corrupt_file: str
     lock_file: str
 
@@ -198,15 +200,16 @@ def inject_faults(raw: Path) -> Faults:
     assert blanked == 1
     write_workbook(ods, grids)
     mandats = parse_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", exercice=EX)
-    n_mandates = sum(1 for m in mandats.rows if m["num_convention"] == r2.num_convention)
-    assert n_mandates >= 1
+    mine = [m for m in mandats.rows if m["num_convention"] == r2.num_convention]
+    n_mandates, amount = len(mine), sum(m["montant"] for m in mine)
+    assert n_mandates >= 1 and amount
 
     # 3. a corrupt (truncated) workbook and 4. an Excel lock file
     corrupt = ops / "Association Fantome bilan 2019.xlsx"
     corrupt.write_bytes(path.read_bytes()[:4000])
     lock = ops / f"~${path.name}"
     lock.write_bytes(b"\x0bJ. Martin" + b"\x00" * 150)
-    return Faults(path.name, sheet, bad_rows, ods.name, r2.num_convention, n_mandates,
+    return Faults(path.name, sheet, bad_rows, ods.name, r2.num_convention, n_mandates, amount,
                   corrupt.name, lock.name)
 
 
@@ -343,6 +346,61 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
             md["files_replaced"]) == (files["loaded"], files["rejected"], files["ignored"], 0)
     assert (md["rows_loaded"], md["rows_rejected"]) == (rows_loaded, rows_rejected)
     assert first_file in md["first_rejections"]
+
+
+def test_payments_of_a_refused_workbook_are_stated_not_lost(first_run: FirstRun):
+    """The refused workbook's mandates are not in the published total: the warning check, the
+    run's output and the report state how much was paid and not counted, and published total +
+    not counted = everything the export paid."""
+    import dagster as dg
+
+    from dagster_project.reporting import fr
+
+    f = first_run.faults
+    con = first_run.con()
+    refused = con.execute(
+        "SELECT count(*), sum(montant) FROM raw.rejets WHERE value = ?", [f.no_theme_convention]
+    ).fetchone()
+    con.close()
+    assert refused == (f.no_theme_mandates, f.no_theme_amount)
+    mandats = parse_mandats(first_run.base / "raw" / str(EX) / "finances" / f"mandats_{EX}.csv",
+                            exercice=EX)
+    paid = sum(m["montant"] for m in mandats.rows)
+    marts = duckdb.connect(str(first_run.warehouse / "marts.duckdb"), read_only=True)
+    [(published,)] = marts.execute(
+        "SELECT sum(montant_paye_eur) FROM synthese_thematiques WHERE exercice = ?", [EX]
+    ).fetchall()
+    marts.close()
+    assert published + f.no_theme_amount == paid
+
+    instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
+    [ev] = [
+        r.event_log_entry.dagster_event.event_specific_data
+        for r in instance.get_records_for_run(
+            first_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        if r.event_log_entry.dagster_event.event_specific_data.check_name == "paiements_comptes"
+    ]
+    assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
+    md = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
+    assert md["montant_non_compte"] == float(f.no_theme_amount)
+    assert md["lignes_non_comptees"] == f.no_theme_mandates
+    assert [(c["convention"], c["montant"]) for c in md["par_convention"]] == [
+        (f.no_theme_convention, str(f.no_theme_amount))]
+    assert f.no_theme_file in md["par_convention"][0]["motif"]
+    # a warning: the run published, and said so
+    out = first_run.stdout
+    assert first_run.rc == 0 and "Publié" in out
+    warn = out[out.index("Avertissements"):out.index("Synthèse publiée")]
+    assert "raw/raw_mandats:paiements_comptes (WARN)" in warn
+    assert f"{f.no_theme_mandates} ligne(s) de paiement refusée(s)" in warn
+    assert f"{fr.euros(f.no_theme_amount)} payés non comptés" in warn
+    report = (first_run.warehouse / "rapport" / f"bilan_{EX}.html").read_text()
+    section = report[report.index("Paiements non comptés"):]
+    assert f.no_theme_convention in section and fr.euros(f.no_theme_amount) in section
+    # the run's checks, by family: this one has its own, failed (a warning)
+    assert re.search(r"<td>Paiements comptés \(avertissement\)</td><td[^>]*>0</td>"
+                     r"<td[^>]*>1</td>", report), report[report.index("Famille"):][:1500]
 
 
 def test_warehouse_is_owner_only(first_run: FirstRun):

@@ -25,8 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dagster_project.checks.conservation import conservation_failures, manifest_conservation
+from dagster_project.checks.paiements import paiements_comptes
 from dagster_project.ingestion import loader
 from dagster_project.ingestion.loader import ingest_exercice
+from dagster_project.paiements import paiements_non_comptes, shortfall
 from dagster_project.parsing import hash_identifiant
 from dagster_project.resources import WarehouseResource
 from tests.fixtures_parsing import (
@@ -448,6 +450,104 @@ def test_duplicate_mandate_across_exports(loaded: Loaded):
     m = loaded.manifest()[f"mandats_{EX}_complement.csv"]
     assert (m["status"], m["rows_read"], m["rows_rejected"]) == ("rejected", 1, 1)
     assert "toutes les lignes refusées" in m["detail"]
+
+
+def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
+    """Every refused payment line keeps its amount when it could be read; the shortfall counts
+    them, duplicates apart (their money is counted once)."""
+    from decimal import Decimal
+
+    amounts = {(r["file_name"], r["row_number"]): r["montant"]
+               for r in rows_of(loaded.con, "SELECT * FROM raw.rejets WHERE file_name LIKE "
+                                "'mandats%'")}
+    d = Decimal("1500.00")
+    assert amounts == {
+        (f"mandats_{EX}.csv", 5): None,  # the amount itself is unreadable
+        (f"mandats_{EX}.csv", 6): d,     # bad date: the amount is known
+        (f"mandats_{EX}.csv", 7): d,     # unknown convention
+        (f"mandats_{EX}.csv", 8): d,     # its workbook was refused
+        (f"mandats_{EX}.csv", 9): d,     # duplicate in the same export
+        (f"mandats_{EX}_complement.csv", 2): d,  # duplicate of another export
+    }
+    [per_ex], par_conv = paiements_non_comptes(loaded.con)
+    assert per_ex == {"exercice": EX, "lignes": 4, "lignes_montant": 3, "montant": 3 * d,
+                      "exports_refuses": 0, "exports_charges": 1}
+    assert shortfall(per_ex) == (
+        "4 ligne(s) de paiement refusée(s), 4\u202f500\u00a0€ payés non comptés "
+        "(+ 1 ligne(s) au montant illisible)")
+    by_conv = {(r["convention"], r["lignes"], r["montant"]) for r in par_conv}
+    # the convention is named when it was read (a well-formed number), never a raw cell
+    assert by_conv == {(conv(999), 1, d), (conv(6), 1, d), (None, 1, d), (None, 1, None)}
+    assert not any(r["convention"] and not r["convention"].startswith("PDI-") for r in par_conv)
+
+
+def test_payments_check_warns_without_blocking(tmp_path):
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
+    write_workbook(ops / "b.xlsx", good_sheets(conv(2), ["B1"]))
+    fin = raw / str(EX) / "finances"
+    write_mandats(fin / f"mandats_{EX}.csv",
+                  [mandat("M1", conv(1)), mandat("M2", conv(1)), mandat("M3", conv(2))])
+    # duplicates only, of a mandate loaded and of one that will be refused with its convention
+    write_mandats(fin / f"mandats_{EX}_bis.csv", [mandat("M3", conv(2)), mandat("M1", conv(1))])
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    con.close()
+    resource = WarehouseResource(raw_dir=str(raw), warehouse_dir=str(wh))
+    result = paiements_comptes(warehouse=resource)
+    assert result.passed and result.description == "tous les paiements lus sont comptés"
+    assert result.metadata["lignes_non_comptees"].value == 0
+    assert paiements_comptes.check_specs and not next(iter(paiements_comptes.check_specs)).blocking
+
+    # the workbook is refused: its two mandates are paid and not counted (M1 once, although
+    # both exports hold it)
+    write_workbook(ops / "a.xlsx",
+                   good_sheets(conv(1), ["A1"], **{"Code thématique": "ZZZ-INCONNU"}))
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r2", workers=1)
+    con.close()
+    result = paiements_comptes(warehouse=resource)
+    assert not result.passed and result.severity.value == "WARN"
+    assert result.description == (
+        f"exercice {EX} : 2 ligne(s) de paiement refusée(s), 3\u202f000\u00a0€ payés non comptés")
+    assert result.metadata["montant_non_compte"].value == 3000.0
+    assert [(r["convention"], r["montant"]) for r in
+            result.metadata["par_convention"].value] == [(conv(1), "3000.00")]
+    assert "« a.xlsx »" in result.metadata["par_convention"].value[0]["motif"]
+
+    # no export loaded at all: the payment total would be 0, said so
+    for f in fin.iterdir():
+        f.unlink()
+    fin.joinpath(f"mandats_{EX}.csv").write_bytes(b"")
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r3", workers=1)
+    con.close()
+    result = paiements_comptes(warehouse=resource)
+    assert not result.passed
+    assert result.description == (f"exercice {EX} : 1 export(s) des paiements refusé(s) en "
+                                  "entier ; aucun export des paiements chargé : total payé nul")
+
+
+def test_warehouse_loaded_before_amounts_gets_them(tmp_path):
+    """A warehouse whose raw.rejets has no montant (loaded before it existed) gains the column,
+    and its exports, checked against older verdicts, are re-read once to fill it."""
+    raw = tmp_path / "raw"
+    fin = raw / str(EX) / "finances"
+    write_mandats(fin / f"mandats_{EX}.csv", [mandat("M1", conv(1), montant="12 345,67")])
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    con.execute("ALTER TABLE raw.rejets DROP COLUMN montant")
+    con.execute("UPDATE raw.manifest SET checked_against = 'verdicts of an older release'")
+    s = ingest_exercice(con, raw, EX, run_id="r2", workers=1)
+    assert s.files_parsed == 1
+    assert con.execute("SELECT montant::VARCHAR, run_id FROM raw.rejets").fetchall() == [
+        ("12345.67", "r2")]
+    assert conservation_failures(con) == []
+    con.close()
 
 
 def test_non_reports_listed_as_ignored(loaded: Loaded):

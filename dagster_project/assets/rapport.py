@@ -26,6 +26,8 @@ def _famille(check_name: str) -> str:
         return "Suites Great Expectations"
     if check_name == "manifest_conservation":
         return "Conservation des lignes (manifeste)"
+    if check_name == "paiements_comptes":
+        return "Paiements comptés (avertissement)"
     return "Tests dbt"
 
 

@@ -396,7 +396,7 @@ def ingest_exercice(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestSummary:
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
-    from dagster_project.parsing import parse_mandats
+    from dagster_project.parsing.mandats import DOUBLON, parse_mandats
 
     init_raw_schema(con)
     now = now or datetime.now()
@@ -573,6 +573,7 @@ def ingest_exercice(
                         "column_name": rj.column_name,
                         "value": rj.value,
                         "reason": rj.reason,
+                        "montant": rj.montant,
                         "run_id": run_id,
                         "rejected_at": now,
                     }
@@ -638,6 +639,9 @@ def ingest_exercice(
                 refused_workbook.setdefault(r["num_convention"], r["file_name"])
         conv_digest = digest_lines(
             [
+                # version of the verdicts: "2" records refused amounts (a warehouse loaded
+                # before re-reads its exports once)
+                "verdicts:2",
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
                 *(f"export:{f.source_file}:{hashes[f.source_file]}" for f in exports),
@@ -649,6 +653,8 @@ def ingest_exercice(
             sf = f.source_file
             p = prev.get(sf)
             if unchanged(f) and p["checked_against"] == conv_digest and p["status"] != "removed":
+                # (the digest covers every export: when one is kept, all are, so no export read
+                # below needs the numbers this one refused, only those it loaded)
                 manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
                 seen_mandats.update(
                     r[0]
@@ -665,7 +671,12 @@ def ingest_exercice(
             extra_rejected = 0
             for row in res.rows:
                 conv = row["num_convention"]
-                if conv not in known_conventions and conv in refused_workbook:
+                # a mandate already read in another export is a duplicate whatever its verdict
+                # there: refused twice for its convention, its money would be stated twice as
+                # not counted (dagster_project.paiements)
+                if row["num_mandat"] in seen_mandats:
+                    reason = f"{DOUBLON} (déjà présent dans un autre export)"
+                elif conv not in known_conventions and conv in refused_workbook:
                     reason = (
                         "convention sans classeur chargé : le classeur "
                         f"« {refused_workbook[conv]} » "
@@ -673,14 +684,14 @@ def ingest_exercice(
                     )
                 elif conv not in known_conventions:
                     reason = "convention inconnue : aucun classeur chargé pour cette convention"
-                elif row["num_mandat"] in seen_mandats:
-                    reason = "N° mandat en double (déjà présent dans un autre export)"
                 else:
-                    seen_mandats.add(row["num_mandat"])
+                    reason = None
+                seen_mandats.add(row["num_mandat"])
+                if reason is None:
                     kept_rows.append(row)
                     continue
                 extra_rejected += 1
-                col = "N° mandat" if reason.startswith("N° mandat") else "N° convention"
+                col = "N° mandat" if reason.startswith(DOUBLON) else "N° convention"
                 val = row["num_convention"] if col == "N° convention" else row["num_mandat"]
                 rejets.append(
                     {
@@ -692,6 +703,7 @@ def ingest_exercice(
                         "column_name": col,
                         "value": val,
                         "reason": reason,
+                        "montant": row["montant"],
                         "run_id": run_id,
                         "rejected_at": now,
                     }

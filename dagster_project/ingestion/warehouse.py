@@ -68,8 +68,10 @@ CREATE TABLE IF NOT EXISTS raw.manifest_history (
 CREATE TABLE IF NOT EXISTS raw.rejets (
     exercice INTEGER, source_file VARCHAR, file_name VARCHAR, sheet VARCHAR,
     row_number INTEGER, column_name VARCHAR, value VARCHAR, reason VARCHAR,
-    run_id VARCHAR, rejected_at TIMESTAMP
+    run_id VARCHAR, rejected_at TIMESTAMP, montant DECIMAL(14, 2)
 );
+-- montant (a refused payment line's amount) came after the first warehouses were made
+ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS montant DECIMAL(14, 2);
 """
 
 DATA_TABLES = ("raw_actions", "raw_participants", "raw_cer", "raw_mandats")

@@ -7,7 +7,8 @@ matches header labels through :func:`normalize_label` (columns in any order) and
 refuses, line by line, what cannot be loaded. A file that cannot be read at all, or
 lacks a column, is refused whole (one ``Rejet`` with ``row_number=None``, every data
 line counted as rejected). Whether a convention exists is checked later by the loader,
-which sees all workbooks.
+which sees all workbooks. A refused line keeps its amount when it can be read: money paid that
+the bilan will not count (``dagster_project.paiements``).
 
 ``source_row`` is the 1-based line number in the file (header = line 1). Never raises.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 
 from .models import MandatsResult, Rejet
@@ -29,7 +31,11 @@ from .normalize import (
     parse_whole_number,
 )
 
-__all__ = ["parse_mandats"]
+__all__ = ["DOUBLON", "parse_mandats"]
+
+# how every refusal of a mandate already counted once begins (in this export or another): the
+# money is in the bilan, unlike any other refused payment line
+DOUBLON = "N° mandat en double"
 
 _FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "exercice": ("Exercice", ("Exercice", "Année", "Exercice budgétaire")),
@@ -88,6 +94,14 @@ def parse_mandats(path: Path, *, exercice: int) -> MandatsResult:
         raise
     except BaseException as exc:  # noqa: BLE001
         return _rejected(f"erreur inattendue: {type(exc).__name__}", 0)
+
+
+def _amount_or_none(raw: str) -> Decimal | None:
+    """The amount of a refused line, when it can be read: what the bilan does not count."""
+    try:
+        return parse_french_amount(raw)
+    except ValeurInvalide:
+        return None
 
 
 def _rejected(reason: str, n: int, column: str | None = None) -> MandatsResult:
@@ -178,7 +192,8 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             fields = fields + [""] * (width - len(fields))
 
         def reject(column: str, value: str | None, reason: str) -> None:
-            rejets.append(Rejet(None, lineno, column, value or None, reason))  # noqa: B023
+            amount = _amount_or_none(fields[cm])  # noqa: B023
+            rejets.append(Rejet(None, lineno, column, value or None, reason, amount))  # noqa: B023
 
         num_mandat = fields[cn].strip()
         if not num_mandat:
@@ -225,7 +240,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             reject(L["montant"], raw.strip(), f"Montant : {exc}")
             continue
         if num_mandat in seen:
-            reject(L["num_mandat"], num_mandat, "N° mandat en double (déjà présent plus haut)")
+            reject(L["num_mandat"], num_mandat, f"{DOUBLON} (déjà présent plus haut)")
             continue
         seen.add(num_mandat)
         try:

@@ -13,6 +13,7 @@ Counting invariant, always true: ``rows_read == rows_loaded + rows_rejected``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 __all__ = [
     "Rejet",
@@ -91,7 +92,9 @@ class Rejet:
     """One refusal. ``row_number`` is None when the whole file is refused.
 
     ``value`` never holds a participant identifier in clear (it is replaced by
-    ``sha256:<12 hex>``) and ``reason`` never quotes cell values.
+    ``sha256:<12 hex>``) and ``reason`` never quotes cell values. ``montant``: for a refused
+    payment line, its amount when it could be read (the money paid that the bilan does not
+    count), else None.
     """
 
     sheet: str | None
@@ -99,6 +102,7 @@ class Rejet:
     column_name: str | None
     value: str | None
     reason: str
+    montant: Decimal | None = None
 
 
 @dataclass(slots=True)

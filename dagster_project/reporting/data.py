@@ -3,7 +3,8 @@
 Figures come only from ``marts.duckdb``, the file analysts get, so the report can never show a
 number the marts do not. The data-quality section reads aggregates of the internal warehouse's
 load manifest, refusals and control totals (read-only): counts and reasons, never a value of a
-refused cell and never a participant identifier.
+refused cell (but the well-formed convention number of a refused payment, which is not personal
+data) and never a participant identifier.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from dagster_project.paiements import paiements_non_comptes
 
 
 @dataclass
@@ -41,6 +44,11 @@ class Qualite:
     fichiers_par_statut: list[dict[str, Any]] = field(default_factory=list)
     fichiers_non_charges: list[dict[str, Any]] = field(default_factory=list)
     rejets_par_motif: list[dict[str, Any]] = field(default_factory=list)
+    # money paid that the bilan does not count (dagster_project.paiements): this exercise's
+    # shortfall (None: none) and its largest refused amounts by convention and reason
+    paiements_verifies: bool = False
+    paiements_non_comptes: dict[str, Any] | None = None
+    paiements_par_convention: list[dict[str, Any]] = field(default_factory=list)
     controles: list[dict[str, Any]] = field(default_factory=list)
     checks_dagster: list[dict[str, Any]] | None = None  # None when not run under Dagster
 
@@ -120,6 +128,12 @@ def lire_qualite(warehouse_path: Path | None, exercice: int,
                        min(row_number) AS premiere_ligne
                 FROM raw.rejets WHERE exercice = ?
                 GROUP BY ALL ORDER BY lignes DESC, file_name, reason""", [exercice])
+            with contextlib.suppress(duckdb.Error):  # a warehouse loaded before amounts were kept
+                par_ex, par_conv = paiements_non_comptes(con)
+                q.paiements_non_comptes = next(
+                    (r for r in par_ex if r["exercice"] == exercice), None)
+                q.paiements_par_convention = [r for r in par_conv if r["exercice"] == exercice]
+                q.paiements_verifies = True
             with contextlib.suppress(duckdb.Error):
                 q.controles = _rows(con, """
                     SELECT source, perimetre, indicateur, valeur_publiee, valeur_calculee,

@@ -595,7 +595,8 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
         statut = ('<span class="statut-ok">tous réussis</span>' if not ko else
                   f'<span class="statut-ko">{_n(len(ko))} en échec</span>')
         parts.append(f"<h3>Contrôles exécutés par le run</h3><p>{_n(n)} contrôles (tests dbt, "
-                     f"suites Great Expectations, conservation des lignes) : {_n(ok)} réussis, "
+                     "suites Great Expectations, conservation des lignes, paiements comptés) : "
+                     f"{_n(ok)} réussis, "
                      f"{statut}.</p>")
         parts.append(_table(["Famille de contrôles", "Réussis", "En échec"],
                             [[_e(k), _n(v[0]), _n(v[1])] for k, v in sorted(familles.items())]))
@@ -676,7 +677,30 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
                          "(voir la table raw.rejets de l’entrepôt interne).</p>")
     else:
         parts.append("<p>Aucune ligne refusée.</p>")
+    parts.append(_paiements_non_comptes(q))
     parts.append("</section>")
+    return "".join(parts)
+
+
+def _paiements_non_comptes(q: Qualite) -> str:
+    """Money paid that the bilan does not count (refused payment lines), stated in euros."""
+    if not q.paiements_verifies:
+        return ""
+    if q.paiements_non_comptes is None:
+        return ("<h3>Paiements</h3><p>Tous les paiements lus dans les exports financiers sont "
+                "comptés (un mandat en double n’est compté qu’une fois).</p>")
+    from dagster_project.paiements import shortfall
+
+    parts = ['<h3>Paiements non comptés</h3><p class="statut-ko">Des paiements lus dans les '
+             "exports financiers ne sont pas comptés dans ce bilan : "
+             f"{_e(shortfall(q.paiements_non_comptes))}. Le total payé publié ne les inclut "
+             "pas.</p>"]
+    if q.paiements_par_convention:
+        parts.append(_table(
+            ["Convention", "Motif", "Lignes", "Montant"],
+            [[_e(r["convention"] or "—"), _e(r["motif"]), _n(r["lignes"]),
+              fr.euros(r["montant"]) if r["montant"] is not None else "illisible"]
+             for r in q.paiements_par_convention], num_from=2))
     return "".join(parts)
 
 

@@ -104,5 +104,6 @@ create or replace table raw.rejets (
     value                       varchar,
     reason                      varchar,
     run_id                      varchar,
-    rejected_at                 timestamp
+    rejected_at                 timestamp,
+    montant                     decimal(14, 2)
 );

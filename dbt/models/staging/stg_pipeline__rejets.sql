@@ -12,5 +12,6 @@ select
     cast(value as varchar)                      as value,
     cast(reason as varchar)                     as reason,
     cast(run_id as varchar)                     as run_id,
-    cast(rejected_at as timestamp)              as rejected_at
+    cast(rejected_at as timestamp)              as rejected_at,
+    cast(montant as decimal(14, 2))             as montant
 from source
