@@ -129,8 +129,8 @@ def failed_controls(con) -> list[str]:
 
 
 def check_failures(result, *, metadata: bool = True) -> list[str]:
-    """The run's failed checks and failed steps, one line each (``metadata``: with the checks'
-    metadata; without, the description alone)."""
+    """The run's failed checks and failed steps, one line each (``metadata``: with the metadata
+    of the failed ERROR checks; a warning, or without, the description alone)."""
     out = []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -142,7 +142,8 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
                 out.append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
                     f"({ev_.severity.value}) a échoué : {ev_.description or ''}"
-                    + (f" {shown}" if metadata and shown else "")
+                    + (f" {shown}" if metadata and shown and ev_.severity.value == "ERROR"
+                       else "")
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error

@@ -2,67 +2,76 @@
 
 Why it exists: a payment line is refused when its convention has no loaded workbook (the
 operator's workbook was refused, or never came) or when the line itself cannot be read. The
-refusal is on record (``raw.rejets``, with the line's amount when it could be read) and rows are
-conserved, but the published payment total is then lower than what was paid, and only exercise
-2017 has published control totals that would catch it. These queries state the shortfall for the
-warning check on the raw mandates, the ``bilan run`` summary and the report's quality section. A
-mandate refused as a duplicate is not a shortfall: its money is counted once.
+refusal is on record (``raw.rejets``, with the line's amount and mandate number when they could be
+read) and rows are conserved, but the published payment total is then lower than what was paid,
+and only exercise 2017 has published control totals that would catch it. These queries state the
+shortfall for the warning check on the raw mandates, the ``bilan run`` summary and the report's
+quality section.
+
+What counts as not counted: every refused payment line of an exercise's exports, except
+- a line whose mandate number is loaded (from this export or another): its money is counted,
+  whatever the line's own defect (a duplicate, a corrected line sent again);
+- another exercise's mandate (``AUTRE_EXERCICE``): not money of this bilan;
+and a mandate number refused on several lines counts once (its first refused line). The lines of
+an export refused whole (unreadable, a column missing) count with an unknown amount.
 Pure: a DuckDB connection in, plain rows out (no Dagster).
 """
 
 from __future__ import annotations
 
 from dagster_project.ingestion.discovery import KIND_FINANCES, KIND_OPERATEUR
-from dagster_project.parsing.mandats import DOUBLON
+from dagster_project.parsing.mandats import AUTRE_EXERCICE
 
-# per exercise with workbooks or exports: the refused payment lines (duplicates apart), how
-# many of them have a known amount, that amount, the exports refused whole (not merely all
-# their lines), the exports loaded
-PAR_EXERCICE_SQL = """
+# The refused payment lines not counted (see the module's docstring), one row per mandate, or per
+# line whose number could not be read, or per export refused whole (``lignes``: its lines).
+_NON_COMPTES = """
 WITH files AS (
     SELECT * FROM raw.manifest WHERE status <> 'removed' AND kind IN ($fin, $op)
-), exports AS (
-    SELECT exercice,
-           sum(rows_rejected)                        AS refusees,
-           count(*) FILTER (WHERE status = 'loaded') AS exports_charges
-    FROM files WHERE kind = $fin GROUP BY exercice
-), lignes AS (
-    SELECT f.exercice,
-           count(*) FILTER (WHERE starts_with(r.reason, $doublon))           AS doublons,
-           count(r.montant) FILTER (WHERE NOT starts_with(r.reason, $doublon)) AS avec_montant,
-           sum(r.montant) FILTER (WHERE NOT starts_with(r.reason, $doublon))   AS montant,
-           -- refused whole (unreadable, empty, a column missing): its lines' amounts unknown
-           count(DISTINCT r.source_file) FILTER (WHERE r.row_number IS NULL) AS refuses_entiers
+), non_comptes AS (
+    SELECT f.exercice, r.source_file, r.row_number, r.column_name, r.value, r.reason,
+           r.num_mandat, r.montant,
+           CASE WHEN r.row_number IS NULL THEN f.rows_rejected ELSE 1 END AS lignes
     FROM raw.rejets r JOIN files f USING (source_file)
-    WHERE f.kind = $fin GROUP BY f.exercice
+    WHERE f.kind = $fin
+      AND NOT starts_with(r.reason, $autre_exercice)
+      AND NOT EXISTS (SELECT 1 FROM raw.raw_mandats m
+                      WHERE m.exercice = f.exercice AND m.num_mandat = r.num_mandat)
+    QUALIFY r.num_mandat IS NULL
+         OR row_number() OVER (PARTITION BY f.exercice, r.num_mandat
+                               ORDER BY r.source_file, r.row_number) = 1
 )
+"""
+
+# per exercise with workbooks or exports: the payments not counted, how many of them have a known
+# amount, that amount, the exports refused whole, the exports loaded
+PAR_EXERCICE_SQL = _NON_COMPTES + """
 SELECT e.exercice,
-       coalesce(x.refusees, 0) - coalesce(l.doublons, 0) AS lignes,
-       coalesce(l.avec_montant, 0)                        AS lignes_montant,
-       l.montant,
-       coalesce(l.refuses_entiers, 0)                     AS exports_refuses,
-       coalesce(x.exports_charges, 0)                     AS exports_charges
+       coalesce(sum(n.lignes), 0)::BIGINT                                  AS lignes,
+       count(n.montant)                                                    AS lignes_montant,
+       sum(n.montant)                                                      AS montant,
+       count(DISTINCT n.source_file) FILTER (WHERE n.row_number IS NULL)   AS exports_refuses,
+       (SELECT count(*) FROM files x
+        WHERE x.exercice = e.exercice AND x.kind = $fin AND x.status = 'loaded') AS exports_charges
 FROM (SELECT DISTINCT exercice FROM files) e
-LEFT JOIN exports x USING (exercice)
-LEFT JOIN lignes l USING (exercice)
+LEFT JOIN non_comptes n USING (exercice)
+GROUP BY e.exercice
 ORDER BY e.exercice
 """
 
-# the refused lines' amounts by exercise, convention (when well-formed) and reason: the
-# largest ``$limit`` of each exercise
-PAR_CONVENTION_SQL = """
-WITH refused AS (
-    SELECT f.exercice,
+# the same by exercise, convention (when well-formed) and reason: the largest ``$limit`` of each
+# exercise, and how many groups there are in all
+PAR_CONVENTION_SQL = _NON_COMPTES + """
+, groupes AS (
+    SELECT exercice,
            -- a well-formed convention number only (a refused cell may hold anything)
-           CASE WHEN r.column_name = 'N° convention'
-                 AND regexp_full_match(r.value, 'PDI-[0-9]{4}-[0-9]{4}') THEN r.value END
+           CASE WHEN column_name = 'N° convention'
+                 AND regexp_full_match(value, 'PDI-[0-9]{4}-[0-9]{4}') THEN value END
              AS convention,
-           r.reason AS motif, count(*) AS lignes, sum(r.montant) AS montant
-    FROM raw.rejets r JOIN raw.manifest f USING (source_file)
-    WHERE f.kind = $fin AND f.status <> 'removed' AND NOT starts_with(r.reason, $doublon)
+           reason AS motif, sum(lignes)::BIGINT AS lignes, sum(montant) AS montant
+    FROM non_comptes
     GROUP BY ALL
 )
-SELECT * FROM refused
+SELECT *, count(*) OVER (PARTITION BY exercice) AS groupes FROM groupes
 QUALIFY row_number() OVER (
     PARTITION BY exercice ORDER BY abs(montant) DESC NULLS LAST, lignes DESC, convention, motif
 ) <= $limit
@@ -71,28 +80,31 @@ ORDER BY exercice, abs(montant) DESC NULLS LAST, lignes DESC, convention, motif
 
 
 def _params(sql: str, **extra) -> dict:
-    given = {"fin": KIND_FINANCES, "op": KIND_OPERATEUR, "doublon": DOUBLON, **extra}
+    given = {"fin": KIND_FINANCES, "op": KIND_OPERATEUR, "autre_exercice": AUTRE_EXERCICE,
+             **extra}
     return {k: v for k, v in given.items() if f"${k}" in sql}
+
+
+def _dicts(cur) -> list[dict]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def paiements_non_comptes(con, limit: int = 20) -> tuple[list[dict], list[dict]]:
     """(per exercise with a shortfall, the ``limit`` largest refused amounts of each exercise by
-    convention and reason).
+    convention and reason, with ``groupes``: how many such groups in all).
 
-    An exercise is listed when a payment line was refused (duplicates apart), when an export was
-    refused whole, or when no export was loaded at all (its payment total would be 0).
+    An exercise is listed when a payment is not counted, when an export was refused whole, or when
+    no export was loaded at all (its payment total would be 0).
     """
-    cur = con.execute(PAR_EXERCICE_SQL, _params(PAR_EXERCICE_SQL))
-    cols = [d[0] for d in cur.description]
     per_ex = [
-        row for row in (dict(zip(cols, r, strict=True)) for r in cur.fetchall())
+        row for row in _dicts(con.execute(PAR_EXERCICE_SQL, _params(PAR_EXERCICE_SQL)))
         if row["lignes"] or row["exports_refuses"] or not row["exports_charges"]
     ]
     if not per_ex:
         return [], []
-    cur = con.execute(PAR_CONVENTION_SQL, _params(PAR_CONVENTION_SQL, limit=limit))
-    cols = [d[0] for d in cur.description]
-    return per_ex, [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    sql = PAR_CONVENTION_SQL
+    return per_ex, _dicts(con.execute(sql, _params(sql, limit=limit)))
 
 
 def shortfall(row: dict) -> str:
@@ -101,12 +113,15 @@ def shortfall(row: dict) -> str:
 
     parts = []
     if row["lignes"]:
+        text = f"{row['lignes']} paiement(s) refusé(s) non compté(s)"
         unknown = row["lignes"] - row["lignes_montant"]
-        parts.append(
-            f"{row['lignes']} ligne(s) de paiement refusée(s), "
-            f"{fr.euros(row['montant'] or 0)} payés non comptés"
-            + (f" (+ {unknown} ligne(s) au montant illisible)" if unknown else "")
-        )
+        if row["lignes_montant"]:
+            text += f" : {fr.euros(row['montant'])} payés"
+            if unknown:
+                text += f", plus {unknown} au montant illisible"
+        else:
+            text += ", au montant illisible"
+        parts.append(text)
     if row["exports_refuses"]:
         parts.append(f"{row['exports_refuses']} export(s) des paiements refusé(s) en entier")
     if not row["exports_charges"]:
@@ -115,5 +130,5 @@ def shortfall(row: dict) -> str:
 
 
 def describe(row: dict) -> str:
-    """The same, naming the exercise: ``exercice 2017 : 2 ligne(s) …``."""
+    """The same, naming the exercise: ``exercice 2017 : 2 paiement(s) …``."""
     return f"exercice {row['exercice']} : {shortfall(row)}"

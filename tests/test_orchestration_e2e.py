@@ -303,7 +303,7 @@ def test_every_asset_carries_useful_metadata(story):
     # every payment of the calibrated drop is counted: the warning check passes
     paiements = checks["raw/raw_mandats:paiements_comptes"]
     assert paiements.passed and paiements.severity == dg.AssetCheckSeverity.WARN
-    assert md(paiements)["lignes_non_comptees"] == 0
+    assert md(paiements)["paiements_non_comptes"] == 0
     dbt_checks = [v for k, v in checks.items() if "dagster_dbt/failed_row_count" in md(v)]
     assert len(dbt_checks) > 50
     assert {v.severity for v in dbt_checks} <= {dg.AssetCheckSeverity.ERROR,

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from dagster_project.checks.conservation import conservation_failures, manifest_conservation
 from dagster_project.checks.paiements import paiements_comptes
 from dagster_project.ingestion import loader
+from dagster_project.ingestion.discovery import digest_lines
 from dagster_project.ingestion.loader import ingest_exercice
 from dagster_project.paiements import paiements_non_comptes, shortfall
 from dagster_project.parsing import hash_identifiant
@@ -306,10 +307,10 @@ def build_drop(raw: Path, fmt: str) -> Drop:
         mandat("M002", conv(2)),                                   # line 3: ok
         mandat("M003", conv(20)),                                  # line 4: ok
         mandat("M004", conv(1), montant="douze euros"),            # line 5
-        mandat("M005", conv(1), date="31/02/2017"),                # line 6
-        mandat("M006", conv(999)),                                 # line 7: unknown convention
-        mandat("M007", conv(6)),                                   # line 8: workbook refused
-        mandat("M001", conv(1)),                                   # line 9: duplicate number
+        mandat("M005", conv(1), date="31/02/2017", montant="105,00"),   # line 6
+        mandat("M006", conv(999), montant="1 006,00"),             # line 7: unknown convention
+        mandat("M007", conv(6), montant="1 007,00"),               # line 8: workbook refused
+        mandat("M001", conv(1), montant="1 001,00"),               # line 9: duplicate number
         mandat("M008", conv(21)),                                  # line 10: ok
     ])
     # a mandate number already in the main export
@@ -453,32 +454,114 @@ def test_duplicate_mandate_across_exports(loaded: Loaded):
 
 
 def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
-    """Every refused payment line keeps its amount when it could be read; the shortfall counts
-    them, duplicates apart (their money is counted once)."""
-    from decimal import Decimal
+    """Every refused payment line keeps its amount and mandate number when they could be read;
+    the shortfall counts those whose mandate is not loaded from another line."""
+    from decimal import Decimal as D
 
-    amounts = {(r["file_name"], r["row_number"]): r["montant"]
-               for r in rows_of(loaded.con, "SELECT * FROM raw.rejets WHERE file_name LIKE "
-                                "'mandats%'")}
-    d = Decimal("1500.00")
-    assert amounts == {
-        (f"mandats_{EX}.csv", 5): None,  # the amount itself is unreadable
-        (f"mandats_{EX}.csv", 6): d,     # bad date: the amount is known
-        (f"mandats_{EX}.csv", 7): d,     # unknown convention
-        (f"mandats_{EX}.csv", 8): d,     # its workbook was refused
-        (f"mandats_{EX}.csv", 9): d,     # duplicate in the same export
-        (f"mandats_{EX}_complement.csv", 2): d,  # duplicate of another export
+    got = {(r["file_name"], r["row_number"]): (r["num_mandat"], r["montant"])
+           for r in rows_of(loaded.con, "SELECT * FROM raw.rejets WHERE file_name LIKE "
+                            "'mandats%'")}
+    assert got == {
+        (f"mandats_{EX}.csv", 5): ("M004", None),  # the amount itself is unreadable
+        (f"mandats_{EX}.csv", 6): ("M005", D("105.00")),  # bad date: the amount is known
+        (f"mandats_{EX}.csv", 7): ("M006", D("1006.00")),  # unknown convention
+        (f"mandats_{EX}.csv", 8): ("M007", D("1007.00")),  # its workbook was refused
+        (f"mandats_{EX}.csv", 9): ("M001", D("1001.00")),  # M001 loaded from line 2
+        (f"mandats_{EX}_complement.csv", 2): ("M002", D("1500.00")),  # loaded from the main one
     }
     [per_ex], par_conv = paiements_non_comptes(loaded.con)
-    assert per_ex == {"exercice": EX, "lignes": 4, "lignes_montant": 3, "montant": 3 * d,
+    assert per_ex == {"exercice": EX, "lignes": 4, "lignes_montant": 3, "montant": D("2118.00"),
                       "exports_refuses": 0, "exports_charges": 1}
-    assert shortfall(per_ex) == (
-        "4 ligne(s) de paiement refusée(s), 4\u202f500\u00a0€ payés non comptés "
-        "(+ 1 ligne(s) au montant illisible)")
-    by_conv = {(r["convention"], r["lignes"], r["montant"]) for r in par_conv}
-    # the convention is named when it was read (a well-formed number), never a raw cell
-    assert by_conv == {(conv(999), 1, d), (conv(6), 1, d), (None, 1, d), (None, 1, None)}
-    assert not any(r["convention"] and not r["convention"].startswith("PDI-") for r in par_conv)
+    assert shortfall(per_ex) == ("4 paiement(s) refusé(s) non compté(s) : 2\u202f118\u00a0€ "
+                                 "payés, plus 1 au montant illisible")
+    assert {(r["convention"], r["lignes"], r["montant"]) for r in par_conv} == {
+        (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (None, 1, D("105.00")),
+        (None, 1, None)}
+    assert {r["groupes"] for r in par_conv} == {4}
+
+
+def _line(num, convention, montant, *, date="15/03/2017", exercice=EX) -> list[str]:
+    line = mandat(num, convention, montant=montant, date=date)
+    line[0] = str(exercice)
+    return line
+
+
+# exports (file name → lines) beside one loaded workbook for conv(1) → (mandates loaded,
+# payments not counted, their known amount, lines of unknown amount, exports refused whole)
+PAYMENT_SCENARIOS = {
+    "a later export corrects a mandate's convention": (
+        {"a.csv": [_line("M1", conv(99), "100,00"), _line("M2", conv(1), "20,00")],
+         "b.csv": [_line("M1", conv(1), "100,00")]},
+        {"M1", "M2"}, 0, None, 0, 0),
+    "the same mandate refused in two exports counts once": (
+        {"a.csv": [_line("M1", conv(99), "100,00"), _line("M2", conv(1), "20,00")],
+         "b.csv": [_line("M1", conv(99), "100,00")]},
+        {"M2"}, 1, "100.00", 0, 0),
+    "a line refused for its date, its mandate loaded from another line": (
+        {"a.csv": [_line("M1", conv(1), "100,00"),
+                   _line("M1", conv(1), "100,00", date="31/02/2017")]},
+        {"M1"}, 0, None, 0, 0),
+    "… or from another export": (
+        {"a.csv": [_line("M1", conv(1), "100,00", date="31/02/2017"),
+                   _line("M2", conv(1), "20,00")],
+         "b.csv": [_line("M1", conv(1), "100,00")]},
+        {"M1", "M2"}, 0, None, 0, 0),
+    "another exercise's mandate is not this bilan's money": (
+        {"a.csv": [_line("M1", conv(1), "100,00"), _line("M9", conv(1), "700,00",
+                                                         exercice=EX - 1)]},
+        {"M1"}, 0, None, 0, 0),
+    "a malformed convention: not counted, the cell never shown": (
+        {"a.csv": [_line("M1", conv(1), "100,00"), _line("M3", "CANARY-CONV-42", "33,00")]},
+        {"M1"}, 1, "33.00", 0, 0),
+}
+
+
+@pytest.mark.parametrize("name", list(PAYMENT_SCENARIOS))
+def test_payments_not_counted(tmp_path, name):
+    exports, loaded_numbers, lignes, montant, unknown, whole = PAYMENT_SCENARIOS[name]
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
+    for file_name, lines in exports.items():
+        write_mandats(raw / str(EX) / "finances" / file_name, lines)
+    con = duckdb.connect()
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    assert {r[0] for r in con.execute("SELECT num_mandat FROM raw.raw_mandats").fetchall()} == (
+        loaded_numbers)
+    per_ex, par_conv = paiements_non_comptes(con)
+    if not lignes:
+        assert per_ex == [] and par_conv == []
+        return
+    [row] = per_ex
+    assert (row["lignes"], str(row["montant"]) if row["montant"] is not None else None,
+            row["lignes"] - row["lignes_montant"], row["exports_refuses"]) == (
+        lignes, montant, unknown, whole)
+    assert sum(r["lignes"] for r in par_conv) == lignes
+    shown = repr(par_conv) + shortfall(row)
+    assert "CANARY" not in shown
+    assert all(r["convention"] in (None, conv(99)) for r in par_conv)
+
+
+def test_payments_of_an_export_refused_whole(tmp_path):
+    """An export refused whole counts every line, amount unknown, in the sentence and the table."""
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
+    fin = raw / str(EX) / "finances"
+    write_mandats(fin / "a.csv", [mandat("M1", conv(1))])
+    header = "Exercice;N° mandat;Date d'émission;N° convention;Tiers;SIRET;Nature\r\n"
+    body = "".join(f"{EX};M{i};15/03/{EX};{conv(1)};X;1;Avance\r\n" for i in range(2, 5))
+    (fin / "b.csv").write_bytes((header + body).encode("cp1252"))  # no Montant column
+    con = duckdb.connect()
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    [row], [group] = paiements_non_comptes(con)
+    assert (row["lignes"], row["lignes_montant"], row["montant"], row["exports_refuses"],
+            row["exports_charges"]) == (3, 0, None, 1, 1)
+    assert shortfall(row) == ("3 paiement(s) refusé(s) non compté(s), au montant illisible ; "
+                              "1 export(s) des paiements refusé(s) en entier")
+    assert (group["lignes"], group["montant"], group["convention"]) == (3, None, None)
 
 
 def test_payments_check_warns_without_blocking(tmp_path):
@@ -488,10 +571,12 @@ def test_payments_check_warns_without_blocking(tmp_path):
     write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
     write_workbook(ops / "b.xlsx", good_sheets(conv(2), ["B1"]))
     fin = raw / str(EX) / "finances"
-    write_mandats(fin / f"mandats_{EX}.csv",
-                  [mandat("M1", conv(1)), mandat("M2", conv(1)), mandat("M3", conv(2))])
+    write_mandats(fin / f"mandats_{EX}.csv", [mandat("M1", conv(1), montant="1 000,50"),
+                                              mandat("M2", conv(1), montant="2 000,25"),
+                                              mandat("M3", conv(2))])
     # duplicates only, of a mandate loaded and of one that will be refused with its convention
-    write_mandats(fin / f"mandats_{EX}_bis.csv", [mandat("M3", conv(2)), mandat("M1", conv(1))])
+    write_mandats(fin / f"mandats_{EX}_bis.csv", [mandat("M3", conv(2)),
+                                                  mandat("M1", conv(1), montant="1 000,50")])
     wh = tmp_path / "wh"
     wh.mkdir()
     con = duckdb.connect(str(wh / "bilan.duckdb"))
@@ -500,8 +585,8 @@ def test_payments_check_warns_without_blocking(tmp_path):
     resource = WarehouseResource(raw_dir=str(raw), warehouse_dir=str(wh))
     result = paiements_comptes(warehouse=resource)
     assert result.passed and result.description == "tous les paiements lus sont comptés"
-    assert result.metadata["lignes_non_comptees"].value == 0
-    assert paiements_comptes.check_specs and not next(iter(paiements_comptes.check_specs)).blocking
+    assert result.metadata["paiements_non_comptes"].value == 0
+    assert not next(iter(paiements_comptes.check_specs)).blocking
 
     # the workbook is refused: its two mandates are paid and not counted (M1 once, although
     # both exports hold it)
@@ -512,12 +597,12 @@ def test_payments_check_warns_without_blocking(tmp_path):
     con.close()
     result = paiements_comptes(warehouse=resource)
     assert not result.passed and result.severity.value == "WARN"
-    assert result.description == (
-        f"exercice {EX} : 2 ligne(s) de paiement refusée(s), 3\u202f000\u00a0€ payés non comptés")
-    assert result.metadata["montant_non_compte"].value == 3000.0
-    assert [(r["convention"], r["montant"]) for r in
-            result.metadata["par_convention"].value] == [(conv(1), "3000.00")]
-    assert "« a.xlsx »" in result.metadata["par_convention"].value[0]["motif"]
+    assert result.description == (f"exercice {EX} : 2 paiement(s) refusé(s) non compté(s) : "
+                                  "3\u202f000,75\u00a0€ payés")
+    assert result.metadata["montant_non_compte"].value == 3000.75
+    [group] = result.metadata["par_convention"].value
+    assert (group["convention"], group["montant"], group["lignes"]) == (conv(1), "3000.75", 2)
+    assert "« a.xlsx »" in group["motif"]
 
     # no export loaded at all: the payment total would be 0, said so
     for f in fin.iterdir():
@@ -531,21 +616,34 @@ def test_payments_check_warns_without_blocking(tmp_path):
     assert result.description == (f"exercice {EX} : 1 export(s) des paiements refusé(s) en "
                                   "entier ; aucun export des paiements chargé : total payé nul")
 
+    # a check that cannot run (the warehouse lost a column it reads) fails, never passes
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    con.execute("ALTER TABLE raw.rejets DROP COLUMN num_mandat")
+    con.close()
+    result = paiements_comptes(warehouse=resource)
+    assert not result.passed and result.description.startswith("contrôle impossible")
+
 
 def test_warehouse_loaded_before_amounts_gets_them(tmp_path):
-    """A warehouse whose raw.rejets has no montant (loaded before it existed) gains the column,
-    and its exports, checked against older verdicts, are re-read once to fill it."""
+    """A warehouse written by the previous release (raw.rejets without montant and num_mandat,
+    exports checked against the previous verdicts' digest) gains the columns, and its exports are
+    re-read once to fill them."""
     raw = tmp_path / "raw"
     fin = raw / str(EX) / "finances"
     write_mandats(fin / f"mandats_{EX}.csv", [mandat("M1", conv(1), montant="12 345,67")])
     con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
     ingest_exercice(con, raw, EX, run_id="r1", workers=1)
     con.execute("ALTER TABLE raw.rejets DROP COLUMN montant")
-    con.execute("UPDATE raw.manifest SET checked_against = 'verdicts of an older release'")
+    con.execute("ALTER TABLE raw.rejets DROP COLUMN num_mandat")
+    # the digest the previous release recorded: no workbook loaded or refused, this export
+    [(sf, sha)] = con.execute("SELECT source_file, sha256 FROM raw.manifest").fetchall()
+    con.execute("UPDATE raw.manifest SET checked_against = ?",
+                [digest_lines([f"export:{sf}:{sha}"])])
     s = ingest_exercice(con, raw, EX, run_id="r2", workers=1)
     assert s.files_parsed == 1
-    assert con.execute("SELECT montant::VARCHAR, run_id FROM raw.rejets").fetchall() == [
-        ("12345.67", "r2")]
+    assert con.execute(
+        "SELECT num_mandat, montant::VARCHAR, run_id FROM raw.rejets").fetchall() == [
+        ("M1", "12345.67", "r2")]
     assert conservation_failures(con) == []
     con.close()
 

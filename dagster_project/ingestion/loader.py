@@ -574,6 +574,7 @@ def ingest_exercice(
                         "value": rj.value,
                         "reason": rj.reason,
                         "montant": rj.montant,
+                        "num_mandat": rj.num_mandat,
                         "run_id": run_id,
                         "rejected_at": now,
                     }
@@ -639,8 +640,8 @@ def ingest_exercice(
                 refused_workbook.setdefault(r["num_convention"], r["file_name"])
         conv_digest = digest_lines(
             [
-                # version of the verdicts: "2" records refused amounts (a warehouse loaded
-                # before re-reads its exports once)
+                # version of the verdicts: "2" records refused lines' amounts and mandate
+                # numbers (a warehouse loaded before re-reads its exports once)
                 "verdicts:2",
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
@@ -653,8 +654,6 @@ def ingest_exercice(
             sf = f.source_file
             p = prev.get(sf)
             if unchanged(f) and p["checked_against"] == conv_digest and p["status"] != "removed":
-                # (the digest covers every export: when one is kept, all are, so no export read
-                # below needs the numbers this one refused, only those it loaded)
                 manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
                 seen_mandats.update(
                     r[0]
@@ -671,12 +670,7 @@ def ingest_exercice(
             extra_rejected = 0
             for row in res.rows:
                 conv = row["num_convention"]
-                # a mandate already read in another export is a duplicate whatever its verdict
-                # there: refused twice for its convention, its money would be stated twice as
-                # not counted (dagster_project.paiements)
-                if row["num_mandat"] in seen_mandats:
-                    reason = f"{DOUBLON} (déjà présent dans un autre export)"
-                elif conv not in known_conventions and conv in refused_workbook:
+                if conv not in known_conventions and conv in refused_workbook:
                     reason = (
                         "convention sans classeur chargé : le classeur "
                         f"« {refused_workbook[conv]} » "
@@ -684,10 +678,10 @@ def ingest_exercice(
                     )
                 elif conv not in known_conventions:
                     reason = "convention inconnue : aucun classeur chargé pour cette convention"
+                elif row["num_mandat"] in seen_mandats:
+                    reason = f"{DOUBLON} (déjà présent dans un autre export)"
                 else:
-                    reason = None
-                seen_mandats.add(row["num_mandat"])
-                if reason is None:
+                    seen_mandats.add(row["num_mandat"])
                     kept_rows.append(row)
                     continue
                 extra_rejected += 1
@@ -704,6 +698,7 @@ def ingest_exercice(
                         "value": val,
                         "reason": reason,
                         "montant": row["montant"],
+                        "num_mandat": row["num_mandat"],
                         "run_id": run_id,
                         "rejected_at": now,
                     }

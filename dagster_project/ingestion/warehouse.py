@@ -68,10 +68,11 @@ CREATE TABLE IF NOT EXISTS raw.manifest_history (
 CREATE TABLE IF NOT EXISTS raw.rejets (
     exercice INTEGER, source_file VARCHAR, file_name VARCHAR, sheet VARCHAR,
     row_number INTEGER, column_name VARCHAR, value VARCHAR, reason VARCHAR,
-    run_id VARCHAR, rejected_at TIMESTAMP, montant DECIMAL(14, 2)
+    run_id VARCHAR, rejected_at TIMESTAMP, montant DECIMAL(14, 2), num_mandat VARCHAR
 );
--- montant (a refused payment line's amount) came after the first warehouses were made
+-- a refused payment line's amount and mandate number came after the first warehouses were made
 ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS montant DECIMAL(14, 2);
+ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS num_mandat VARCHAR;
 """
 
 DATA_TABLES = ("raw_actions", "raw_participants", "raw_cer", "raw_mandats")

@@ -7,8 +7,8 @@ matches header labels through :func:`normalize_label` (columns in any order) and
 refuses, line by line, what cannot be loaded. A file that cannot be read at all, or
 lacks a column, is refused whole (one ``Rejet`` with ``row_number=None``, every data
 line counted as rejected). Whether a convention exists is checked later by the loader,
-which sees all workbooks. A refused line keeps its amount when it can be read: money paid that
-the bilan will not count (``dagster_project.paiements``).
+which sees all workbooks. A refused line keeps its amount and mandate number when they can be
+read: money paid that the bilan may not count (``dagster_project.paiements``).
 
 ``source_row`` is the 1-based line number in the file (header = line 1). Never raises.
 """
@@ -31,11 +31,12 @@ from .normalize import (
     parse_whole_number,
 )
 
-__all__ = ["DOUBLON", "parse_mandats"]
+__all__ = ["AUTRE_EXERCICE", "DOUBLON", "parse_mandats"]
 
-# how every refusal of a mandate already counted once begins (in this export or another): the
-# money is in the bilan, unlike any other refused payment line
+# how the refusals of a mandate number already loaded (in this export or another) begin
 DOUBLON = "N° mandat en double"
+# how the refusal of another exercise's mandate begins: not money of this exercise's bilan
+AUTRE_EXERCICE = "exercice du mandat"
 
 _FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "exercice": ("Exercice", ("Exercice", "Année", "Exercice budgétaire")),
@@ -192,8 +193,10 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             fields = fields + [""] * (width - len(fields))
 
         def reject(column: str, value: str | None, reason: str) -> None:
-            amount = _amount_or_none(fields[cm])  # noqa: B023
-            rejets.append(Rejet(None, lineno, column, value or None, reason, amount))  # noqa: B023
+            rejets.append(
+                Rejet(None, lineno, column, value or None, reason,  # noqa: B023
+                      _amount_or_none(fields[cm]), fields[cn].strip() or None)  # noqa: B023
+            )
 
         num_mandat = fields[cn].strip()
         if not num_mandat:
@@ -209,7 +212,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             reject(
                 L["exercice"],
                 raw.strip(),
-                f"exercice du mandat ({ex}) différent de celui du dossier ({exercice})",
+                f"{AUTRE_EXERCICE} ({ex}) différent de celui du dossier ({exercice})",
             )
             continue
         raw = fields[cc]

@@ -92,9 +92,9 @@ class Rejet:
     """One refusal. ``row_number`` is None when the whole file is refused.
 
     ``value`` never holds a participant identifier in clear (it is replaced by
-    ``sha256:<12 hex>``) and ``reason`` never quotes cell values. ``montant``: for a refused
-    payment line, its amount when it could be read (the money paid that the bilan does not
-    count), else None.
+    ``sha256:<12 hex>``) and ``reason`` never quotes cell values. For a refused payment line,
+    ``montant`` and ``num_mandat`` are its amount and mandate number when they could be read
+    (what the bilan does not count, and whether that mandate is counted elsewhere), else None.
     """
 
     sheet: str | None
@@ -103,6 +103,7 @@ class Rejet:
     value: str | None
     reason: str
     montant: Decimal | None = None
+    num_mandat: str | None = None
 
 
 @dataclass(slots=True)

@@ -697,10 +697,14 @@ def _paiements_non_comptes(q: Qualite) -> str:
              "pas.</p>"]
     if q.paiements_par_convention:
         parts.append(_table(
-            ["Convention", "Motif", "Lignes", "Montant"],
+            ["Convention", "Motif", "Paiements", "Montant"],
             [[_e(r["convention"] or "—"), _e(r["motif"]), _n(r["lignes"]),
               fr.euros(r["montant"]) if r["montant"] is not None else "illisible"]
              for r in q.paiements_par_convention], num_from=2))
+        autres = q.paiements_par_convention[0]["groupes"] - len(q.paiements_par_convention)
+        if autres > 0:
+            parts.append(f"<p>… et {_n(autres)} autres (voir la table raw.rejets de l’entrepôt "
+                         "interne).</p>")
     return "".join(parts)
 
 

@@ -105,5 +105,6 @@ create or replace table raw.rejets (
     reason                      varchar,
     run_id                      varchar,
     rejected_at                 timestamp,
-    montant                     decimal(14, 2)
+    montant                     decimal(14, 2),
+    num_mandat                  varchar
 );

@@ -13,5 +13,6 @@ select
     cast(reason as varchar)                     as reason,
     cast(run_id as varchar)                     as run_id,
     cast(rejected_at as timestamp)              as rejected_at,
-    cast(montant as decimal(14, 2))             as montant
+    cast(montant as decimal(14, 2))             as montant,
+    cast(num_mandat as varchar)                 as num_mandat
 from source
