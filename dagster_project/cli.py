@@ -129,29 +129,30 @@ def failed_controls(con) -> list[str]:
 
 
 def check_failures(result, *, metadata: bool = True) -> list[str]:
-    """The run's failed checks and failed steps, one line each (``metadata``: with the metadata
-    of the failed ERROR checks; a warning, or without, the description alone)."""
-    out = []
+    """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
+    metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
+    warning may stand for weeks and must not hide what failed the run)."""
+    errors, steps, warnings = [], [], []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
             data = ev.event_specific_data
             ev_ = getattr(data, "evaluation", data)
             if not ev_.passed:
+                error = ev_.severity.value == "ERROR"
                 md = {k: getattr(v, "value", v) for k, v in (ev_.metadata or {}).items()}
                 shown = {k: v for k, v in md.items() if k not in ("data_docs",)}
-                out.append(
+                (errors if error else warnings).append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
                     f"({ev_.severity.value}) a échoué : {ev_.description or ''}"
-                    + (f" {shown}" if metadata and shown and ev_.severity.value == "ERROR"
-                       else "")
+                    + (f" {shown}" if metadata and shown and error else "")
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error
             if err and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
                 continue  # already reported through the check evaluation above
             msg = (err.message or "").strip().splitlines()[:3] if err else []
-            out.append(f"  étape {ev.step_key} en échec : {' '.join(msg)}")
-    return out
+            steps.append(f"  étape {ev.step_key} en échec : {' '.join(msg)}")
+    return errors + steps + warnings
 
 
 def marts_published(result) -> bool:

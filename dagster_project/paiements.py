@@ -12,8 +12,10 @@ What counts as not counted: every refused payment line of an exercise's exports,
 - a line whose mandate number is loaded (from this export or another): its money is counted,
   whatever the line's own defect (a duplicate, a corrected line sent again);
 - another exercise's mandate (``AUTRE_EXERCICE``): not money of this bilan;
-and a mandate number refused on several lines counts once (its first refused line). The lines of
-an export refused whole (unreadable, a column missing) count with an unknown amount.
+and a mandate number refused on several lines counts once (its first refused line with a known
+amount, in the exports' order, as the loader reads them). The lines of an export refused whole
+(unreadable, a column missing) count with an unknown amount, even if some of their mandates are
+loaded from another export: nothing of them could be read.
 Pure: a DuckDB connection in, plain rows out (no Dagster).
 """
 
@@ -36,9 +38,10 @@ WITH files AS (
       AND NOT starts_with(r.reason, $autre_exercice)
       AND NOT EXISTS (SELECT 1 FROM raw.raw_mandats m
                       WHERE m.exercice = f.exercice AND m.num_mandat = r.num_mandat)
+    -- each number once: its first refused line whose amount is known, in the exports' order
     QUALIFY r.num_mandat IS NULL
          OR row_number() OVER (PARTITION BY f.exercice, r.num_mandat
-                               ORDER BY r.source_file, r.row_number) = 1
+                               ORDER BY r.montant IS NULL, r.source_file, r.row_number) = 1
 )
 """
 
@@ -50,8 +53,10 @@ SELECT e.exercice,
        count(n.montant)                                                    AS lignes_montant,
        sum(n.montant)                                                      AS montant,
        count(DISTINCT n.source_file) FILTER (WHERE n.row_number IS NULL)   AS exports_refuses,
+       -- exports that brought at least one payment (a header alone brings none)
        (SELECT count(*) FROM files x
-        WHERE x.exercice = e.exercice AND x.kind = $fin AND x.status = 'loaded') AS exports_charges
+        WHERE x.exercice = e.exercice AND x.kind = $fin AND x.status = 'loaded'
+          AND x.rows_loaded > 0)                                           AS exports_charges
 FROM (SELECT DISTINCT exercice FROM files) e
 LEFT JOIN non_comptes n USING (exercice)
 GROUP BY e.exercice
@@ -95,7 +100,7 @@ def paiements_non_comptes(con, limit: int = 20) -> tuple[list[dict], list[dict]]
     convention and reason, with ``groupes``: how many such groups in all).
 
     An exercise is listed when a payment is not counted, when an export was refused whole, or when
-    no export was loaded at all (its payment total would be 0).
+    no export brought any payment (its payment total would be 0).
     """
     per_ex = [
         row for row in _dicts(con.execute(PAR_EXERCICE_SQL, _params(PAR_EXERCICE_SQL)))
@@ -113,19 +118,19 @@ def shortfall(row: dict) -> str:
 
     parts = []
     if row["lignes"]:
-        text = f"{row['lignes']} paiement(s) refusé(s) non compté(s)"
+        text = f"{fr.entier(row['lignes'])} paiement(s) refusé(s) non compté(s)"
         unknown = row["lignes"] - row["lignes_montant"]
         if row["lignes_montant"]:
             text += f" : {fr.euros(row['montant'])} payés"
             if unknown:
-                text += f", plus {unknown} au montant illisible"
+                text += f", plus {fr.entier(unknown)} au montant inconnu"
         else:
-            text += ", au montant illisible"
+            text += ", au montant inconnu"
         parts.append(text)
     if row["exports_refuses"]:
         parts.append(f"{row['exports_refuses']} export(s) des paiements refusé(s) en entier")
     if not row["exports_charges"]:
-        parts.append("aucun export des paiements chargé : total payé nul")
+        parts.append("aucun paiement chargé : total payé nul")
     return " ; ".join(parts)
 
 

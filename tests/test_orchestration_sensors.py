@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from dagster_project.partitions import EXERCICE_PARTITIONS, RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.sensors.alerts import run_failure_alert
+from dagster_project.sensors.alerts import build_message, run_failure_alert
 from dagster_project.sensors.raw_drop import raw_drop_sensor
 from tests.orchestration_support import project_instance, webhook_server
 
@@ -234,3 +234,72 @@ def test_failed_run_posts_what_failed_to_the_webhook(tmp_path, monkeypatch, shar
     assert "controle:total_conforme [ERROR] observé 15866992 / attendu 15866991" in text
     assert text.endswith(body["url"])
     assert len(text) < 1500
+
+
+@dg.asset_check(asset=controle, blocking=False)
+def paiements():
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.WARN,
+        description="exercice 2019 : 2 paiement(s) refusé(s) non compté(s)",
+    )
+
+
+@dg.asset(deps=[controle])
+def publication_refusee():
+    raise RuntimeError("Publication refusée : le contrôle X a échoué")
+
+
+MINI_WARN = dg.Definitions(
+    assets=[controle, publication_refusee], asset_checks=[paiements],
+    jobs=[dg.define_asset_job("mini_warn_job")],
+)
+
+
+def test_alert_names_the_failed_step_before_a_standing_warning(tmp_path, monkeypatch,
+                                                               shared_instance):
+    """A failed warning (it may stay for weeks) never hides the step that failed the run."""
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "no_warehouse"))
+    result = MINI_WARN.resolve_job_def("mini_warn_job").execute_in_process(
+        instance=shared_instance, raise_on_error=False
+    )
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alerte_echec_run",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=shared_instance,
+        dagster_run=result.dagster_run,
+    )
+    text = build_message(context.for_run_failure())["text"].splitlines()
+    step = next(i for i, t in enumerate(text) if t.startswith("- étape publication_refusee"))
+    warn = next(i for i, t in enumerate(text) if t.startswith("- avertissement"))
+    assert "Publication refusée" in text[step] and step < warn
+    assert text[warn].endswith("[WARN] exercice 2019 : 2 paiement(s) refusé(s) non compté(s)")
+
+
+@dg.asset
+def rapport_casse():
+    raise RuntimeError("le navigateur a quitté")
+
+
+MINI_ALL = dg.Definitions(
+    assets=[controle, rapport_casse], asset_checks=[total_conforme, paiements],
+    jobs=[dg.define_asset_job("mini_all_job")],
+)
+
+
+def test_cli_lists_errors_then_failed_steps_then_warnings(shared_instance):
+    """`bilan run`'s failure lines: what failed the run first, a standing warning last and
+    without its metadata."""
+    from dagster_project.cli import check_failures
+
+    result = MINI_ALL.resolve_job_def("mini_all_job").execute_in_process(
+        instance=shared_instance, raise_on_error=False
+    )
+    assert not result.success
+    lines = check_failures(result)
+    assert [line.split()[:2] for line in lines] == [
+        ["check", "controle:total_conforme"], ["étape", "rapport_casse"],
+        ["check", "controle:paiements"]]
+    assert "15866992" in lines[0]  # an error's metadata: observed vs expected
+    assert lines[2].endswith("(WARN) a échoué : exercice 2019 : 2 paiement(s) refusé(s) "
+                             "non compté(s)")

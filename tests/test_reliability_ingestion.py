@@ -473,7 +473,7 @@ def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
     assert per_ex == {"exercice": EX, "lignes": 4, "lignes_montant": 3, "montant": D("2118.00"),
                       "exports_refuses": 0, "exports_charges": 1}
     assert shortfall(per_ex) == ("4 paiement(s) refusé(s) non compté(s) : 2\u202f118\u00a0€ "
-                                 "payés, plus 1 au montant illisible")
+                                 "payés, plus 1 au montant inconnu")
     assert {(r["convention"], r["lignes"], r["montant"]) for r in par_conv} == {
         (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (None, 1, D("105.00")),
         (None, 1, None)}
@@ -510,6 +510,10 @@ PAYMENT_SCENARIOS = {
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M9", conv(1), "700,00",
                                                          exercice=EX - 1)]},
         {"M1"}, 0, None, 0, 0),
+    "a mandate refused twice: its known amount and its reason are kept": (
+        {"a.csv": [_line("M1", conv(1), "cent euros"), _line("M2", conv(1), "20,00")],
+         "b.csv": [_line("M1", conv(99), "100,00")]},
+        {"M2"}, 1, "100.00", 0, 0),
     "a malformed convention: not counted, the cell never shown": (
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M3", "CANARY-CONV-42", "33,00")]},
         {"M1"}, 1, "33.00", 0, 0),
@@ -538,9 +542,32 @@ def test_payments_not_counted(tmp_path, name):
             row["lignes"] - row["lignes_montant"], row["exports_refuses"]) == (
         lignes, montant, unknown, whole)
     assert sum(r["lignes"] for r in par_conv) == lignes
+    assert all((r["convention"] == conv(99)) == ("inconnue" in r["motif"]) for r in par_conv)
     shown = repr(par_conv) + shortfall(row)
     assert "CANARY" not in shown
     assert all(r["convention"] in (None, conv(99)) for r in par_conv)
+
+
+@pytest.mark.parametrize("exports", [{}, {"a.csv": []}], ids=["no export", "a header alone"])
+def test_no_payment_loaded_is_said(tmp_path, exports):
+    """An exercise whose exports bring no payment at all would publish a total of 0: said."""
+    from dagster_project.reporting.data import Qualite
+    from dagster_project.reporting.html import _paiements_non_comptes
+
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
+    for file_name, lines in exports.items():
+        write_mandats(raw / str(EX) / "finances" / file_name, lines)
+    con = duckdb.connect()
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    [row], groups = paiements_non_comptes(con)
+    assert (row["lignes"], row["exports_charges"], groups) == (0, 0, [])
+    assert shortfall(row) == "aucun paiement chargé : total payé nul"
+    html = _paiements_non_comptes(Qualite(paiements_verifies=True, paiements_non_comptes=row))
+    assert "Paiements : aucun paiement chargé : total payé nul." in html
+    assert "ne sont pas comptés" not in html and "ne les inclut pas" not in html
 
 
 def test_payments_of_an_export_refused_whole(tmp_path):
@@ -559,7 +586,7 @@ def test_payments_of_an_export_refused_whole(tmp_path):
     [row], [group] = paiements_non_comptes(con)
     assert (row["lignes"], row["lignes_montant"], row["montant"], row["exports_refuses"],
             row["exports_charges"]) == (3, 0, None, 1, 1)
-    assert shortfall(row) == ("3 paiement(s) refusé(s) non compté(s), au montant illisible ; "
+    assert shortfall(row) == ("3 paiement(s) refusé(s) non compté(s), au montant inconnu ; "
                               "1 export(s) des paiements refusé(s) en entier")
     assert (group["lignes"], group["montant"], group["convention"]) == (3, None, None)
 
@@ -614,7 +641,7 @@ def test_payments_check_warns_without_blocking(tmp_path):
     result = paiements_comptes(warehouse=resource)
     assert not result.passed
     assert result.description == (f"exercice {EX} : 1 export(s) des paiements refusé(s) en "
-                                  "entier ; aucun export des paiements chargé : total payé nul")
+                                  "entier ; aucun paiement chargé : total payé nul")
 
     # a check that cannot run (the warehouse lost a column it reads) fails, never passes
     con = duckdb.connect(str(wh / "bilan.duckdb"))

@@ -396,7 +396,8 @@ def ingest_exercice(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestSummary:
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
-    from dagster_project.parsing.mandats import DOUBLON, parse_mandats
+    from dagster_project.parsing import parse_mandats
+    from dagster_project.parsing.mandats import DOUBLON
 
     init_raw_schema(con)
     now = now or datetime.now()

@@ -691,10 +691,13 @@ def _paiements_non_comptes(q: Qualite) -> str:
                 "comptés (un mandat en double n’est compté qu’une fois).</p>")
     from dagster_project.paiements import shortfall
 
-    parts = ['<h3>Paiements non comptés</h3><p class="statut-ko">Des paiements lus dans les '
-             "exports financiers ne sont pas comptés dans ce bilan : "
-             f"{_e(shortfall(q.paiements_non_comptes))}. Le total payé publié ne les inclut "
-             "pas.</p>"]
+    texte = _e(shortfall(q.paiements_non_comptes))
+    if q.paiements_non_comptes["lignes"]:
+        texte = ("Des paiements lus dans les exports financiers ne sont pas comptés dans ce "
+                 f"bilan : {texte}. Le total payé publié ne les inclut pas.")
+    else:  # nothing read to count: an export refused whole, or none at all
+        texte = f"Paiements : {texte}."
+    parts = [f'<h3>Paiements non comptés</h3><p class="statut-ko">{texte}</p>']
     if q.paiements_par_convention:
         parts.append(_table(
             ["Convention", "Motif", "Paiements", "Montant"],
@@ -703,8 +706,8 @@ def _paiements_non_comptes(q: Qualite) -> str:
              for r in q.paiements_par_convention], num_from=2))
         autres = q.paiements_par_convention[0]["groupes"] - len(q.paiements_par_convention)
         if autres > 0:
-            parts.append(f"<p>… et {_n(autres)} autres (voir la table raw.rejets de l’entrepôt "
-                         "interne).</p>")
+            parts.append(f"<p>… et {_n(autres)} autre(s) (voir la table raw.rejets de "
+                         "l’entrepôt interne).</p>")
     return "".join(parts)
 
 

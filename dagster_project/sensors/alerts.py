@@ -77,6 +77,12 @@ def failed_steps(context: dg.RunFailureSensorContext) -> list[dict]:
     out = []
     for event in context.get_step_failure_events():
         err = event.event_specific_data.error if event.event_specific_data else None
+        # an exception raised in an op comes wrapped ("Error occurred while executing op"): the
+        # cause says what failed
+        while err is not None and err.cause is not None and (
+            err.cls_name == "DagsterExecutionStepExecutionError"
+        ):
+            err = err.cause
         first = (err.message or "").strip().splitlines()[:2] if err else []
         out.append({"step": event.step_key, "error": " ".join(first)[:300]})
     return out
@@ -121,13 +127,21 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
         f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
         f"déclenché par {trigger})."
     ]
-    for c in checks[:MAX_ITEMS]:
+    # what failed the run first: failed ERROR checks, control totals, then the failed steps when
+    # no ERROR check explains them; failed warnings (non-blocking, e.g. payments not counted,
+    # which may stay for weeks) last, never in place of the step that failed
+    errors = [c for c in checks if c["severity"] == "ERROR"]
+    warnings = [c for c in checks if c["severity"] != "ERROR"]
+    for c in errors[:MAX_ITEMS]:
         lines.append(f"- check {c['check']} [{c['severity']}] {c['observed_vs_expected']}".rstrip())
     for ctl in controls:
         lines.append(f"- contrôle {ctl}")
-    if not checks:
+    if not errors:
         for s in steps[:MAX_ITEMS]:
             lines.append(f"- étape {s['step']} : {s['error']}")
+    for c in warnings[:MAX_ITEMS]:
+        lines.append(f"- avertissement {c['check']} [{c['severity']}] "
+                     f"{c['observed_vs_expected'] or c['description']}".rstrip())
     if len(lines) == 1 and failure:
         lines.append(failure[:300])
     lines.append(url)
