@@ -5,8 +5,8 @@ operator's workbook was refused, or never came) or when the line itself cannot b
 refusal is on record (``raw.rejets``, with the line's amount and mandate number when they could be
 read) and rows are conserved, but the published payment total is then lower than what was paid,
 and only exercise 2017 has published control totals that would catch it. These queries state the
-shortfall for the warning check on the raw mandates, the ``bilan run`` summary and the report's
-quality section.
+shortfall for the warning check on the raw mandates (whose description ``bilan run`` prints) and
+the report's quality section.
 
 What counts as not counted: every refused payment line of an exercise's exports, except
 - a line whose mandate number is loaded (from this export or another): its money is counted,

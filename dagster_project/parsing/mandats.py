@@ -98,7 +98,7 @@ def parse_mandats(path: Path, *, exercice: int) -> MandatsResult:
 
 
 def _amount_or_none(raw: str) -> Decimal | None:
-    """The amount of a refused line, when it can be read: what the bilan does not count."""
+    """The amount of a refused line, when it can be read: what the bilan may not count."""
     try:
         return parse_french_amount(raw)
     except ValeurInvalide:

@@ -702,7 +702,7 @@ def _paiements_non_comptes(q: Qualite) -> str:
         parts.append(_table(
             ["Convention", "Motif", "Paiements", "Montant"],
             [[_e(r["convention"] or "—"), _e(r["motif"]), _n(r["lignes"]),
-              fr.euros(r["montant"]) if r["montant"] is not None else "illisible"]
+              fr.euros(r["montant"]) if r["montant"] is not None else "inconnu"]
              for r in q.paiements_par_convention], num_from=2))
         autres = q.paiements_par_convention[0]["groupes"] - len(q.paiements_par_convention)
         if autres > 0:
