@@ -196,6 +196,16 @@ MINI = dg.Definitions(
 )
 
 
+def failure_context(result, instance):
+    """The context the failure sensor gets for this failed run."""
+    return dg.build_run_status_sensor_context(
+        sensor_name="alerte_echec_run",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    )
+
+
 def test_failed_run_posts_what_failed_to_the_webhook(tmp_path, monkeypatch, shared_instance):
     monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "no_warehouse"))
     monkeypatch.setenv("BILAN_DAGSTER_URL", "http://dagster.interne:3000/")
@@ -205,12 +215,7 @@ def test_failed_run_posts_what_failed_to_the_webhook(tmp_path, monkeypatch, shar
             instance=instance, raise_on_error=False
         )
         assert not result.success
-        context = dg.build_run_status_sensor_context(
-            sensor_name="alerte_echec_run",
-            dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-        )
+        context = failure_context(result, instance)
         monkeypatch.delenv("BILAN_ALERT_WEBHOOK", raising=False)
         skipped = run_failure_alert(context)
         assert isinstance(skipped, dg.SkipReason) and received == []
@@ -263,13 +268,8 @@ def test_alert_names_the_failed_step_before_a_standing_warning(tmp_path, monkeyp
         instance=shared_instance, raise_on_error=False
     )
     assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="alerte_echec_run",
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=shared_instance,
-        dagster_run=result.dagster_run,
-    )
-    text = build_message(context.for_run_failure())["text"].splitlines()
+    text = build_message(failure_context(result, shared_instance).for_run_failure())[
+        "text"].splitlines()
     step = next(i for i, t in enumerate(text) if t.startswith("- étape publication_refusee"))
     warn = next(i for i, t in enumerate(text) if t.startswith("- avertissement"))
     assert "Publication refusée" in text[step] and step < warn

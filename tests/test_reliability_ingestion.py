@@ -520,9 +520,8 @@ PAYMENT_SCENARIOS = {
 }
 
 
-@pytest.mark.parametrize("name", list(PAYMENT_SCENARIOS))
-def test_payments_not_counted(tmp_path, name):
-    exports, loaded_numbers, lignes, montant, unknown, whole = PAYMENT_SCENARIOS[name]
+def load_with_exports(tmp_path: Path, exports: dict[str, list[list[str]]]):
+    """One loaded workbook for conv(1) beside these finance exports, ingested in memory."""
     raw = tmp_path / "raw"
     ops = raw / str(EX) / "operateurs"
     ops.mkdir(parents=True)
@@ -531,6 +530,13 @@ def test_payments_not_counted(tmp_path, name):
         write_mandats(raw / str(EX) / "finances" / file_name, lines)
     con = duckdb.connect()
     ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    return con
+
+
+@pytest.mark.parametrize("name", list(PAYMENT_SCENARIOS))
+def test_payments_not_counted(tmp_path, name):
+    exports, loaded_numbers, lignes, montant, unknown, whole = PAYMENT_SCENARIOS[name]
+    con = load_with_exports(tmp_path, exports)
     assert {r[0] for r in con.execute("SELECT num_mandat FROM raw.raw_mandats").fetchall()} == (
         loaded_numbers)
     per_ex, par_conv = paiements_non_comptes(con)
@@ -554,14 +560,7 @@ def test_no_payment_loaded_is_said(tmp_path, exports):
     from dagster_project.reporting.data import Qualite
     from dagster_project.reporting.html import _paiements_non_comptes
 
-    raw = tmp_path / "raw"
-    ops = raw / str(EX) / "operateurs"
-    ops.mkdir(parents=True)
-    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
-    for file_name, lines in exports.items():
-        write_mandats(raw / str(EX) / "finances" / file_name, lines)
-    con = duckdb.connect()
-    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    con = load_with_exports(tmp_path, exports)
     [row], groups = paiements_non_comptes(con)
     assert (row["lignes"], row["exports_charges"], groups) == (0, 0, [])
     assert shortfall(row) == "aucun paiement chargé : total payé nul"
