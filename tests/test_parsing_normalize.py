@@ -9,6 +9,7 @@ import pytest
 
 from dagster_project.parsing import (
     ValeurInvalide,
+    convention_in_name,
     hash_identifiant,
     load_nomenclature,
     normalize_label,
@@ -268,6 +269,19 @@ def test_parse_num_convention(raw, expected):
 def test_parse_num_convention_rejects(raw):
     with pytest.raises(ValeurInvalide):
         parse_num_convention(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Association Entraide bilan PDI-2019-0138 v2.xlsx", ("PDI-2019-0138", 2019)),
+        ("bilan_pdi_2017_0042.ods", ("PDI-2017-0042", 2017)),
+        ("ACI Archipel - bilan 2017 définitif.xlsx", None),
+        ("PDI-17-0001.xlsx", None),
+    ],
+)
+def test_convention_in_name(name, expected):
+    assert convention_in_name(name) == expected
 
 
 def test_nomenclature_loaded_from_seeds():

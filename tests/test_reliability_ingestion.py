@@ -569,6 +569,32 @@ def test_no_payment_loaded_is_said(tmp_path, exports):
     assert "ne sont pas comptés" not in html and "ne les inclut pas" not in html
 
 
+def test_mandates_of_an_unreadable_workbook_name_it(tmp_path):
+    """A workbook that cannot be read has no convention on record, but its name may carry one:
+    its mandates' refusal names the file; once it is readable, the export is re-checked."""
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
+    broken = ops / f"Asso Tremplin bilan {conv(42)} v2.xlsx"
+    broken.write_bytes(b"PK\x03\x04" + b"\0" * 200)
+    write_mandats(raw / str(EX) / "finances" / "a.csv",
+                  [mandat("M1", conv(1)), mandat("M2", conv(42), montant="420,00"),
+                   mandat("M3", conv(43))])
+    con = duckdb.connect()
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    reasons = dict(con.execute(
+        "SELECT num_mandat, reason FROM raw.rejets WHERE num_mandat IS NOT NULL").fetchall())
+    assert reasons["M2"] == ("convention sans classeur chargé : le classeur refusé "
+                             f"« {broken.name} » porte ce numéro dans son nom (voir son rejet)")
+    assert reasons["M3"].startswith("convention inconnue")
+    write_workbook(broken, good_sheets(conv(42), ["B1"]))
+    ingest_exercice(con, raw, EX, run_id="r2", workers=1)
+    assert con.execute("SELECT num_mandat FROM raw.rejets WHERE num_mandat IS NOT NULL"
+                       ).fetchall() == [("M3",)]
+    same_as_fresh_load(con, raw)
+
+
 def test_payments_of_an_export_refused_whole(tmp_path):
     """An export refused whole counts every line, amount unknown, in the sentence and the table."""
     raw = tmp_path / "raw"

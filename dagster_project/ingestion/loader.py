@@ -396,7 +396,7 @@ def ingest_exercice(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestSummary:
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
-    from dagster_project.parsing import parse_mandats
+    from dagster_project.parsing import convention_in_name, parse_mandats
     from dagster_project.parsing.mandats import DOUBLON
 
     init_raw_schema(con)
@@ -636,9 +636,16 @@ def ingest_exercice(
         conventions = sorted(winner_of)
         # conventions whose only workbook(s) were refused: their mandates say so
         refused_workbook: dict[str, str] = {}
+        # refused workbooks whose convention could not be read (unreadable file, malformed
+        # number) but whose name carries one: named as a hint in their mandates' refusal
+        named_in_refused: dict[str, str] = {}
         for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
-            if r["kind"] == KIND_OPERATEUR and r["status"] == "rejected" and r["num_convention"]:
+            if r["kind"] != KIND_OPERATEUR or r["status"] != "rejected":
+                continue
+            if r["num_convention"]:
                 refused_workbook.setdefault(r["num_convention"], r["file_name"])
+            elif (hint := convention_in_name(r["file_name"])) and hint[1] == exercice:
+                named_in_refused.setdefault(hint[0], r["file_name"])
         conv_digest = digest_lines(
             [
                 # version of the verdicts: "2" records refused lines' amounts and mandate
@@ -646,6 +653,7 @@ def ingest_exercice(
                 "verdicts:2",
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
+                *(f"nommé:{c}:{n}" for c, n in named_in_refused.items()),
                 *(f"export:{f.source_file}:{hashes[f.source_file]}" for f in exports),
             ]
         )
@@ -676,6 +684,12 @@ def ingest_exercice(
                         "convention sans classeur chargé : le classeur "
                         f"« {refused_workbook[conv]} » "
                         "de cette convention a été refusé (voir son rejet)"
+                    )
+                elif conv not in known_conventions and conv in named_in_refused:
+                    reason = (
+                        "convention sans classeur chargé : le classeur refusé "
+                        f"« {named_in_refused[conv]} » porte ce numéro dans son nom "
+                        "(voir son rejet)"
                     )
                 elif conv not in known_conventions:
                     reason = "convention inconnue : aucun classeur chargé pour cette convention"

@@ -18,6 +18,7 @@ from .models import (
 from .nomenclature import Nomenclature, Thematique, load_nomenclature
 from .normalize import (
     ValeurInvalide,
+    convention_in_name,
     hash_identifiant,
     normalize_label,
     parse_date,
@@ -34,6 +35,7 @@ from .workbook import parse_workbook
 __all__ = [
     "parse_workbook",
     "parse_mandats",
+    "convention_in_name",
     "Rejet",
     "WorkbookResult",
     "MandatsResult",

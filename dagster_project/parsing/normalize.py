@@ -31,6 +31,7 @@ __all__ = [
     "parse_whole_number",
     "parse_identifiant",
     "parse_num_convention",
+    "convention_in_name",
     "hash_identifiant",
     "is_blank",
     "cell_to_text",
@@ -319,6 +320,14 @@ def parse_identifiant(value: object) -> str:
     if value is None:
         raise ValeurInvalide("identifiant manquant")
     raise ValeurInvalide("identifiant illisible (texte ou nombre attendu)")
+
+
+def convention_in_name(name: str) -> tuple[str, int] | None:
+    """The convention number a file name carries, if any: 'Bilan pdi_2017_0176 v2.xlsx' →
+    ('PDI-2017-0176', 2017). Only a hint: the spec leaves file names free, so it never stands
+    for the Action sheet's number; it names a refused, unreadable workbook in messages."""
+    m = _CONVENTION.search(name.upper())
+    return (f"PDI-{m[1]}-{m[2]}", int(m[1])) if m else None
 
 
 def parse_num_convention(value: object) -> tuple[str, int]:
