@@ -116,16 +116,13 @@ def load_summary(con) -> list[str]:
 
 
 def failed_controls(con) -> list[str]:
-    from dagster_project.publication import failed_control_rows
+    from dagster_project.publication import control_line, failed_control_rows
 
     try:
         rows = failed_control_rows(con)
     except Exception:  # the marts were never built: the failed step says why
         return []
-    return [
-        f"  contrôle {ex} {src}/{per}/{ind}: observé {calc} / attendu {pub}"
-        for ex, src, per, ind, pub, calc, _statut in rows
-    ]
+    return [f"  {control_line(r)}" for r in rows]
 
 
 def check_failures(result, *, metadata: bool = True) -> list[str]:

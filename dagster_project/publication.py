@@ -72,6 +72,12 @@ def failed_control_rows(con: duckdb.DuckDBPyConnection, limit: int | None = None
     return con.execute(sql).fetchall()
 
 
+def control_line(row: tuple) -> str:
+    """One row of :func:`failed_control_rows` as the gate, the CLI and the alert print it."""
+    ex, src, per, ind, pub, calc, statut = row
+    return f"contrôle {ex} {src}/{per}/{ind} : observé {calc} / attendu {pub} ({statut})"
+
+
 def sweep_orphans(directory: Path) -> list[Path]:
     """Remove temp files left by a run killed mid-publish (call under the writer lock)."""
     removed = []

@@ -27,7 +27,12 @@ from dagster_project.assets.ingestion import IO_RETRY
 from dagster_project.checks.conservation import manifest_conservation
 from dagster_project.checks.publication_gate import SHOWN, blocking_check_keys, unverified_checks
 from dagster_project.checks.quality import GX_CHECKS
-from dagster_project.publication import PublicationRefused, failed_control_rows, publish
+from dagster_project.publication import (
+    PublicationRefused,
+    control_line,
+    failed_control_rows,
+    publish,
+)
 from dagster_project.reporting.views import VIEWS_SQL
 from dagster_project.resources import WarehouseResource
 
@@ -72,10 +77,7 @@ def failed_controls(con) -> list[str]:
         rows = failed_control_rows(con)
     except (duckdb.CatalogException, duckdb.BinderException) as exc:
         return [f"contrôles illisibles : {str(exc).splitlines()[0]}"]
-    return [
-        f"contrôle {ex} {src}/{per}/{ind} : observé {calc} / attendu {pub} ({statut})"
-        for ex, src, per, ind, pub, calc, statut in rows
-    ]
+    return [control_line(r) for r in rows]
 
 
 def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:

@@ -396,7 +396,7 @@ def ingest_exercice(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestSummary:
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
-    from dagster_project.parsing import convention_in_name, parse_mandats
+    from dagster_project.parsing import Rejet, convention_in_name, parse_mandats
     from dagster_project.parsing.mandats import DOUBLON
 
     init_raw_schema(con)
@@ -702,21 +702,9 @@ def ingest_exercice(
                 extra_rejected += 1
                 col = "N° mandat" if reason.startswith(DOUBLON) else "N° convention"
                 val = row["num_convention"] if col == "N° convention" else row["num_mandat"]
-                rejets.append(
-                    {
-                        "exercice": exercice,
-                        "source_file": sf,
-                        "file_name": f.file_name,
-                        "sheet": None,
-                        "row_number": row["source_row"],
-                        "column_name": col,
-                        "value": val,
-                        "reason": reason,
-                        "montant": row["montant"],
-                        "num_mandat": row["num_mandat"],
-                        "run_id": run_id,
-                        "rejected_at": now,
-                    }
+                add_rejets(
+                    f, [Rejet(None, row["source_row"], col, val, reason, row["montant"],
+                              row["num_mandat"])]
                 )
             inserts["raw_mandats"].extend(lineage(f, kept_rows))
             # refused whole (unreadable, missing column, empty), or every line refused

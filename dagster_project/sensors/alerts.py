@@ -96,7 +96,7 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
     try:
         import duckdb
 
-        from dagster_project.publication import failed_control_rows
+        from dagster_project.publication import control_line, failed_control_rows
 
         con = duckdb.connect(str(path), read_only=True)
         try:
@@ -105,10 +105,7 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
             con.close()
     except Exception:  # busy, or the marts were never built: the checks above still say it
         return []
-    return [
-        f"{ex} {per}/{ind} : observé {calc} / attendu {pub}"
-        for ex, _src, per, ind, pub, calc, _statut in rows
-    ]
+    return [control_line(r) for r in rows]
 
 
 def build_message(context: dg.RunFailureSensorContext) -> dict:
@@ -135,7 +132,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     for c in errors[:MAX_ITEMS]:
         lines.append(f"- check {c['check']} [{c['severity']}] {c['observed_vs_expected']}".rstrip())
     for ctl in controls:
-        lines.append(f"- contrôle {ctl}")
+        lines.append(f"- {ctl}")
     if not errors:
         for s in steps[:MAX_ITEMS]:
             lines.append(f"- étape {s['step']} : {s['error']}")
