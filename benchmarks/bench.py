@@ -208,8 +208,8 @@ def best_of(n: int, run) -> dict:
     best = min(timed_runs, key=lambda r: r["seconds"])
     return {**best, "runs": [r["seconds"] for r in runs],
             "sampled_runs": [r["seconds"] for r in sampled],
-            "rss_mb": max(r["rss_mb"] for r in sampled),
-            "pss_mb": max(r.get("pss_mb") or r["rss_mb"] for r in sampled)}
+            "rss_mb": max((r["rss_mb"] for r in sampled), default=None),
+            "pss_mb": max((r.get("pss_mb") or r["rss_mb"] for r in sampled), default=None)}
 
 
 def floor(raw: Path, processes: int, sample: bool = True) -> dict:
@@ -234,6 +234,37 @@ def ingest(raw: Path, work: Path, workers: int, sample: bool = True) -> dict:
                    str(workers)], env=env_for(BILAN_INGEST_WORKERS=workers), sample=sample)
     require(res["rc"] == 0, f"ingestion ({workers} workers)", res)
     return {**timed(res), "warehouse_dir": str(db.parent)}
+
+
+def ingest_pair(raw: Path, work: Path) -> dict:
+    """Two one-worker ingestions of the same drop side by side, each into its own warehouse:
+    what this machine's two cores give this very work when nothing is shared between the two
+    (no pool, no hand-over, no common database).
+
+    ``seconds`` runs from the first one's clock start to the last one's end (both clocks start
+    after their imports; see ingest_only.py). ``2 × ingest_w1 / seconds`` is the ceiling of
+    ``workers_speedup`` on this machine at that moment: a VM's two vCPUs may slow each other
+    (shared host core, caches, memory bandwidth), whatever the program does.
+    """
+    procs = []
+    for i in (1, 2):
+        db = work / f"ingest_pair{i}" / "bilan.duckdb"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+        procs.append(subprocess.Popen(
+            [PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers", "1"],
+            cwd=ROOT, env=env_for(BILAN_INGEST_WORKERS=1), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    runs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=3600)
+        res = {"stdout": out, "stderr": err, "rc": proc.returncode}
+        require(proc.returncode == 0, "ingestion side by side", res)
+        runs.append(json_line(res))
+    start = min(r["clock"][0] for r in runs)
+    return {"seconds": round(max(r["clock"][1] for r in runs) - start, 3),
+            "each": [round(r["seconds"], 3) for r in runs], "rss_mb": None}
 
 
 def dbt_build(warehouse_dir: Path, work: Path) -> dict:
@@ -312,9 +343,10 @@ def bench_scale(scale: int, work: Path, naive_max: int, log, repeat: int = 7) ->
     rounds = [
         {"floor_1p": floor(raw, 1, i == 0), "floor_2p": floor(raw, 2, i == 0),
          "ingest_w2": ingest(raw, work, 2, i == 0), "ingest_w1": ingest(raw, work, 1, i == 0)}
+        | ({"ingest_pair": ingest_pair(raw, work)} if n > 1 else {})
         for i in range(n)
     ]
-    for key in ("floor_1p", "floor_2p", "ingest_w2", "ingest_w1"):
+    for key in rounds[0]:
         runs = iter([rnd[key] for rnd in rounds])
         r[key] = best_of(n, lambda runs=runs: next(runs))
     log(f"[scale {scale}] dbt build")
@@ -404,6 +436,16 @@ def ratios(scales: dict[int, dict]) -> dict:
         d["workers_speedup_median_round"] = (
             round(statistics.median(per_round), 2) if per_round else None
         )
+        if "ingest_pair" in r:
+            # the machine's ceiling for this work: two one-worker ingestions side by side, nothing
+            # shared (see ingest_pair); workers_speedup can only approach it
+            d["pair_speedup"] = round(2 * r["ingest_w1"]["seconds"] / r["ingest_pair"]["seconds"],
+                                      2)
+            pairs = round_ratios(r["ingest_w1"], r["ingest_pair"], skip=len(
+                r["ingest_w1"].get("sampled_runs") or []))
+            d["pair_speedup_median_round"] = (
+                round(2 * statistics.median(pairs), 2) if pairs else None
+            )
         d["nochange_vs_cold"] = round(r["nochange"]["seconds"] / r["cold"]["seconds"], 3)
         d["changed1_vs_cold"] = round(r["changed1"]["seconds"] / r["cold"]["seconds"], 3)
         d["rss_mb"] = max(r[k]["rss_mb"] for k in ("cold", "changed1", "ingest_w2"))
@@ -421,10 +463,12 @@ def ratios(scales: dict[int, dict]) -> dict:
     return out
 
 
-def round_ratios(slow: dict, fast: dict) -> list[float]:
+def round_ratios(slow: dict, fast: dict, skip: int | None = None) -> list[float]:
     """``slow / fast`` round by round, over the unobserved rounds (the first, memory-sampled
-    round of each is left out: sampling slows the parallel run more)."""
-    skip = len(fast.get("sampled_runs") or [])
+    round of each is left out: sampling slows the parallel run more). ``skip``: how many first
+    rounds to leave out, when ``fast`` was never sampled."""
+    if skip is None:
+        skip = len(fast.get("sampled_runs") or [])
     if len(fast.get("runs") or []) <= skip:
         return []
     return [a / b for a, b in zip(slow["runs"][skip:], fast["runs"][skip:], strict=True)]
@@ -459,11 +503,16 @@ ROWS = [
     ("naive", "naive script (pandas.read_excel → DuckDB → SQL)"),
     ("ingest_w2", "ingestion alone, 2 workers"),
     ("ingest_w1", "ingestion alone, 1 worker"),
+    ("ingest_pair", "ingestion alone, 1 worker, two side by side (each its own warehouse)"),
     ("dbt_build", "dbt build alone"),
     ("cold", "bilan run, cold (fresh warehouse + DAGSTER_HOME)"),
     ("nochange", "bilan run, nothing changed"),
     ("changed1", "bilan run, one workbook changed"),
 ]
+
+
+def _mb(v: float | None) -> str:
+    return "–" if v is None else f"{v:.0f}"
 
 
 def markdown(doc: dict) -> str:
@@ -485,8 +534,8 @@ def markdown(doc: dict) -> str:
         for s in scales:
             r = doc["scales"][s].get(key)
             cells += (
-                [f"{r['seconds']:.2f}", f"{r['rss_mb']:.0f}",
-                 f"{r.get('pss_mb', r['rss_mb']):.0f}"] if r else ["–", "–", "–"]
+                [f"{r['seconds']:.2f}", _mb(r["rss_mb"]), _mb(r.get("pss_mb", r["rss_mb"]))]
+                if r else ["–", "–", "–"]
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "| ratio | " + " | ".join(f"SCALE={s}" for s in scales) + " |",

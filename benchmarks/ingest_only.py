@@ -4,7 +4,9 @@
 
 Parse + normalise + load of the raw tables, exactly the code the Dagster asset runs (the same
 writer connection, ``warehouse.connect``), without Dagster. Prints one JSON line: seconds
-(imports excluded), import_seconds, files parsed, rows loaded.
+(imports excluded), import_seconds, files parsed, rows loaded, and the clock's start and end
+(``time.perf_counter``, one clock for every process here) so that runs side by side can be
+timed together (bench.py's ``ingest_pair``).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def main() -> None:
         parsed += s.files_parsed
         loaded += s.rows_loaded
     con.close()
-    print(json.dumps({"seconds": time.perf_counter() - t0, "import_seconds": t0 - t_import,
-                      "files_parsed": parsed, "rows_loaded": loaded}))
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "import_seconds": t0 - t_import,
+                      "files_parsed": parsed, "rows_loaded": loaded, "clock": [t0, t1]}))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ def test_measures_at_scale_1(tmp_path):
     ing = bench.ingest(raw, tmp_path, 2)
     assert ing["rows_loaded"] == 40494 and ing["files_parsed"] == 221
     assert ing["rss_mb"] > 0
+    pair = bench.ingest_pair(raw, tmp_path)  # two one-worker loads side by side, timed together
+    assert len(pair["each"]) == 2 and pair["seconds"] >= max(pair["each"]) - 0.01
+    assert pair["rss_mb"] is None
     nv = bench.naive(raw, tmp_path)
     assert nv["nb_actions"] == 220 and nv["thematiques"] >= 19
     changed = bench.touch_one_workbook(raw)
@@ -93,3 +96,21 @@ def test_round_ratios_pair_the_unobserved_rounds():
     w2 = {"runs": [7.0, 5.0, 4.0, 6.0], "sampled_runs": [7.0]}
     assert bench.round_ratios(w1, w2) == [1.6, 1.5, 1.5]
     assert bench.round_ratios({"runs": [9.0]}, {"runs": [7.0], "sampled_runs": [7.0]}) == []
+
+
+def test_pair_speedup_is_the_machines_ceiling_for_this_work():
+    """Two one-worker loads side by side in 4 s where one alone takes 3 s: the machine gives this
+    work 1.5x on two cores; none without a pair (SCALE=100, one round)."""
+    bench = _bench()
+    m = {"seconds": 1.0, "rss_mb": 10.0}
+    scale = {"floor_1p": m, "floor_2p": m, "ingest_w2": {**m, "seconds": 2.0},
+             "ingest_w1": {**m, "seconds": 3.0, "runs": [3.5, 3.0, 3.3], "sampled_runs": [3.5]},
+             "ingest_pair": {"seconds": 4.0, "rss_mb": None, "runs": [5.0, 4.0, 4.4],
+                             "sampled_runs": []},
+             "cold": m, "nochange": m, "changed1": m}
+    r = bench.ratios({10: scale})[10]
+    assert r["pair_speedup"] == 1.5 and r["workers_speedup"] == 1.5
+    assert r["pair_speedup_median_round"] == 1.5  # rounds 2-3: 2 x 3.0/4.0, 2 x 3.3/4.4
+    del scale["ingest_pair"]
+    assert "pair_speedup" not in bench.ratios({10: scale})[10]
+    assert bench.best_of(2, iter([{"seconds": 2.0, "rss_mb": None}] * 2).__next__)["rss_mb"] is None
