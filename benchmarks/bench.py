@@ -436,6 +436,13 @@ def ratios(scales: dict[int, dict]) -> dict:
         d["workers_speedup_median_round"] = (
             round(statistics.median(per_round), 2) if per_round else None
         )
+        # the same for ingest_vs_floor: each round's ingestion over its floor (a floor round that
+        # ran in a quiet second decides the best-of ratio alone)
+        floors = round_ratios(r["ingest_w2"], r["floor_1p"], skip=len(
+            r["ingest_w2"].get("sampled_runs") or []))
+        d["ingest_vs_floor_median_round"] = (
+            round(statistics.median(floors), 2) if floors else None
+        )
         if "ingest_pair" in r:
             # the machine's ceiling for this work: two one-worker ingestions side by side, nothing
             # shared (see ingest_pair); workers_speedup can only approach it

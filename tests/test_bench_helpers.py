@@ -111,6 +111,9 @@ def test_pair_speedup_is_the_machines_ceiling_for_this_work():
     r = bench.ratios({10: scale})[10]
     assert r["pair_speedup"] == 1.5 and r["workers_speedup"] == 1.5
     assert r["pair_speedup_median_round"] == 1.5  # rounds 2-3: 2 x 3.0/4.0, 2 x 3.3/4.4
+    scale["ingest_w2"] |= {"runs": [2.5, 2.0, 3.0], "sampled_runs": [2.5]}
+    scale["floor_1p"] |= {"runs": [1.0, 1.0, 1.0]}
+    assert bench.ratios({10: scale})[10]["ingest_vs_floor_median_round"] == 2.5  # 2.0, 3.0
     del scale["ingest_pair"]
     assert "pair_speedup" not in bench.ratios({10: scale})[10]
     assert bench.best_of(2, iter([{"seconds": 2.0, "rss_mb": None}] * 2).__next__)["rss_mb"] is None
