@@ -242,9 +242,11 @@ def ingest_pair(raw: Path, work: Path) -> dict:
     (no pool, no hand-over, no common database).
 
     ``seconds`` runs from the first one's clock start to the last one's end (both clocks start
-    after their imports; see ingest_only.py). ``2 × ingest_w1 / seconds`` is the ceiling of
-    ``workers_speedup`` on this machine at that moment: a VM's two vCPUs may slow each other
-    (shared host core, caches, memory bandwidth), whatever the program does.
+    after their imports; see ingest_only.py). ``2 × ingest_w1 / seconds`` is, roughly, the most
+    ``workers_speedup`` can reach on this machine at that moment: a VM's two vCPUs may slow each
+    other (shared host core, caches, memory bandwidth), whatever the program does. Roughly: the
+    pipeline shares its batches between its workers as they come, the pair cannot, so with one
+    core slower than the other the pipeline may do a little better.
     """
     procs = []
     for i in (1, 2):
@@ -444,8 +446,8 @@ def ratios(scales: dict[int, dict]) -> dict:
             round(statistics.median(floors), 2) if floors else None
         )
         if "ingest_pair" in r:
-            # the machine's ceiling for this work: two one-worker ingestions side by side, nothing
-            # shared (see ingest_pair); workers_speedup can only approach it
+            # what the machine gives this work: two one-worker ingestions side by side, nothing
+            # shared (see ingest_pair); about the most workers_speedup can reach
             d["pair_speedup"] = round(2 * r["ingest_w1"]["seconds"] / r["ingest_pair"]["seconds"],
                                       2)
             pairs = round_ratios(r["ingest_w1"], r["ingest_pair"], skip=len(

@@ -98,7 +98,7 @@ def test_round_ratios_pair_the_unobserved_rounds():
     assert bench.round_ratios({"runs": [9.0]}, {"runs": [7.0], "sampled_runs": [7.0]}) == []
 
 
-def test_pair_speedup_is_the_machines_ceiling_for_this_work():
+def test_pair_speedup_is_what_two_cores_give_this_work():
     """Two one-worker loads side by side in 4 s where one alone takes 3 s: the machine gives this
     work 1.5x on two cores; none without a pair (SCALE=100, one round)."""
     bench = _bench()
