@@ -129,6 +129,8 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
     """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
     metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
     warning may stand for weeks and must not hide what failed the run)."""
+    from dagster_project.sensors.alerts import step_error
+
     errors, steps, warnings = [], [], []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -144,7 +146,7 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
                     + (f" {shown}" if metadata and shown and error else "")
                 )
         elif ev.event_type_value == "STEP_FAILURE":
-            err = ev.event_specific_data.error
+            err = step_error(ev.event_specific_data.error)
             if err and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
                 continue  # already reported through the check evaluation above
             msg = (err.message or "").strip().splitlines()[:3] if err else []

@@ -301,5 +301,7 @@ def test_cli_lists_errors_then_failed_steps_then_warnings(shared_instance):
         ["check", "controle:total_conforme"], ["étape", "rapport_casse"],
         ["check", "controle:paiements"]]
     assert "15866992" in lines[0]  # an error's metadata: observed vs expected
+    # the exception the op raised, not Dagster's wrapper ("Error occurred while executing op")
+    assert "le navigateur a quitté" in lines[1] and "Error occurred" not in lines[1]
     assert lines[2].endswith("(WARN) a échoué : exercice 2019 : 2 paiement(s) refusé(s) "
                              "non compté(s)")

@@ -73,16 +73,20 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     return out
 
 
+def step_error(err):
+    """What failed a step: an exception raised in an op comes wrapped by Dagster ("Error occurred
+    while executing op"), and its cause says what failed. Used by the alert and `bilan run`."""
+    while err is not None and err.cause is not None and (
+        err.cls_name == "DagsterExecutionStepExecutionError"
+    ):
+        err = err.cause
+    return err
+
+
 def failed_steps(context: dg.RunFailureSensorContext) -> list[dict]:
     out = []
     for event in context.get_step_failure_events():
-        err = event.event_specific_data.error if event.event_specific_data else None
-        # an exception raised in an op comes wrapped ("Error occurred while executing op"): the
-        # cause says what failed
-        while err is not None and err.cause is not None and (
-            err.cls_name == "DagsterExecutionStepExecutionError"
-        ):
-            err = err.cause
+        err = step_error(event.event_specific_data.error if event.event_specific_data else None)
         first = (err.message or "").strip().splitlines()[:2] if err else []
         out.append({"step": event.step_key, "error": " ".join(first)[:300]})
     return out
