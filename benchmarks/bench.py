@@ -225,11 +225,17 @@ def naive(raw: Path, work: Path) -> dict:
     return timed(res)
 
 
-def ingest(raw: Path, work: Path, workers: int, sample: bool = True) -> dict:
-    db = work / f"ingest_w{workers}" / "bilan.duckdb"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    for p in (db, Path(f"{db}.wal")):  # a fresh warehouse each time
+def _fresh_warehouse(folder: Path) -> Path:
+    """``folder``/bilan.duckdb, with no file nor WAL left by an earlier run."""
+    db = folder / "bilan.duckdb"
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in (db, Path(f"{db}.wal")):
         p.unlink(missing_ok=True)
+    return db
+
+
+def ingest(raw: Path, work: Path, workers: int, sample: bool = True) -> dict:
+    db = _fresh_warehouse(work / f"ingest_w{workers}")
     res = measure([PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers",
                    str(workers)], env=env_for(BILAN_INGEST_WORKERS=workers), sample=sample)
     require(res["rc"] == 0, f"ingestion ({workers} workers)", res)
@@ -250,10 +256,7 @@ def ingest_pair(raw: Path, work: Path) -> dict:
     """
     procs = []
     for i in (1, 2):
-        db = work / f"ingest_pair{i}" / "bilan.duckdb"
-        db.parent.mkdir(parents=True, exist_ok=True)
-        for p in (db, Path(f"{db}.wal")):
-            p.unlink(missing_ok=True)
+        db = _fresh_warehouse(work / f"ingest_pair{i}")
         procs.append(subprocess.Popen(
             [PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers", "1"],
             cwd=ROOT, env=env_for(BILAN_INGEST_WORKERS=1), stdout=subprocess.PIPE,
