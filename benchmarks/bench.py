@@ -527,6 +527,15 @@ def _mb(v: float | None) -> str:
     return "–" if v is None else f"{v:.0f}"
 
 
+def _phases_text(run: dict) -> str:
+    """``list 0.04 · hash 0.12 · …`` seconds for each exercise an ingestion run loaded."""
+    return "; ".join(
+        (f"{ex}: " if len(run["phases"]) > 1 else "")
+        + " · ".join(f"{name} {sec:.2f}" for name, sec in ph.items())
+        for ex, ph in run.get("phases", {}).items()
+    )
+
+
 def markdown(doc: dict) -> str:
     scales = sorted(doc["scales"], key=int)
     m = doc["machine"]
@@ -567,6 +576,10 @@ def markdown(doc: dict) -> str:
                      f"({r['generate']['mb']} MB), {r['ingest_w2']['rows_loaded']} rows loaded"
                      + (f", controls {r['controls_ok']}" if "controls_ok" in r else "")
                      + f"; changed run re-loaded {r['changed1']['files_reloaded']} file(s)")
+        for key in ("ingest_w2", "ingest_w1"):
+            if text := _phases_text(r.get(key) or {}):
+                extra.append(f"SCALE={s}, {key}, its fastest run, phase by phase "
+                             f"(loader.PhaseClock; connect and close excluded): {text}")
     lines += [""] + [f"- {e}" for e in extra]
     if doc.get("overheads"):
         from overheads import table

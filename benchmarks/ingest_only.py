@@ -4,9 +4,10 @@
 
 Parse + normalise + load of the raw tables, exactly the code the Dagster asset runs (the same
 writer connection, ``warehouse.connect``), without Dagster. Prints one JSON line: seconds
-(imports excluded), import_seconds, files parsed, rows loaded, and the clock's start and end
+(imports excluded), import_seconds, files parsed, rows loaded, the clock's start and end
 (``time.perf_counter``, one clock for every process here) so that runs side by side can be
-timed together (bench.py's ``ingest_pair``).
+timed together (bench.py's ``ingest_pair``), and each exercise's load phase by phase
+(``phases``: seconds; ``phase_ends``: the same clock; see ``loader.PhaseClock``).
 """
 
 from __future__ import annotations
@@ -33,14 +34,17 @@ def main() -> None:
     t0 = time.perf_counter()
     con = connect(a.db)
     parsed = loaded = 0
+    phases, ends = {}, {}
     for ex in discover_exercices(a.raw):
         s = ingest_exercice(con, a.raw, ex, run_id="bench", workers=a.workers)
         parsed += s.files_parsed
         loaded += s.rows_loaded
+        phases[ex], ends[ex] = s.timings_s, s.clock
     con.close()
     t1 = time.perf_counter()
     print(json.dumps({"seconds": t1 - t0, "import_seconds": t0 - t_import,
-                      "files_parsed": parsed, "rows_loaded": loaded, "clock": [t0, t1]}))
+                      "files_parsed": parsed, "rows_loaded": loaded, "clock": [t0, t1],
+                      "phases": phases, "phase_ends": ends}))
 
 
 if __name__ == "__main__":

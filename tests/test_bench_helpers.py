@@ -16,12 +16,23 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bilan_bench", ROOT / "benchmarks" / "bench.py")
+def _load(name: str, file: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / file)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["bilan_bench"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def _bench():
+    return _load("bilan_bench", "bench.py")
+
+
+def _timeline():
+    return _load("bilan_timeline", "timeline.py")
+
+
+PHASES = ["list", "hash", "first_batch", "parse", "write", "commit"]
 
 
 def test_measures_at_scale_1(tmp_path):
@@ -36,6 +47,17 @@ def test_measures_at_scale_1(tmp_path):
     ing = bench.ingest(raw, tmp_path, 2)
     assert ing["rows_loaded"] == 40494 and ing["files_parsed"] == 221
     assert ing["rss_mb"] > 0
+    assert list(ing["phases"]["2017"]) == PHASES  # where the time goes, in every bench run
+    assert bench._phases_text(ing).startswith("list ")
+    # the timeline: the same ingestion, phase by phase, with the cores busy during each
+    timeline = _timeline()
+    result, samples = timeline.one_run(raw, 2, tmp_path)
+    rows = timeline.phases(result)
+    assert [name for name, _, _ in rows] == ["connect", *PHASES, "close"]
+    assert rows[0][1] == result["clock"][0] and rows[-1][2] == result["clock"][1]
+    assert len(samples) > 10 and samples[0][0] <= rows[0][1]
+    busy = [timeline.busy_cores(samples, a, b, 2) for _, a, b in rows]
+    assert all(b is None or 0 <= b <= 2 for b in busy)
     pair = bench.ingest_pair(raw, tmp_path)  # two one-worker loads side by side, timed together
     assert len(pair["each"]) == 2 and pair["seconds"] >= max(pair["each"]) - 0.01
     assert pair["rss_mb"] is None
@@ -117,3 +139,22 @@ def test_pair_speedup_is_what_two_cores_give_this_work():
     del scale["ingest_pair"]
     assert "pair_speedup" not in bench.ratios({10: scale})[10]
     assert bench.best_of(2, iter([{"seconds": 2.0, "rss_mb": None}] * 2).__next__)["rss_mb"] is None
+
+
+def test_timeline_counts_busy_cores_from_the_idle_time():
+    """2 cores, idle time sampled every second: 1 s of idle per second = 1 core busy; none = 2;
+    an interval between samples is interpolated."""
+    tl = _timeline()
+    samples = [(0.0, 100.0), (1.0, 101.0), (2.0, 101.0), (3.0, 103.0)]
+    assert tl.busy_cores(samples, 0.0, 1.0, 2) == pytest.approx(1.0)
+    assert tl.busy_cores(samples, 1.0, 2.0, 2) == pytest.approx(2.0)
+    assert tl.busy_cores(samples, 2.0, 3.0, 2) == pytest.approx(0.0)
+    assert tl.busy_cores(samples, 0.5, 1.5, 2) == pytest.approx(1.5)  # half idle, half busy
+    assert tl.busy_cores(samples, 1.0, 1.0, 2) is None
+    assert tl.idle_at(samples, -1.0) == 100.0 and tl.idle_at(samples, 9.0) == 103.0
+    result = {"clock": [10.0, 20.0], "phase_ends": {
+        "2017": {"begin": 11.0, "list": 12.0, "commit": 18.0},
+        "2019": {"begin": 18.5, "list": 19.0}}}
+    assert tl.phases(result) == [
+        ("connect", 10.0, 11.0), ("2017 list", 11.0, 12.0), ("2017 commit", 12.0, 18.0),
+        ("2019 between", 18.0, 18.5), ("2019 list", 18.5, 19.0), ("close", 19.0, 20.0)]

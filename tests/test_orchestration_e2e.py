@@ -278,6 +278,13 @@ def test_every_asset_carries_useful_metadata(story):
     per_ex = manifest["par_exercice"]
     assert per_ex["2019"]["files_loaded"] == 214  # 213 workbooks + the finance export
     assert per_ex["2017"]["files_unchanged"] >= 220  # only the corrected CSV was re-read
+    # where the time went: 2019's workbooks were parsed, none of 2017's
+    phases = ["list", "hash", "first_batch", "parse", "write", "commit"]
+    assert set(per_ex["2019"]["timings_s"]) == set(phases)
+    assert set(per_ex["2017"]["timings_s"]) == {"list", "hash", "write", "commit"}
+    assert per_ex["2019"]["parse_workers"] >= 1 and per_ex["2017"]["parse_workers"] == 0
+    table = manifest["timings"].splitlines()  # the phases in order, summed over the exercises
+    assert [row.split(" | ")[0].strip("| ") for row in table[2:]] == phases
     assert manifest["rows_read"] == manifest["rows_loaded"] + manifest["rows_rejected"]
     assert md(by_key["raw/raw_participants"][0])["dagster/row_count"] > 20000
 

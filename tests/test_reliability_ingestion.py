@@ -748,6 +748,19 @@ def test_nothing_lost_and_summary(loaded: Loaded):
     assert s.first_reasons
 
 
+def test_summary_says_where_the_time_went(loaded: Loaded):
+    """Each phase of the load, in order, on the record the Dagster metadata shows."""
+    s = loaded.summary
+    assert list(s.timings_s) == ["list", "hash", "first_batch", "parse", "write", "commit"]
+    assert all(v >= 0 for v in s.timings_s.values())
+    ends = list(s.clock.values())
+    assert list(s.clock)[0] == "begin" and ends == sorted(ends)
+    assert sum(s.timings_s.values()) == pytest.approx(ends[-1] - ends[0], abs=1e-3)
+    assert s.parse_workers == 1  # workers=1: parsed in the loader's own process
+    md = s.as_metadata()
+    assert md["timings_s"] == s.timings_s and "clock" not in md
+
+
 def test_no_participant_identifier_in_clear_in_rejets(loaded: Loaded):
     values = loaded.con.execute(
         "SELECT coalesce(value, '') || ' ' || reason FROM raw.rejets").fetchall()
@@ -843,6 +856,8 @@ def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch
         s = ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
         assert s.files_parsed == 0 and calls == []
         assert s.files_unchanged == 5
+        assert list(s.timings_s) == ["list", "hash", "write", "commit"]  # no parse phase
+        assert s.parse_workers == 0
         assert snapshot(con) == before  # same rows, same run ids, same manifest
         assert {r[0] for r in con.execute("SELECT run_id FROM raw.manifest").fetchall()} == {"r1"}
     # no manifest_history row for runs that changed nothing (replaced, ignored, rejected files)

@@ -10,7 +10,12 @@ import dagster as dg
 
 from dagster_project import state
 from dagster_project.ingestion.discovery import discover_exercices
-from dagster_project.ingestion.loader import IngestSummary, default_workers, ingest_exercice
+from dagster_project.ingestion.loader import (
+    IngestSummary,
+    PhaseClock,
+    default_workers,
+    ingest_exercice,
+)
 from dagster_project.partitions import EXERCICE_PARTITIONS
 from dagster_project.resources import WarehouseResource
 
@@ -43,6 +48,16 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
     md["par_exercice"] = dg.MetadataValue.json(
         {str(s.exercice): {k: v for k, v in s.as_metadata().items() if k != "exercice"}
          for s in summaries}
+    )
+    # where the load's time went, phase by phase, in order (see loader.PhaseClock); a table,
+    # because the JSON metadata is shown with its keys sorted
+    timings: dict[str, float] = {}
+    for s in summaries:
+        for phase, sec in s.timings_s.items():
+            timings[phase] = timings.get(phase, 0.0) + sec
+    md["timings"] = dg.MetadataValue.md(
+        "| phase | s |\n|---|---:|\n"
+        + "".join(f"| {p} | {timings[p]:.3f} |\n" for p in PhaseClock.PHASES if p in timings)
     )
     reasons = [r for s in summaries for r in s.first_reasons][:10]
     if reasons:

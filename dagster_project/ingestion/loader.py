@@ -15,6 +15,7 @@ import contextlib
 import functools
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
@@ -66,9 +67,42 @@ class IngestSummary:
     rows_rejected: int = 0
     first_reasons: list[str] = field(default_factory=list)
     input_sha256: str = ""
+    # processes that parsed workbooks: 0 none parsed, 1 the loader's own, else the pool's workers
+    parse_workers: int = 0
+    # seconds spent in each phase of the load, in order (see :class:`PhaseClock`)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    # the same phases' ends on ``time.perf_counter``'s clock ("begin" first): a benchmark lines
+    # them up with its own measures (one clock for every process of a machine); not metadata
+    clock: dict[str, float] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "first_reasons"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("first_reasons", "clock")}
+
+
+class PhaseClock:
+    """Where one load's time goes, phase by phase, for its Dagster metadata and the benchmark.
+
+    Phases, in order, each ending at its :meth:`mark`: ``list`` (schema, files listed, previous
+    manifest), ``hash`` (sha256 of every file, or size and mtime unchanged), ``first_batch`` (until
+    the first parsed batch is inserted: the parse pool's start, the finance export read meanwhile,
+    deletions), ``parse`` (from there to the last batch inserted: the workers parse, the loader
+    inserts), ``write`` (each file's fate, the finance export's verdicts, the small tables),
+    ``commit``. Phases that did not happen (nothing to parse) are absent. A second parse in the
+    same load (a workbook that becomes its convention's winner) extends ``parse``.
+    """
+
+    PHASES = ("list", "hash", "first_batch", "parse", "write", "commit")
+
+    def __init__(self) -> None:
+        self.ends: dict[str, float] = {"begin": time.perf_counter()}
+
+    def mark(self, phase: str, *, once: bool = False) -> None:
+        if not (once and phase in self.ends):
+            self.ends[phase] = time.perf_counter()
+
+    def durations(self) -> dict[str, float]:
+        t = list(self.ends.values())
+        return {k: round(b - a, 4) for k, a, b in zip(list(self.ends)[1:], t, t[1:], strict=False)}
 
 
 # --------------------------------------------------------------------------- parsing (workers)
@@ -399,6 +433,7 @@ def ingest_exercice(
     from dagster_project.parsing import Rejet, convention_in_name, parse_mandats
     from dagster_project.parsing.mandats import DOUBLON
 
+    phases = PhaseClock()
     init_raw_schema(con)
     now = now or datetime.now()
     workers = workers or default_workers()
@@ -406,6 +441,7 @@ def ingest_exercice(
 
     files = discover_files(raw_dir, exercice)
     prev = _previous_manifest(con, exercice)
+    phases.mark("list")
     if workers > 1:
         # workbooks likely to be parsed (new, or size/mtime changed): if the pool will be used,
         # launch its fork server now, so that it is ready once the files are hashed
@@ -420,6 +456,7 @@ def ingest_exercice(
         files, {k: (v["size_bytes"], v["mtime_ns"], v["sha256"]) for k, v in prev.items()}
     )
     summary.input_sha256 = digest_lines(f"{k}:{v}" for k, v in hashes.items())
+    phases.mark("hash")
 
     def unchanged(f: RawFile) -> bool:
         p = prev.get(f.source_file)
@@ -448,6 +485,8 @@ def ingest_exercice(
 
     def parse_into_tables(todo: list[RawFile], alongside: Callable[[], None] = lambda: None):
         with parse_workbooks([f.path for f in todo], exercice, workers) as job:
+            if todo:
+                summary.parse_workers = max(summary.parse_workers, workers if job.use_pool else 1)
             alongside()
             # previous rows of these files go first (the new ones carry the same source_file);
             # a file absent from the manifest has none (rows and manifest change together)
@@ -457,7 +496,10 @@ def ingest_exercice(
                 sink.add(batch, tables, len(job.batches) - i if job.use_pool else None)
                 for path, res in zip(batch, batch_results, strict=True):
                     results[by_path[path].source_file] = res
+                phases.mark("first_batch", once=True)
             sink.flush()
+            if todo:
+                phases.mark("parse")
 
     def read_changed_exports() -> None:
         for f in exports:
@@ -764,7 +806,9 @@ def ingest_exercice(
         _insert(con, "manifest", manifest_rows)
         changed = [r for r in manifest_rows if r["run_id"] == run_id] + removed_rows
         _insert(con, "manifest_history", changed)
+        phases.mark("write")
         con.execute("COMMIT")
+        phases.mark("commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -781,6 +825,7 @@ def ingest_exercice(
         }[r["status"]]
         setattr(summary, key, getattr(summary, key) + 1)
     summary.files_removed = len(removed_rows)
+    summary.timings_s, summary.clock = phases.durations(), dict(phases.ends)
     cur = con.execute(
         "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), reason"
         " FROM raw.rejets WHERE exercice = ? ORDER BY file_name, row_number NULLS FIRST LIMIT 5",
