@@ -225,7 +225,7 @@ def naive(raw: Path, work: Path) -> dict:
     return timed(res)
 
 
-def _fresh_warehouse(folder: Path) -> Path:
+def fresh_warehouse(folder: Path) -> Path:
     """``folder``/bilan.duckdb, with no file nor WAL left by an earlier run."""
     db = folder / "bilan.duckdb"
     folder.mkdir(parents=True, exist_ok=True)
@@ -235,7 +235,7 @@ def _fresh_warehouse(folder: Path) -> Path:
 
 
 def ingest(raw: Path, work: Path, workers: int, sample: bool = True) -> dict:
-    db = _fresh_warehouse(work / f"ingest_w{workers}")
+    db = fresh_warehouse(work / f"ingest_w{workers}")
     res = measure([PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers",
                    str(workers)], env=env_for(BILAN_INGEST_WORKERS=workers), sample=sample)
     require(res["rc"] == 0, f"ingestion ({workers} workers)", res)
@@ -256,7 +256,7 @@ def ingest_pair(raw: Path, work: Path) -> dict:
     """
     procs = []
     for i in (1, 2):
-        db = _fresh_warehouse(work / f"ingest_pair{i}")
+        db = fresh_warehouse(work / f"ingest_pair{i}")
         procs.append(subprocess.Popen(
             [PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers", "1"],
             cwd=ROOT, env=env_for(BILAN_INGEST_WORKERS=1), stdout=subprocess.PIPE,

@@ -4,12 +4,14 @@
 
 Why: ``workers_speedup`` is bounded by the parts of a load that run on one core while the other
 waits; a profile of one process does not show them. This runs ``ingest_only.py`` (a fresh
-warehouse each time, the settings in turn, round after round) while it reads the machine's idle
+warehouse each time, the settings in turn, round after round) while it reads the machine's CPU
 time (``/proc/stat``) every 10 ms, and prints each phase of the load (``loader.PhaseClock``, with
-the connection before and the close after) with its seconds and the cores busy meanwhile: 2.0 on
-a 2-core machine means both saturated. Then the median of each phase over the rounds.
+``connect`` before it and ``close`` after it: the loader's summary query, then the connection's
+close and checkpoint) with its seconds and the cores busy meanwhile (user, system and interrupt
+time; not idle, I/O wait nor time stolen by the hypervisor): 2.0 on a 2-core machine means both
+saturated. Then the median of each phase over the rounds.
 
-Whole-machine figures: run it on an otherwise idle machine (Linux only). The kernel counts idle
+Whole-machine figures: run it on an otherwise idle machine (Linux only). The kernel counts CPU
 time in ticks of 10 ms, so a phase shorter than ~0.1 s gets a rough figure.
 """
 
@@ -29,18 +31,22 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+if str(BENCH) not in sys.path:  # bench.py's helpers, when loaded from elsewhere (the tests)
+    sys.path.insert(0, str(BENCH))
+
+from bench import PY, env_for, fresh_warehouse  # noqa: E402
 
 
-def read_idle_seconds() -> float:
-    """Idle + iowait time of all CPUs since boot, in seconds."""
+def read_busy_seconds() -> float:
+    """CPU time spent working by all CPUs since boot (user, nice, system, irq, softirq), in s."""
     with open("/proc/stat") as f:
         fields = f.readline().split()
-    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in (1, 2, 3, 6, 7)) / os.sysconf("SC_CLK_TCK")
 
 
-def idle_at(samples: list[tuple[float, float]], t: float) -> float:
-    """The machine's idle seconds at time ``t``, interpolated between the two nearest samples
-    (``samples``: (time.perf_counter, idle seconds), in time order)."""
+def busy_at(samples: list[tuple[float, float]], t: float) -> float:
+    """The machine's busy seconds at time ``t``, interpolated between the two nearest samples
+    (``samples``: (time.perf_counter, busy seconds), in time order)."""
     times = [s[0] for s in samples]
     i = bisect.bisect_left(times, t)
     if i == 0:
@@ -51,12 +57,11 @@ def idle_at(samples: list[tuple[float, float]], t: float) -> float:
     return ia + (ib - ia) * (t - ta) / (tb - ta) if tb > ta else ib
 
 
-def busy_cores(samples: list[tuple[float, float]], a: float, b: float, cores: int) -> float | None:
+def busy_cores(samples: list[tuple[float, float]], a: float, b: float) -> float | None:
     """Average number of busy cores between ``a`` and ``b`` (None for an empty interval)."""
     if b <= a:
         return None
-    idle = idle_at(samples, b) - idle_at(samples, a)
-    return max(0.0, min(float(cores), cores - idle / (b - a)))
+    return (busy_at(samples, b) - busy_at(samples, a)) / (b - a)
 
 
 def phases(result: dict) -> list[tuple[str, float, float]]:
@@ -77,16 +82,18 @@ def phases(result: dict) -> list[tuple[str, float, float]]:
     return out
 
 
-class IdleSampler(threading.Thread):
+class BusySampler(threading.Thread):
+    """Reads the machine's busy CPU time every ``every`` seconds until :meth:`stop`."""
+
     def __init__(self, every: float = 0.01) -> None:
         super().__init__(daemon=True)
         self.every, self.samples, self._done = every, [], threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
-            self.samples.append((time.perf_counter(), read_idle_seconds()))
+            self.samples.append((time.perf_counter(), read_busy_seconds()))
             self._done.wait(self.every)
-        self.samples.append((time.perf_counter(), read_idle_seconds()))
+        self.samples.append((time.perf_counter(), read_busy_seconds()))
 
     def stop(self) -> list[tuple[float, float]]:
         self._done.set()
@@ -95,23 +102,23 @@ class IdleSampler(threading.Thread):
 
 
 def one_run(raw: Path, workers: int, work: Path) -> tuple[dict, list[tuple[float, float]]]:
-    db = work / f"timeline_w{workers}" / "bilan.duckdb"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    for p in (db, Path(f"{db}.wal")):
-        p.unlink(missing_ok=True)
-    env = {**os.environ, "BILAN_INGEST_WORKERS": str(workers), "DO_NOT_TRACK": "1"}
-    sampler = IdleSampler()
+    """``ingest_only.py`` on ``raw`` into a fresh warehouse under ``work``: its JSON result, and
+    the machine's busy CPU time sampled meanwhile."""
+    db = fresh_warehouse(work / f"timeline_w{workers}")
+    sampler = BusySampler()
     sampler.start()
     try:
-        out = subprocess.run(
-            [sys.executable, str(BENCH / "ingest_only.py"), str(raw), str(db),
-             "--workers", str(workers)],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-        ).stdout
+        proc = subprocess.run(
+            [PY, str(BENCH / "ingest_only.py"), str(raw), str(db), "--workers", str(workers)],
+            cwd=ROOT, env=env_for(BILAN_INGEST_WORKERS=workers), capture_output=True, text=True,
+        )
     finally:
         samples = sampler.stop()
-    result = json.loads(next(x for x in reversed(out.splitlines()) if x.startswith("{")))
-    return result, samples
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"timeline: ingest_only.py failed (rc={proc.returncode}) on {raw}:\n"
+                         f"{proc.stderr[-3000:]}")
+    return json.loads(lines[-1]), samples
 
 
 def main() -> None:
@@ -131,7 +138,7 @@ def main() -> None:
                 print(f"round {r}, {w} worker(s): {result['seconds']:.2f} s "
                       f"({result['files_parsed']} files, {result['rows_loaded']} rows)")
                 for name, s, e in phases(result):
-                    busy = busy_cores(samples, s, e, cores)
+                    busy = busy_cores(samples, s, e)
                     table[w].setdefault(name, []).append((e - s, busy))
                     print(f"  {name:<12} {e - s:7.3f} s   cores busy "
                           f"{'-' if busy is None else f'{busy:.2f}'}")

@@ -752,10 +752,8 @@ def test_summary_says_where_the_time_went(loaded: Loaded):
     """Each phase of the load, in order, on the record the Dagster metadata shows."""
     s = loaded.summary
     assert list(s.timings_s) == ["list", "hash", "first_batch", "parse", "write", "commit"]
-    assert all(v >= 0 for v in s.timings_s.values())
     ends = list(s.clock.values())
     assert list(s.clock)[0] == "begin" and ends == sorted(ends)
-    assert sum(s.timings_s.values()) == pytest.approx(ends[-1] - ends[0], abs=1e-3)
     assert s.parse_workers == 1  # workers=1: parsed in the loader's own process
     md = s.as_metadata()
     assert md["timings_s"] == s.timings_s and "clock" not in md
@@ -853,11 +851,14 @@ def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch
     monkeypatch.setattr(parsing, "parse_mandats",
                         lambda *a, **k: pytest.fail("unchanged export parsed again"))
     for run in ("r2", "r3"):
+        before_call = time.perf_counter()
         s = ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
         assert s.files_parsed == 0 and calls == []
         assert s.files_unchanged == 5
         assert list(s.timings_s) == ["list", "hash", "write", "commit"]  # no parse phase
         assert s.parse_workers == 0
+        # the phases' ends are on time.perf_counter's clock, within the call
+        assert before_call <= s.clock["begin"] <= s.clock["commit"] <= time.perf_counter()
         assert snapshot(con) == before  # same rows, same run ids, same manifest
         assert {r[0] for r in con.execute("SELECT run_id FROM raw.manifest").fetchall()} == {"r1"}
     # no manifest_history row for runs that changed nothing (replaced, ignored, rejected files)
@@ -920,10 +921,13 @@ def test_replacing_workbook_removed_brings_back_the_older_one(tmp_path):
     assert con.execute("SELECT status FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
                        ).fetchone()[0] == "replaced"
     (ops / "c.xlsx").unlink()
-    ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
     m = con.execute("SELECT status, run_id FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
                     ).fetchone()
     assert m == ("loaded", "r2")
+    # parsed once the winners are known (a second parse): its phases are on record all the same
+    assert s.files_parsed == 1 and s.parse_workers == 1
+    assert list(s.timings_s) == ["list", "hash", "first_batch", "parse", "write", "commit"]
     assert {r[0] for r in con.execute(
         "SELECT identifiant FROM raw.raw_participants WHERE num_convention = ?", [conv(3)]
     ).fetchall()} == {"C1", "C9"}

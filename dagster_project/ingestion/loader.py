@@ -83,12 +83,13 @@ class PhaseClock:
     """Where one load's time goes, phase by phase, for its Dagster metadata and the benchmark.
 
     Phases, in order, each ending at its :meth:`mark`: ``list`` (schema, files listed, previous
-    manifest), ``hash`` (sha256 of every file, or size and mtime unchanged), ``first_batch`` (until
-    the first parsed batch is inserted: the parse pool's start, the finance export read meanwhile,
-    deletions), ``parse`` (from there to the last batch inserted: the workers parse, the loader
-    inserts), ``write`` (each file's fate, the finance export's verdicts, the small tables),
-    ``commit``. Phases that did not happen (nothing to parse) are absent. A second parse in the
-    same load (a workbook that becomes its convention's winner) extends ``parse``.
+    manifest), ``hash`` (the parse workers' fork server launched, then the sha256 of every file
+    whose size or mtime changed), ``first_batch`` (until the first parsed batch is inserted: the
+    parse pool's start, the finance export read meanwhile, deletions), ``parse`` (from there to
+    the last batch inserted and the pool shut down: the workers parse, the loader inserts),
+    ``write`` (each file's fate, the finance export's verdicts, the small tables), ``commit``.
+    Phases that did not happen (nothing to parse) are absent. A second parse in the same load (a
+    workbook that becomes its convention's winner) extends ``parse``.
     """
 
     PHASES = ("list", "hash", "first_batch", "parse", "write", "commit")
@@ -97,10 +98,12 @@ class PhaseClock:
         self.ends: dict[str, float] = {"begin": time.perf_counter()}
 
     def mark(self, phase: str, *, once: bool = False) -> None:
+        """``phase`` ends now (``once``: unless it has already ended)."""
         if not (once and phase in self.ends):
             self.ends[phase] = time.perf_counter()
 
     def durations(self) -> dict[str, float]:
+        """Seconds from each phase's predecessor's end (or the start) to its own end."""
         t = list(self.ends.values())
         return {k: round(b - a, 4) for k, a, b in zip(list(self.ends)[1:], t, t[1:], strict=False)}
 
@@ -498,8 +501,8 @@ def ingest_exercice(
                     results[by_path[path].source_file] = res
                 phases.mark("first_batch", once=True)
             sink.flush()
-            if todo:
-                phases.mark("parse")
+        if todo:  # after the pool's shutdown
+            phases.mark("parse")
 
     def read_changed_exports() -> None:
         for f in exports:
