@@ -488,8 +488,6 @@ def ingest_exercice(
 
     def parse_into_tables(todo: list[RawFile], alongside: Callable[[], None] = lambda: None):
         with parse_workbooks([f.path for f in todo], exercice, workers) as job:
-            if todo:
-                summary.parse_workers = max(summary.parse_workers, workers if job.use_pool else 1)
             alongside()
             # previous rows of these files go first (the new ones carry the same source_file);
             # a file absent from the manifest has none (rows and manifest change together)
@@ -501,8 +499,9 @@ def ingest_exercice(
                     results[by_path[path].source_file] = res
                 phases.mark("first_batch", once=True)
             sink.flush()
-        if todo:  # after the pool's shutdown
-            phases.mark("parse")
+        if todo:
+            summary.parse_workers = max(summary.parse_workers, workers if job.use_pool else 1)
+            phases.mark("parse")  # after the pool's shutdown
 
     def read_changed_exports() -> None:
         for f in exports:
