@@ -114,6 +114,8 @@ def test_parse_french_amount_rejects(raw):
         ("2017-03-04", dt.date(2017, 3, 4)),
         ("2017-03-04T00:00:00", dt.date(2017, 3, 4)),
         ("04/03/2017 00:00:00", dt.date(2017, 3, 4)),
+        ("04/03/2017 09h30", dt.date(2017, 3, 4)),
+        ("2017-03-04 09:30:15.250", dt.date(2017, 3, 4)),
         (42798.0, dt.date(2017, 3, 4)),  # Excel serial
         (42798, dt.date(2017, 3, 4)),
     ],
@@ -136,6 +138,8 @@ def test_parse_date(raw, expected):
         None,
         dt.time(10, 0),
         "01/01/1850",
+        "04/03/2017 au 05/06/2018",  # a period, not a date (was read as its first day)
+        "2017-03-04 puis 2017-06-05",
     ],
 )
 def test_parse_date_rejects(raw):
@@ -208,7 +212,10 @@ def test_parse_whole_number(raw, expected):
     assert parse_whole_number(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "2,5", -1, "-3", "douze", 1.5, None])
+@pytest.mark.parametrize(
+    # '12.000' and '1.500': thousands or decimals? refused ('12.000' was read as 12)
+    "raw", ["", "2,5", -1, "-3", "douze", 1.5, None, "12.000", " 1.500 ", "1.234.000"]
+)
 def test_parse_whole_number_rejects(raw):
     with pytest.raises(ValeurInvalide):
         parse_whole_number(raw)

@@ -487,6 +487,9 @@ ACTION_CASES = [
         "Accueils individuels",
         "décimales",
     ),
+    # 12 or 12 000? refused, never guessed (it was read as 12)
+    ({"Code thématique": "SOC-INS", "Accueils individuels": "12.000"}, (),
+     "Accueils individuels", "ambigu"),
 ]
 
 
@@ -530,9 +533,7 @@ def test_ru_without_cer_sheet(tmp_path, fmt):
     assert_file_rejected(r, "feuille CER introuvable")
 
 
-@pytest.mark.parametrize(
-    "missing", ["Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"]
-)
+@pytest.mark.parametrize("missing", ["Identifiant", "Date d'entrée"])
 def test_participants_missing_column(tmp_path, fmt, missing):
     header = [h for h in PARTICIPANT_HEADER if h != missing]
     row = {
@@ -546,6 +547,102 @@ def test_participants_missing_column(tmp_path, fmt, missing):
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("P1",))
     rej = assert_file_rejected(r, f"« {missing} »", rows=3)
     assert rej.sheet == "Participants" and rej.column_name == missing
+
+
+def test_sheet_without_exit_columns_is_read(tmp_path, fmt):
+    """The contract requires neither Date de sortie (blank while a person is still accompanied)
+    nor Motif de sortie (only with a Date de sortie): a sheet of people all still accompanied may
+    come without both columns, and is read, not refused whole."""
+    rows = [["Identifiant", "Date d'entrée", "Sexe"], ["P1", D(2017, 1, 1), "F"],
+            ["P2", "03/02/2017", "H"]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "P2"))
+    assert not r.file_rejected and not r.rejets
+    assert [(p["identifiant"], p["date_sortie"], p["code_motif"]) for p in r.participants] == [
+        ("P1", None, None), ("P2", None, None)]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "column", "fragment"),
+    [
+        # an exit date but no Motif column: that row is refused, not the file
+        (["Identifiant", "Date d'entrée", "Date de sortie"], ["R1", D(2017, 1, 1), D(2017, 3, 1)],
+         "Motif de sortie", "sans Motif"),
+        # a Motif but no Date de sortie column
+        (["Identifiant", "Date d'entrée", "Motif de sortie"], ["R1", D(2017, 1, 1), "AM-DECES"],
+         "Motif de sortie", "sans Date de sortie"),
+    ],
+)
+def test_one_exit_column_without_the_other(tmp_path, fmt, header, row, column, fragment):
+    rows = [header, ["OK1", D(2017, 1, 1), None], row]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("OK1", "R1"))
+    assert not r.file_rejected
+    rej = only_rejet(r)
+    assert (rej.row_number, rej.column_name) == (3, column) and fragment in rej.reason
+    assert [p["identifiant"] for p in r.participants] == ["OK1"]
+
+
+def test_contract_label_wins_over_an_alias_column(tmp_path, fmt):
+    """An extra line-number column 'ID' (an accepted spelling of Identifiant) left of the real
+    'Identifiant' column must not stand for it: the contract's own label wins, whatever the
+    order; then the leftmost of equal spellings."""
+    rows = [["ID", "Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"],
+            [1, "P1", D(2017, 1, 1), None, None], [2, "P2", D(2017, 1, 1), None, None]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "P2"))
+    assert [p["identifiant"] for p in r.participants] == ["P1", "P2"]
+    cer = [["Identifiant", "ID", "Date de signature", "Accompagnement social"],
+           ["C1", 1, D(2017, 2, 1), "Oui"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+        "Participants": participants(["C1", D(2017, 1, 1), None, None, None]), "CER": cer}),
+        idents=("C1",))
+    assert [c["identifiant"] for c in r.cer] == ["C1"]
+
+
+def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
+    """'Sous-total', 'Totaux' rows are Total rows (skipped, not counted). A count typed under a
+    date column ('Nombre de participants | 102', serial date 1900-04-11) is refused, never loaded
+    as a participant; so is an identifier typed with a space when its date is unreadable, and an
+    identifier alone (neither is a note: no letters)."""
+    rows = [
+        PARTICIPANT_HEADER,
+        ["P1", D(2017, 1, 1), None, None, None],  # row 2
+        ["Sous-total", 1, None, None, None],  # skipped
+        ["TOTAUX", 1, None, None, None],  # skipped
+        ["sous total accompagnements", 1, None, None, None],  # skipped
+        ["Nombre de participants", 102, None, None, None],  # row 6: refused (1900)
+        ["1234 567", "1er mars 2018", None, None, None],  # row 7: refused, date illisible
+        ["7654 321", None, None, None, None],  # row 8: refused, date manquante
+        ["Données arrêtées au 31/12", None, None, None, None],  # a note: skipped
+    ]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "1234 567", "7654 321"))
+    assert [p["identifiant"] for p in r.participants] == ["P1"]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (6, "Date d'entrée"), (7, "Date d'entrée"), (8, "Date d'entrée")]
+    assert "1990" in r.rejets[0].reason and "illisible" in r.rejets[1].reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)
+
+
+def test_implausible_dates_are_refused(tmp_path, fmt):
+    rows = [PARTICIPANT_HEADER, ["P1", D(1989, 12, 31), None, None, None],
+            ["P2", D(1990, 1, 1), None, None, None], ["P3", 3, None, None, None]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "P2", "P3"))
+    assert [p["identifiant"] for p in r.participants] == ["P2"]
+    assert [(j.sheet, j.row_number) for j in r.rejets] == [("Participants", 2), ("Participants", 4)]
+    assert all("1990" in j.reason for j in r.rejets)
+    cer = [CER_HEADER, ["C1", 45, "Oui"], ["C2", D(2017, 1, 1), "Oui"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+        "Participants": participants(["C2", D(2017, 1, 1), None, None, None]), "CER": cer},
+        name="ru"), idents=("C1", "C2"))
+    assert [c["identifiant"] for c in r.cer] == ["C2"]
+    assert [(j.sheet, j.row_number) for j in r.rejets] == [("CER", 2)]
+    assert "1990" in r.rejets[0].reason
 
 
 def test_optional_mise_en_parcours_column(tmp_path, fmt):

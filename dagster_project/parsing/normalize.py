@@ -52,8 +52,11 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u2009]+")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-"})
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_DATE_FR = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})(?:[ T].*)?")
-_DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?")
+# a text date may carry a time of day ('04/03/2017 00:00:00', '2017-03-04T09:30'), nothing else:
+# '04/03/2017 au 05/06/2018' is a period, not a date
+_TIME = r"(?:[ T]\s*\d{1,2}[:h]\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*)?"
+_DATE_FR = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})" + _TIME)
+_DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME)
 _SIRET_NOISE = re.compile(r"[\s\u00a0\u202f\u2007\u2009.\-]+")
 _CONVENTION = re.compile(r"PDI\s*[-_\u2010-\u2013 ]?\s*(\d{4})\s*[-_\u2010-\u2013 ]?\s*(\d{4,})")
 
@@ -288,10 +291,21 @@ def parse_oui_non(value: object) -> bool | None:
     raise ValeurInvalide("valeur Oui/Non illisible")
 
 
+# '12.000' or '1.500': a dot before exactly three digits is a thousands separator to some, a
+# decimal point to others (12 or 12 000?): refused, never guessed
+_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
+
+
 def parse_whole_number(value: object) -> int:
-    """A whole number ≥ 0: numeric cell or text ('1 234', '12,0')."""
-    if type(value) is str and not value.strip():
-        raise ValeurInvalide("nombre entier manquant")
+    """A whole number ≥ 0: numeric cell or text ('1 234', '12,0'); not '12.000' (ambiguous)."""
+    if type(value) is str:
+        if not value.strip():
+            raise ValeurInvalide("nombre entier manquant")
+        if _DOT_THOUSANDS.fullmatch(value.strip()):
+            raise ValeurInvalide(
+                "nombre entier ambigu (point avant trois chiffres : milliers ou décimales ?), "
+                "écrire 12000 ou 12 000"
+            )
     try:
         num = parse_french_decimal(value)
     except ValeurInvalide:

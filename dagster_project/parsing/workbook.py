@@ -179,7 +179,10 @@ _PARTICIPANT_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("Mise en parcours en cours", "Mise en parcours", "Mise en parcours (en cours)"),
     ),
 }
-_PARTICIPANT_REQUIRED = ("identifiant", "date_entree", "date_sortie", "motif_sortie")
+# Date de sortie is not required by the contract (blank while a person is still accompanied), nor
+# its Motif (required only when a Date de sortie is set): a sheet of people all still accompanied
+# may come without both columns.
+_PARTICIPANT_REQUIRED = ("identifiant", "date_entree")
 
 _CER_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "identifiant": _PARTICIPANT_FIELDS["identifiant"],
@@ -203,9 +206,20 @@ def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
     return table
 
 
+def _ranks(*all_fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, int]:
+    """Each spelling's rank among its field's spellings (0: the contract's own label)."""
+    ranks: dict[str, int] = {}
+    for fields in all_fields:
+        for _, spellings in fields.values():
+            for rank, spelling in enumerate(spellings):
+                ranks.setdefault(normalize_label(spelling), rank)
+    return ranks
+
+
 _ACTION_KEYS = _keys(_ACTION_FIELDS)
 _PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
 _CER_KEYS = _keys(_CER_FIELDS)
+_HEADER_RANKS = _ranks(_PARTICIPANT_FIELDS, _CER_FIELDS)
 _SHEET_KEYS = {normalize_label(a): sheet for sheet, al in _SHEET_ALIASES.items() for a in al}
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -219,15 +233,25 @@ def _label_key(text: str, table: dict[str, str]) -> str | None:
     return key
 
 
-_TOTAL_START = frozenset("tT \t\u00a0\u202f")
+def _label_rank(text: str) -> int:
+    """How far a header label is from the contract's own (see :func:`_find_header`)."""
+    rank = _HEADER_RANKS.get(normalize_label(text))
+    if rank is None:
+        rank = _HEADER_RANKS.get(normalize_label(_PAREN.sub(" ", text)), len(_HEADER_RANKS))
+    return rank
+
+
+# a total row's label: 'Total', 'TOTAL général', 'Totaux', 'Sous-total', 'Sous total CER'…
+_TOTAL_START = frozenset("tTsS \t\u00a0\u202f")
+_TOTAL_WORDS = ("total", "totaux", "sous total", "sous totaux")
 
 
 def _is_total(text: str) -> bool:
-    head = text.lstrip()[:5]
-    if head.lower() != "total":
+    head = text.lstrip()[:1]
+    if head not in ("t", "T", "s", "S"):
         return False
     norm = normalize_label(text)
-    return norm == "total" or norm.startswith("total ")
+    return any(norm == w or norm.startswith(w + " ") for w in _TOTAL_WORDS)
 
 
 class _FileRejected(Exception):
@@ -491,15 +515,21 @@ def _find_header(
     grid: list[list], keys: dict[str, str], required: tuple[str, ...]
 ) -> tuple[int | None, dict[str, int], int | None, dict[str, int]]:
     """(header row, field → column) of the first row among the first 10 holding every
-    required label; else (None, {}, best candidate row, its columns) for diagnostics."""
+    required label; else (None, {}, best candidate row, its columns) for diagnostics.
+
+    When two columns name the same field (an extra line-number column 'ID' beside
+    'Identifiant'), the one closer to the contract's label wins, then the leftmost."""
     best_row, best_cols = None, {}
     for r in range(min(HEADER_SEARCH_ROWS, len(grid))):
         cols: dict[str, int] = {}
+        ranks: dict[str, int] = {}
         for c, cell in enumerate(grid[r]):
             if type(cell) is str and cell and not cell.isspace():
                 key = _label_key(cell, keys)
-                if key is not None and key not in cols:
-                    cols[key] = c
+                if key is not None:
+                    rank = _label_rank(cell)
+                    if key not in cols or rank < ranks[key]:
+                        cols[key], ranks[key] = c, rank
         if all(k in cols for k in required):
             return r, cols, r, cols
         if len(cols) > len(best_cols):
@@ -518,9 +548,17 @@ def _first_nonblank(row: list) -> object:
     return None
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def _blank_or_prose(v: object) -> bool:
-    """Empty, or a text of several words (a note, not an identifier nor a date)."""
-    return v == "" or v is None or (type(v) is str and (v.isspace() or len(v.split()) > 1))
+    """Empty, or a text of several words with letters (a note, not an identifier nor a date:
+    '1234 567' is an identifier typed with a space, and its row is read, not skipped)."""
+    if v == "" or v is None:
+        return True
+    if type(v) is not str:
+        return False
+    return v.isspace() or (len(v.split()) > 1 and _LETTER.search(v) is not None)
 
 
 def _count_rows(
@@ -598,7 +636,7 @@ def _is_total_row(row: list) -> bool:
     elif first is not None:
         return False  # a number or a date in column A: the first non-empty cell is no text
     first = _first_nonblank(row)
-    return type(first) is str and first.lstrip()[:1] in "tT" and _is_total(first)
+    return type(first) is str and _is_total(first)
 
 
 def _is_repeated_header(ident_v: object, date_v: object, keys: dict[str, str], date_key: str):
@@ -621,13 +659,15 @@ def _parse_participants(
             sheet, _PARTICIPANT_FIELDS, _PARTICIPANT_REQUIRED, best_cols
         )
         return _TableResult([], [], n, reason)
-    ci, cde, cds, cm = (cols[k] for k in _PARTICIPANT_REQUIRED)
+    ci, cde = (cols[k] for k in _PARTICIPANT_REQUIRED)
+    cds, cm = cols.get("date_sortie"), cols.get("motif_sortie")
     cmp_ = cols.get("mise_en_parcours")
     motifs = nomen.motifs
     oui_non = OUI_NON_FAST
     date_t, str_t = _DATE, str
     norm = normalize_label
     to_date = parse_date
+    min_date = MIN_ROW_DATE
     out: list[tuple] = []
     append = out.append
     rejets: list[Rejet] = []
@@ -645,7 +685,7 @@ def _parse_participants(
     for rownum, row in enumerate(islice(grid, header + 1, None), header + 2):
         ident_v = row[ci]
         de_v = row[cde]
-        ds_v = row[cds]
+        ds_v = row[cds] if cds is not None else ""
         tde = type(de_v)
         tds = type(ds_v)
         # -- not a participant: blank / note / Total / repeated header row (not counted)
@@ -684,6 +724,9 @@ def _parse_participants(
             except ValeurInvalide as exc:
                 reject(rownum, _L_ENTREE, cell_to_text(de_v), f"Date d'entrée : {exc}", ident)
                 continue
+        if de < min_date:
+            reject(rownum, _L_ENTREE, de.isoformat(), _IMPLAUSIBLE_DATE, ident)
+            continue
         # -- date de sortie
         if tds is date_t:
             ds = ds_v
@@ -699,7 +742,7 @@ def _parse_participants(
             reject(rownum, _L_SORTIE, ds.isoformat(), _EXIT_BEFORE_ENTRY, ident)
             continue
         # -- motif de sortie
-        mot_v = row[cm]
+        mot_v = row[cm] if cm is not None else ""
         if mot_v == "" or (type(mot_v) is str_t and mot_v.isspace()):
             if ds is not None:
                 reject(
@@ -739,6 +782,15 @@ def _parse_participants(
     return _TableResult(out, rejets, read, refused_ids=refused_ids)
 
 
+# The earliest date a participant or CER row may carry. An entry into an RSA insertion action
+# before 1990 is not plausible (the RMI began in December 1988): such a date is a count or a
+# figure typed in a date column ('Nombre de participants | 102' reads as the serial date
+# 1900-04-11), and the row is refused rather than counted.
+MIN_ROW_DATE = _DATE(1990, 1, 1)
+_IMPLAUSIBLE_DATE = (
+    "date antérieure au 01/01/1990 : un nombre saisi dans une colonne de date ? "
+    "(ligne de sous-total ou de comptage)"
+)
 _UNKNOWN_MOTIF = "motif de sortie inconnu (ni code ni libellé de motifs_sortie.csv)"
 _EXIT_BEFORE_ENTRY = "date de sortie antérieure à la date d'entrée"
 _DUPLICATE_PARTICIPANT = (
@@ -807,6 +859,9 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
             except ValeurInvalide as exc:
                 reject(rownum, _L_SIGN, cell_to_text(ds_v), f"Date de signature : {exc}", ident)
                 continue
+        if ds < MIN_ROW_DATE:
+            reject(rownum, _L_SIGN, ds.isoformat(), _IMPLAUSIBLE_DATE, ident)
+            continue
         acc_v = row[ca]
         acc = oui_non.get(acc_v)
         if acc is None:
