@@ -9,13 +9,16 @@ shortfall for the warning check on the raw mandates (whose description ``bilan r
 the report's quality section.
 
 What counts as not counted: every refused payment line of an exercise's exports, except
-- a line whose mandate number is loaded (from this export or another): its money is counted,
-  whatever the line's own defect (a duplicate, a corrected line sent again);
+- a line whose mandate number is loaded (from this export or another) with the same amount, or
+  whose own amount could not be read: the same payment, counted, whatever the line's own defect
+  (a duplicate, a corrected line sent again). A line under a loaded number with *another*
+  amount is another payment (the number was reused): not counted;
 - another exercise's mandate (``AUTRE_EXERCICE``): not money of this bilan;
-and a mandate number refused on several lines counts once (its first refused line with a known
-amount, in the exports' order, as the loader reads them). The lines of an export refused whole
-(unreadable, a column missing) count with an unknown amount, even if some of their mandates are
-loaded from another export: nothing of them could be read.
+and a mandate number refused on several lines counts once per known amount (its first refused
+line with that amount, in the exports' order, as the loader reads them), a line of unknown
+amount only when no refused line of that number has a known one. The lines of an export
+refused whole (unreadable, a column missing) count with an unknown amount, even if some of
+their mandates are loaded from another export: nothing of them could be read.
 Pure: a DuckDB connection in, plain rows out (no Dagster).
 """
 
@@ -36,12 +39,23 @@ WITH files AS (
     FROM raw.rejets r JOIN files f USING (source_file)
     WHERE f.kind = $fin
       AND NOT starts_with(r.reason, $autre_exercice)
+      -- a line whose number is loaded from another line is the same payment on record when
+      -- the amounts agree (or its own could not be read); a different amount under a loaded
+      -- number is another payment, and it is not in the total
       AND NOT EXISTS (SELECT 1 FROM raw.raw_mandats m
-                      WHERE m.exercice = f.exercice AND m.num_mandat = r.num_mandat)
-    -- each number once: its first refused line whose amount is known, in the exports' order
+                      WHERE m.exercice = f.exercice AND m.num_mandat = r.num_mandat
+                        AND (r.montant IS NULL OR m.montant = r.montant))
+    -- each payment once: a number's refused lines count once per known amount (the same line
+    -- refused in two exports is one payment); a line of unknown amount only when its number has
+    -- no refused line of known amount
     QUALIFY r.num_mandat IS NULL
-         OR row_number() OVER (PARTITION BY f.exercice, r.num_mandat
-                               ORDER BY r.montant IS NULL, r.source_file, r.row_number) = 1
+         OR (r.montant IS NOT NULL
+             AND row_number() OVER (PARTITION BY f.exercice, r.num_mandat, r.montant
+                                    ORDER BY r.source_file, r.row_number) = 1)
+         OR (r.montant IS NULL
+             AND count(r.montant) OVER (PARTITION BY f.exercice, r.num_mandat) = 0
+             AND row_number() OVER (PARTITION BY f.exercice, r.num_mandat
+                                    ORDER BY r.source_file, r.row_number) = 1)
 )
 """
 

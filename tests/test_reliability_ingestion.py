@@ -455,7 +455,8 @@ def test_duplicate_mandate_across_exports(loaded: Loaded):
 
 def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
     """Every refused payment line keeps its amount and mandate number when they could be read;
-    the shortfall counts those whose mandate is not loaded from another line."""
+    the shortfall counts those whose payment is not loaded from another line (a line whose number
+    is loaded with another amount is another payment: counted in the shortfall)."""
     from decimal import Decimal as D
 
     got = {(r["file_name"], r["row_number"]): (r["num_mandat"], r["montant"])
@@ -466,18 +467,18 @@ def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
         (f"mandats_{EX}.csv", 6): ("M005", D("105.00")),  # bad date: the amount is known
         (f"mandats_{EX}.csv", 7): ("M006", D("1006.00")),  # unknown convention
         (f"mandats_{EX}.csv", 8): ("M007", D("1007.00")),  # its workbook was refused
-        (f"mandats_{EX}.csv", 9): ("M001", D("1001.00")),  # M001 loaded from line 2
+        (f"mandats_{EX}.csv", 9): ("M001", D("1001.00")),  # M001 loaded from line 2, 1500 €
         (f"mandats_{EX}_complement.csv", 2): ("M002", D("1500.00")),  # loaded from the main one
     }
     [per_ex], par_conv = paiements_non_comptes(loaded.con)
-    assert per_ex == {"exercice": EX, "lignes": 4, "lignes_montant": 3, "montant": D("2118.00"),
+    assert per_ex == {"exercice": EX, "lignes": 5, "lignes_montant": 4, "montant": D("3119.00"),
                       "exports_refuses": 0, "exports_charges": 1}
-    assert shortfall(per_ex) == ("4 paiement(s) refusé(s) non compté(s) : 2\u202f118\u00a0€ "
+    assert shortfall(per_ex) == ("5 paiement(s) refusé(s) non compté(s) : 3\u202f119\u00a0€ "
                                  "payés, plus 1 au montant inconnu")
     assert {(r["convention"], r["lignes"], r["montant"]) for r in par_conv} == {
         (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (None, 1, D("105.00")),
-        (None, 1, None)}
-    assert {r["groupes"] for r in par_conv} == {4}
+        (None, 1, None), (None, 1, D("1001.00"))}
+    assert {r["groupes"] for r in par_conv} == {5}
 
 
 def _line(num, convention, montant, *, date="15/03/2017", exercice=EX) -> list[str]:
@@ -506,6 +507,13 @@ PAYMENT_SCENARIOS = {
                    _line("M2", conv(1), "20,00")],
          "b.csv": [_line("M1", conv(1), "100,00")]},
         {"M1", "M2"}, 0, None, 0, 0),
+    "the same line twice: one payment": (
+        {"a.csv": [_line("M1", conv(1), "100,00"), _line("M1", conv(1), "100,00")]},
+        {"M1"}, 0, None, 0, 0),
+    "another payment under a loaded mandate's number is not counted": (
+        {"a.csv": [_line("M1", conv(1), "100,00"), _line("M1", conv(1), "7 000,00")],
+         "b.csv": [_line("M1", conv(1), "250,00")]},
+        {"M1"}, 2, "7250.00", 0, 0),
     "another exercise's mandate is not this bilan's money": (
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M9", conv(1), "700,00",
                                                          exercice=EX - 1)]},
@@ -932,6 +940,79 @@ def test_replacing_workbook_removed_brings_back_the_older_one(tmp_path):
         "SELECT identifiant FROM raw.raw_participants WHERE num_convention = ?", [conv(3)]
     ).fetchall()} == {"C1", "C9"}
     assert conservation_failures(con) == []
+
+
+def test_newest_workbook_counts_even_when_refused(tmp_path):
+    """The contract: of two workbooks of one convention, the most recently modified counts. When
+    it is refused, the convention has no loaded workbook: the older version it corrects is not
+    published in its place (it was, silently), its payments are refused naming the refused file,
+    and a fixed or removed newest file settles it again."""
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    write_workbook(ops / "c_v3.xlsx", good_sheets(conv(3), ["C7"], SIRET="123"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+
+    def fate(name):
+        return con.execute("SELECT status, replaced_by, detail FROM raw.manifest "
+                           "WHERE file_name = ?", [name]).fetchone()
+
+    assert fate("c_v3.xlsx")[0] == "rejected"
+    status, replaced_by, detail = fate("c.xlsx")
+    assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/c_v3.xlsx")
+    assert "c_v3.xlsx" in detail and "refusé" in detail
+    assert fate("c_old.xlsx")[:2] == ("replaced", f"{EX}/operateurs/c_v3.xlsx")
+    for t in ("raw_actions", "raw_participants"):
+        assert con.execute(f"SELECT count(*) FROM raw.{t} WHERE num_convention = ?", [conv(3)]
+                           ).fetchone()[0] == 0
+    [rj] = rows_of(con, "SELECT * FROM raw.rejets WHERE num_mandat = 'M3'")
+    assert "c_v3.xlsx" in rj["reason"] and "refusé" in rj["reason"]
+    _, par_conv = paiements_non_comptes(con)
+    assert any(r["convention"] == conv(3) and r["montant"] is not None for r in par_conv)
+    assert conservation_failures(con) == []
+
+    write_workbook(ops / "c_v3.xlsx", good_sheets(conv(3), ["C7"]))  # fixed
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r3", workers=1)
+    assert fate("c_v3.xlsx")[0] == "loaded" and fate("c.xlsx")[0] == "replaced"
+    assert con.execute("SELECT count(*) FROM raw.raw_mandats WHERE num_mandat = 'M3'"
+                       ).fetchone()[0] == 1
+
+    (ops / "c_v3.xlsx").unlink()  # gone: the previous newest counts again
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
+    assert fate("c.xlsx")[0] == "loaded"
+    assert conservation_failures(con) == []
+
+
+def test_workbooks_parsed_under_other_rules_are_parsed_again(tmp_path):
+    """Rows parsed before a rule changed (parsers, nomenclature) do not stay until the operator
+    sends the file again: every workbook recorded under another rules digest is parsed again,
+    once, and gives the rows a fresh load gives."""
+    small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    rows = "SELECT * EXCLUDE (run_id, loaded_at) FROM raw.raw_participants ORDER BY ALL"
+    before = con.execute(rows).fetchall()
+    con.execute("UPDATE raw.manifest SET checked_against = 'regles:anciennes' "
+                "WHERE kind = 'operateur'")
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    assert s.files_parsed == 5  # the workbooks; the export's verdicts have not changed
+    assert con.execute(rows).fetchall() == before
+    assert ingest_exercice(con, tmp_path / "raw", EX, run_id="r3", workers=1).files_parsed == 0
+    assert conservation_failures(con) == []
+
+
+def test_rules_digest_covers_parsers_and_nomenclature(tmp_path, monkeypatch):
+    from dagster_project.parsing import rules
+
+    assert rules.rules_digest() == rules.rules_digest.__wrapped__()
+    seeds = tmp_path / "seeds"
+    shutil.copytree(rules.SEEDS_DIR, seeds)
+    monkeypatch.setattr(rules, "SEEDS_DIR", seeds)
+    same = rules.rules_digest.__wrapped__()
+    assert same == rules.rules_digest()
+    with (seeds / "motifs_sortie.csv").open("a", encoding="utf-8") as f:
+        f.write("\n")
+    assert rules.rules_digest.__wrapped__() != same
 
 
 def test_finance_export_all_lines_or_whole_file_rejected(tmp_path):

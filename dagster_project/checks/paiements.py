@@ -23,8 +23,9 @@ def _json(rows: list[dict]) -> list[dict]:
     asset=RAW_KEYS["raw_mandats"],
     blocking=False,
     description="Payments paid but not counted in the bilan (refused lines of the finance "
-    "export: convention without a loaded workbook, unreadable line; a mandate loaded from "
-    "another line and another exercise's mandates apart), with their amount per exercise and "
+    "export: convention without a loaded workbook, unreadable line, a mandate number loaded "
+    "with another amount; the same mandate loaded from another line and another exercise's "
+    "mandates apart), with their amount per exercise and "
     "convention. A warning: it does not stop the publication.",
 )
 def paiements_comptes(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -435,6 +435,7 @@ def ingest_exercice(
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
     from dagster_project.parsing import Rejet, convention_in_name, parse_mandats
     from dagster_project.parsing.mandats import DOUBLON
+    from dagster_project.parsing.rules import rules_digest
 
     phases = PhaseClock()
     init_raw_schema(con)
@@ -473,8 +474,13 @@ def ingest_exercice(
     #    (the whole new state or the old one): each batch's rows are inserted as soon as it is
     #    parsed, so the database work overlaps the parsing and no batch waits in memory.
     results: dict[str, Any] = {}
+    rules = rules_digest()  # a workbook parsed under other rules is parsed again (rules.py)
     to_parse = [
-        f for f in workbooks if not unchanged(f) or prev[f.source_file]["status"] == "removed"
+        f
+        for f in workbooks
+        if not unchanged(f)
+        or prev[f.source_file]["status"] == "removed"
+        or prev[f.source_file]["checked_against"] != rules
     ]
     current = {f.source_file for f in files}
     by_path = {str(f.path): f for f in workbooks}
@@ -516,13 +522,14 @@ def ingest_exercice(
     try:
         parse_into_tables(to_parse, read_changed_exports)
 
-        # 2. Which workbook counts for each convention: the most recently modified one.
+        # 2. Which workbook counts for each convention: the most recently modified one, even
+        #    when it is refused (the contract: the newest file counts; an operator's refused
+        #    correction must not hand the convention back to the version it corrects). A refused
+        #    workbook takes part only when its N° convention was read, for this exercise.
         def convention_of(f: RawFile) -> str | None:
             if f.source_file in results:
-                r = results[f.source_file]
-                return None if r.file_rejected else r.num_convention
-            p = prev[f.source_file]
-            return None if p["status"] == "rejected" else p["num_convention"]
+                return results[f.source_file].num_convention
+            return prev[f.source_file]["num_convention"]
 
         by_convention: dict[str, list[RawFile]] = {}
         for f in workbooks:
@@ -541,10 +548,16 @@ def ingest_exercice(
             for f in workbooks
             if f.source_file in winners
             and f.source_file not in results
-            and prev[f.source_file]["status"] != "loaded"
+            and prev[f.source_file]["status"] not in ("loaded", "rejected")
         ]
         if late:
             parse_into_tables(late)
+
+        def refused(f: RawFile) -> bool:
+            r = results.get(f.source_file)
+            return r.file_rejected if r is not None else prev[f.source_file]["status"] == "rejected"
+
+        refused_winners = {f.source_file for f in winner_of.values() if refused(f)}
         summary.files_parsed = len(results)
         summary.files_unchanged = len(workbooks) - len(results)
 
@@ -569,7 +582,8 @@ def ingest_exercice(
                 "num_convention": None,
                 "replaced_by": None,
                 "detail": None,
-                "checked_against": None,
+                # workbooks: the parse rules (rules.py); exports: the verdicts' inputs (below)
+                "checked_against": rules if f.kind == KIND_OPERATEUR else None,
                 "rows_read": 0,
                 "rows_loaded": 0,
                 "rows_rejected": 0,
@@ -583,12 +597,15 @@ def ingest_exercice(
             """A workbook superseded by a newer one for the same convention: its rows count as
             refused (they are not loaded), and the manifest says which file replaced it."""
             winner = winner_of[conv]
+            refused = " ; refusé, voir son rejet : la convention n'a pas de classeur chargé"
             return manifest_row(
                 f,
                 "replaced",
                 num_convention=conv,
                 replaced_by=winner.source_file,
-                detail=f"remplacé par {winner.file_name} (plus récent)",
+                detail=f"remplacé par {winner.file_name} (plus récent"
+                + (refused if winner.source_file in refused_winners else "")
+                + ")",
                 rows_read=rows_read,
                 rows_rejected=rows_read,
             )
@@ -677,9 +694,14 @@ def ingest_exercice(
         #    convention" refusal depends on them) or when any export changed, came or went: a
         #    mandate already in another export is refused, so each export's verdicts depend on
         #    all the others. Then every export is re-read, in order, as on a fresh load.
-        conventions = sorted(winner_of)
-        # conventions whose only workbook(s) were refused: their mandates say so
-        refused_workbook: dict[str, str] = {}
+        conventions = sorted(
+            c for c, f in winner_of.items() if f.source_file not in refused_winners
+        )
+        # conventions without a loaded workbook because theirs (their newest) was refused: their
+        # mandates say so, naming that workbook
+        refused_workbook: dict[str, str] = {
+            c: f.file_name for c, f in winner_of.items() if f.source_file in refused_winners
+        }
         # refused workbooks whose convention could not be read (unreadable file, malformed
         # number) but whose name carries one: named as a hint in their mandates' refusal
         named_in_refused: dict[str, str] = {}
@@ -695,6 +717,7 @@ def ingest_exercice(
                 # version of the verdicts: "2" records refused lines' amounts and mandate
                 # numbers (a warehouse loaded before re-reads its exports once)
                 "verdicts:2",
+                rules,  # the export parser's own rules (parsing/mandats.py) included
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
                 *(f"nommé:{c}:{n}" for c, n in named_in_refused.items()),
