@@ -154,6 +154,16 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
     return errors + steps + warnings
 
 
+def controls_rebuilt(result) -> bool:
+    """Did this run rebuild the control totals? If not, the warehouse holds an earlier run's."""
+    from dagster_project.sensors.alerts import CONTROLES
+
+    return any(
+        ev.asset_key is not None and ev.asset_key.path == CONTROLES
+        for ev in result.get_asset_materialization_events()
+    )
+
+
 def marts_published(result) -> bool:
     """Did ``analystes/marts_publies`` materialize in this run (so marts.duckdb was replaced)?"""
     return any(
@@ -283,7 +293,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 print("\nChargement :")
                 print("\n".join(load_summary(con)))
-                controls = failed_controls(con)
+                from dagster_project.sensors.alerts import NOT_EVALUATED
+
+                controls = (
+                    failed_controls(con) if controls_rebuilt(result) else [f"  {NOT_EVALUATED}"]
+                )
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")
             finally:

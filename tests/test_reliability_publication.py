@@ -335,3 +335,28 @@ def test_cli_says_nothing_published_when_the_publication_refused(copied, monkeyp
     assert "ÉCHEC : rien n'a été publié (marts.duckdb inchangé)" in err
     assert "Publication refusée" in err and "nb_actions" in err
     assert sha256(copied.marts) == copied.before
+
+
+def test_cli_and_alert_never_show_an_earlier_runs_control_totals(copied, monkeypatch, capsys):
+    """A run that fails before dbt rebuilds marts.fct_controles_publies leaves the earlier run's
+    rows there: showing them as this run's failures would blame a file already fixed (or hide
+    that the controls were not evaluated at all). The CLI and the alert say they were not
+    evaluated; a run that rebuilt them shows them (test_orchestration_e2e)."""
+    copied.sql("UPDATE marts.fct_controles_publies SET statut = 'ko' "
+               "WHERE perimetre = 'total' AND indicateur = 'nb_actions'")  # an earlier run's
+
+    @dg.asset(key=["raw", "raw_mandats"])
+    def ingestion_en_echec():
+        raise dg.Failure("ingestion : export illisible", allow_retries=False)
+
+    rc, out, err = run_cli(copied, monkeypatch, capsys, ingestion_en_echec)
+    assert rc == 1 and "export illisible" in err
+    assert "nb_actions" not in err, err
+    assert "contrôles des chiffres publiés non évalués" in err
+    from dagster_project.sensors.alerts import controls_rebuilt
+
+    runs = copied.instance.get_runs()
+    failed = next(r for r in runs if r.status == dg.DagsterRunStatus.FAILURE)
+    earlier = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
+    assert not controls_rebuilt(copied.instance, failed.run_id)
+    assert earlier and all(controls_rebuilt(copied.instance, r.run_id) for r in earlier)
