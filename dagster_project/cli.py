@@ -86,7 +86,9 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
     return reaped
 
 
-def load_summary(con) -> list[str]:
+def load_summary(con, run_id: str | None = None) -> list[str]:
+    """What the warehouse holds, per exercise and fate; the files this run found removed from
+    the folder (gone from raw.manifest, on record in raw.manifest_history); the first refusals."""
     lines = []
     files = {"loaded": 0, "rejected": 0, "ignored": 0, "replaced": 0}
     rows_loaded = rows_rejected = 0
@@ -104,6 +106,16 @@ def load_summary(con) -> list[str]:
         f"{files['ignored']} ignoré(s), {files['replaced']} remplacé(s) ; "
         f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
     )
+    removed = con.execute(
+        "SELECT exercice, file_name FROM raw.manifest_history WHERE status = 'removed' "
+        "AND run_id = ? ORDER BY ALL", [run_id]
+    ).fetchall() if run_id else []
+    if removed:
+        lines.append(f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
+                     "fichier(s), leurs lignes ne sont plus chargées :")
+        lines += [f"    {ex} {name}" for ex, name in removed[:10]]
+        if len(removed) > 10:
+            lines.append(f"    … et {len(removed) - 10} autre(s) (raw.manifest_history)")
     reasons = con.execute(
         "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "
@@ -292,7 +304,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             con = connect(settings.warehouse_path(), read_only=True)
             try:
                 print("\nChargement :")
-                print("\n".join(load_summary(con)))
+                print("\n".join(load_summary(con, result.run_id)))
                 from dagster_project.sensors.alerts import NOT_EVALUATED
 
                 controls = (

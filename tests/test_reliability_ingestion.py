@@ -916,6 +916,13 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
                    "ORDER BY loaded_at, run_id", [sf])
     assert [(h["status"], h["run_id"]) for h in hist] == [("loaded", "r1"), ("removed", "r2")]
     assert "retiré" in hist[-1]["detail"]
+    # `bilan run` names the files that run found removed (they left raw.manifest)
+    from dagster_project.cli import load_summary
+
+    said = load_summary(con, "r2")
+    assert any("retiré(s) du dossier" in line and "2 fichier(s)" in line for line in said)
+    assert f"    {EX} b.ods" in said and f"    {EX} notes.txt" in said
+    assert not any("b.ods" in line for line in load_summary(con, "r3"))
     # its mandate now has no workbook: refused, on record
     rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
     assert len(rj) == 1 and "convention inconnue" in rj[0]["reason"]
