@@ -141,7 +141,7 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
     """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
     metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
     warning may stand for weeks and must not hide what failed the run)."""
-    from dagster_project.sensors.alerts import step_error
+    from dagster_project.sensors.alerts import observed, step_error
 
     errors, steps, warnings = [], [], []
     for ev in result.all_events:
@@ -151,7 +151,11 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
             if not ev_.passed:
                 error = ev_.severity.value == "ERROR"
                 md = {k: getattr(v, "value", v) for k, v in (ev_.metadata or {}).items()}
-                shown = {k: v for k, v in md.items() if k not in ("data_docs",)}
+                # observed vs expected as the alert says it; the raw metadata (durations,
+                # invocation ids) only for a check that follows none of the known conventions
+                shown = observed(md) or str(
+                    {k: v for k, v in md.items() if k not in ("data_docs",)} or ""
+                )
                 (errors if error else warnings).append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
                     f"({ev_.severity.value}) a échoué : {ev_.description or ''}"

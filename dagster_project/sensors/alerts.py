@@ -32,7 +32,7 @@ def _md(metadata) -> dict:
     return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
 
 
-def _observed(md: dict) -> str:
+def observed(md: dict) -> str:
     """Observed vs expected, from whichever convention the check's metadata follows."""
     if "observed" in md or "expected" in md:
         return f"observé {md.get('observed')} / attendu {md.get('expected')}"
@@ -66,7 +66,7 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
             {
                 "check": f"{ev.asset_key.to_user_string()}:{ev.check_name}",
                 "severity": getattr(ev.severity, "value", str(ev.severity)),
-                "observed_vs_expected": _observed(_md(ev.metadata)),
+                "observed_vs_expected": observed(_md(ev.metadata)),
                 "description": (ev.description or "")[:300],
             }
         )
