@@ -112,7 +112,7 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
     ).fetchall() if run_id else []
     if removed:
         lines.append(f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
-                     "fichier(s), leurs lignes ne sont plus chargées :")
+                     "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :")
         lines += [f"    {ex} {name}" for ex, name in removed[:10]]
         if len(removed) > 10:
             lines.append(f"    … et {len(removed) - 10} autre(s) (raw.manifest_history)")
@@ -168,16 +168,6 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
             msg = (err.message or "").strip().splitlines()[:3] if err else []
             steps.append(f"  étape {ev.step_key} en échec : {' '.join(msg)}")
     return errors + steps + warnings
-
-
-def controls_rebuilt(result) -> bool:
-    """Did this run rebuild the control totals? If not, the warehouse holds an earlier run's."""
-    from dagster_project.sensors.alerts import CONTROLES
-
-    return any(
-        ev.asset_key is not None and ev.asset_key.path == CONTROLES
-        for ev in result.get_asset_materialization_events()
-    )
 
 
 def marts_published(result) -> bool:
@@ -309,10 +299,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 print("\nChargement :")
                 print("\n".join(load_summary(con, result.run_id)))
-                from dagster_project.sensors.alerts import NOT_EVALUATED
+                # an earlier run's control totals stay in the warehouse when this one stopped
+                # before dbt rebuilt them: shown only if rebuilt, else said not evaluated
+                from dagster_project.sensors.alerts import NOT_EVALUATED, controls_rebuilt
 
                 controls = (
-                    failed_controls(con) if controls_rebuilt(result) else [f"  {NOT_EVALUATED}"]
+                    failed_controls(con) if controls_rebuilt(instance, result.run_id)
+                    else [f"  {NOT_EVALUATED}"]
                 )
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")

@@ -584,22 +584,53 @@ def test_one_exit_column_without_the_other(tmp_path, fmt, header, row, column, f
     assert [p["identifiant"] for p in r.participants] == ["OK1"]
 
 
-def test_contract_label_wins_over_an_alias_column(tmp_path, fmt):
-    """An extra line-number column 'ID' (an accepted spelling of Identifiant) left of the real
-    'Identifiant' column must not stand for it: the contract's own label wins, whatever the
-    order; then the leftmost of equal spellings."""
-    rows = [["ID", "Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"],
-            [1, "P1", D(2017, 1, 1), None, None], [2, "P2", D(2017, 1, 1), None, None]]
+@pytest.mark.parametrize(
+    "header",
+    [
+        # an extra line-number column 'ID' (an accepted spelling of Identifiant) beside it: the
+        # counter was loaded as the identifier
+        ["ID", "Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"],
+        # … or the counter under the contract's own label, the identifier under a variant
+        ["Identifiant bénéficiaire", "Identifiant", "Date d'entrée", "Date de sortie",
+         "Motif de sortie"],
+    ],
+)
+def test_two_columns_for_one_field_refuse_the_sheet(tmp_path, fmt, header):
+    """Which of two columns naming the same field holds the data is a guess either way: the
+    sheet is refused, naming both, never read from the wrong one."""
+    rows = [header, ["P1", 1, D(2017, 1, 1), None, None], ["P2", 2, D(2017, 1, 1), None, None]]
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
               idents=("P1", "P2"))
-    assert [p["identifiant"] for p in r.participants] == ["P1", "P2"]
+    rej = assert_file_rejected(r, "plusieurs colonnes pour « Identifiant »", rows=3)
+    assert rej.sheet == "Participants" and rej.column_name == "Identifiant"
+    assert f"« {header[0]} »" in rej.reason and "« Identifiant »" in rej.reason
     cer = [["Identifiant", "ID", "Date de signature", "Accompagnement social"],
            ["C1", 1, D(2017, 2, 1), "Oui"]]
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
-        "Participants": participants(["C1", D(2017, 1, 1), None, None, None]), "CER": cer}),
-        idents=("C1",))
-    assert [c["identifiant"] for c in r.cer] == ["C1"]
+        "Participants": participants(["C1", D(2017, 1, 1), None, None, None]), "CER": cer},
+        name="ru"), idents=("C1",))
+    rej = assert_file_rejected(r, "plusieurs colonnes pour « Identifiant »", rows=2)
+    assert rej.sheet == "CER"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # exits under labels the parser does not know: they would be dropped unseen
+        [["Identifiant", "Date d'entrée", "Date de fin d'accompagnement", "Raison de la sortie"],
+         ["P1", D(2017, 1, 1), D(2017, 6, 1), "AM-DECES"]],
+        # a two-line header: 'Sortie' above 'Date' (unknown alone) and 'Motif'
+        [[None, None, "Sortie", None], ["Identifiant", "Date d'entrée", "Date", "Motif"],
+         ["P1", D(2017, 1, 1), D(2017, 6, 1), "AM-DECES"]],
+    ],
+    ids=["unknown labels", "two-line header"],
+)
+def test_exit_columns_under_unknown_labels_refuse_the_sheet(tmp_path, fmt, rows):
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1",))
+    rej = assert_file_rejected(r, "« Date de sortie »", rows=2)
+    assert rej.sheet == "Participants" and "parle de sortie" in rej.reason
 
 
 def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
@@ -623,18 +654,18 @@ def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
     assert [p["identifiant"] for p in r.participants] == ["P1"]
     assert [(j.row_number, j.column_name) for j in r.rejets] == [
         (6, "Date d'entrée"), (7, "Date d'entrée"), (8, "Date d'entrée")]
-    assert "1990" in r.rejets[0].reason and "illisible" in r.rejets[1].reason
+    assert "1989" in r.rejets[0].reason and "illisible" in r.rejets[1].reason
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)
 
 
 def test_implausible_dates_are_refused(tmp_path, fmt):
-    rows = [PARTICIPANT_HEADER, ["P1", D(1989, 12, 31), None, None, None],
-            ["P2", D(1990, 1, 1), None, None, None], ["P3", 3, None, None, None]]
+    rows = [PARTICIPANT_HEADER, ["P1", D(1988, 12, 31), None, None, None],
+            ["P2", D(1989, 1, 1), None, None, None], ["P3", 3, None, None, None]]
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
               idents=("P1", "P2", "P3"))
     assert [p["identifiant"] for p in r.participants] == ["P2"]
     assert [(j.sheet, j.row_number) for j in r.rejets] == [("Participants", 2), ("Participants", 4)]
-    assert all("1990" in j.reason for j in r.rejets)
+    assert all("1989" in j.reason for j in r.rejets)
     cer = [CER_HEADER, ["C1", 45, "Oui"], ["C2", D(2017, 1, 1), "Oui"]]
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
@@ -642,7 +673,7 @@ def test_implausible_dates_are_refused(tmp_path, fmt):
         name="ru"), idents=("C1", "C2"))
     assert [c["identifiant"] for c in r.cer] == ["C2"]
     assert [(j.sheet, j.row_number) for j in r.rejets] == [("CER", 2)]
-    assert "1990" in r.rejets[0].reason
+    assert "1989" in r.rejets[0].reason
 
 
 def test_optional_mise_en_parcours_column(tmp_path, fmt):

@@ -584,7 +584,10 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     assert failed, err[-3000:]
     assert any("observé" in line and "attendu" in line for line in err.splitlines()), err[-3000:]
     assert "montant_paye_eur" in err
-    assert "\x1b[" not in out + err  # dbt's messages land in logs and alerts: no colour codes
+    # dbt's messages land in logs and alerts, never a terminal: no colour codes anywhere
+    assert "\x1b[" not in out + err
+    dbt_log = (wh / "logs" / "dernier_run.log").read_text(encoding="utf-8")
+    assert "FAIL" in dbt_log and "\x1b[" not in dbt_log
     # a failed dbt test says observed vs expected, not its raw metadata (durations, ids)
     dbt_check = next(line for line in failed if "conformes_au_bilan_publie" in line)
     assert "ligne(s) en échec / attendu 0" in dbt_check, dbt_check

@@ -980,9 +980,18 @@ def test_newest_workbook_counts_even_when_refused(tmp_path):
 
     write_workbook(ops / "c_v3.xlsx", good_sheets(conv(3), ["C7"]))  # fixed
     ingest_exercice(con, tmp_path / "raw", EX, run_id="r3", workers=1)
-    assert fate("c_v3.xlsx")[0] == "loaded" and fate("c.xlsx")[0] == "replaced"
+    assert fate("c_v3.xlsx")[0] == "loaded"
+    for older in ("c.xlsx", "c_old.xlsx"):  # the older ones no longer say it was refused
+        assert fate(older)[0] == "replaced" and "refusé" not in fate(older)[2], fate(older)
     assert con.execute("SELECT count(*) FROM raw.raw_mandats WHERE num_mandat = 'M3'"
                        ).fetchone()[0] == 1
+
+    write_workbook(ops / "c_v3.xlsx", good_sheets(conv(3), ["C7"], SIRET="123"))  # broken
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r3b", workers=1)
+    assert all("refusé" in fate(older)[2] for older in ("c.xlsx", "c_old.xlsx"))
+    assert ingest_exercice(con, tmp_path / "raw", EX, run_id="r3c", workers=1).files_parsed == 0
+    assert con.execute("SELECT count(*) FROM raw.manifest_history WHERE run_id = 'r3c'"
+                       ).fetchone()[0] == 0  # settled: an unchanged run writes nothing
 
     (ops / "c_v3.xlsx").unlink()  # gone: the previous newest counts again
     ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
@@ -1020,6 +1029,14 @@ def test_rules_digest_covers_parsers_and_nomenclature(tmp_path, monkeypatch):
     with (seeds / "motifs_sortie.csv").open("a", encoding="utf-8") as f:
         f.write("\n")
     assert rules.rules_digest.__wrapped__() != same
+    # … and the parsers' own code: one byte more in a copy of the package
+    code = tmp_path / "parsing"
+    shutil.copytree(rules._HERE, code, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(rules, "_HERE", code)
+    base = rules.rules_digest.__wrapped__()
+    with (code / "workbook.py").open("a", encoding="utf-8") as f:
+        f.write("# a rule changed\n")
+    assert rules.rules_digest.__wrapped__() != base
 
 
 def test_finance_export_all_lines_or_whole_file_rejected(tmp_path):

@@ -353,10 +353,19 @@ def test_cli_and_alert_never_show_an_earlier_runs_control_totals(copied, monkeyp
     assert rc == 1 and "export illisible" in err
     assert "nb_actions" not in err, err
     assert "contrôles des chiffres publiés non évalués" in err
-    from dagster_project.sensors.alerts import controls_rebuilt
+    from dagster_project.sensors.alerts import build_message, controls_rebuilt
 
     runs = copied.instance.get_runs()
     failed = next(r for r in runs if r.status == dg.DagsterRunStatus.FAILURE)
     earlier = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
     assert not controls_rebuilt(copied.instance, failed.run_id)
     assert earlier and all(controls_rebuilt(copied.instance, r.run_id) for r in earlier)
+    # the failure alert of that run, the warehouse (with the earlier 'ko') in reach
+    [rec] = copied.instance.get_records_for_run(
+        failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    message = build_message(dg.build_run_status_sensor_context(
+        sensor_name="alerte_echec_run", dagster_event=rec.event_log_entry.dagster_event,
+        dagster_instance=copied.instance, dagster_run=failed).for_run_failure())
+    assert message["failed_controls"] == [] and message["controls_evaluated"] is False
+    assert "nb_actions" not in message["text"]
+    assert "contrôles des chiffres publiés non évalués" in message["text"]

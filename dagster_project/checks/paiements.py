@@ -25,8 +25,8 @@ def _json(rows: list[dict]) -> list[dict]:
     description="Payments paid but not counted in the bilan (refused lines of the finance "
     "export: convention without a loaded workbook, unreadable line, a mandate number loaded "
     "with another amount; the same mandate loaded from another line and another exercise's "
-    "mandates apart), with their amount per exercise and "
-    "convention. A warning: it does not stop the publication.",
+    "mandates apart), with their amount per exercise and, when the refusal is about the "
+    "convention, per convention. A warning: it does not stop the publication.",
 )
 def paiements_comptes(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     try:

@@ -3,7 +3,8 @@
 Why a module of its own: this is where "nothing is lost" is enforced. Every file found gets a
 manifest row (loaded / rejected / ignored / replaced, or removed when it disappeared) whose
 counts satisfy rows_read = rows_loaded + rows_rejected; every refusal gets a ``raw.rejets`` row.
-Unchanged workbooks (same sha256) are not parsed again; a changed or removed file replaces
+Unchanged workbooks (same sha256, parsed under the same rules: ``parsing/rules.py``) are not
+parsed again; a changed or removed file replaces
 exactly its own rows; the finance exports are re-read together when one of them, or the set of
 loaded conventions, changed (a mandate's verdict depends on the other exports); everything for
 one exercise is written in a single transaction.
@@ -553,11 +554,11 @@ def ingest_exercice(
         if late:
             parse_into_tables(late)
 
-        def refused(f: RawFile) -> bool:
+        def is_refused(f: RawFile) -> bool:
             r = results.get(f.source_file)
             return r.file_rejected if r is not None else prev[f.source_file]["status"] == "rejected"
 
-        refused_winners = {f.source_file for f in winner_of.values() if refused(f)}
+        refused_winners = {f.source_file for f in winner_of.values() if is_refused(f)}
         summary.files_parsed = len(results)
         summary.files_unchanged = len(workbooks) - len(results)
 
@@ -593,19 +594,22 @@ def ingest_exercice(
             row.update(kw)
             return row
 
+        def replaced_detail(conv: str) -> str:
+            winner = winner_of[conv]
+            if winner.source_file in refused_winners:
+                return (f"remplacé par {winner.file_name} (plus récent ; refusé, voir son rejet : "
+                        "la convention n'a pas de classeur chargé)")
+            return f"remplacé par {winner.file_name} (plus récent)"
+
         def replaced_row(f: RawFile, conv: str, rows_read: int) -> dict:
             """A workbook superseded by a newer one for the same convention: its rows count as
             refused (they are not loaded), and the manifest says which file replaced it."""
-            winner = winner_of[conv]
-            refused = " ; refusé, voir son rejet : la convention n'a pas de classeur chargé"
             return manifest_row(
                 f,
                 "replaced",
                 num_convention=conv,
-                replaced_by=winner.source_file,
-                detail=f"remplacé par {winner.file_name} (plus récent"
-                + (refused if winner.source_file in refused_winners else "")
-                + ")",
+                replaced_by=winner_of[conv].source_file,
+                detail=replaced_detail(conv),
                 rows_read=rows_read,
                 rows_rejected=rows_read,
             )
@@ -648,10 +652,11 @@ def ingest_exercice(
             if res is None:  # unchanged, rows already in place
                 p = prev[sf]
                 conv = p["num_convention"]
-                still_replaced = (
+                still_replaced = (  # by the same file, refused or not as before
                     p["status"] == "replaced"
                     and conv in winner_of
                     and p["replaced_by"] == winner_of[conv].source_file
+                    and p["detail"] == replaced_detail(conv)
                 )
                 if sf in winners or p["status"] == "rejected" or still_replaced:
                     manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})

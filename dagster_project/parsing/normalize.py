@@ -52,9 +52,11 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u2009]+")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-"})
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-# a text date may carry a time of day ('04/03/2017 00:00:00', '2017-03-04T09:30'), nothing else:
-# '04/03/2017 au 05/06/2018' is a period, not a date
-_TIME = r"(?:[ T]\s*\d{1,2}[:h]\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*)?"
+# a text date may carry a time of day ('04/03/2017 00:00:00', '04/03/2017 10h', an ISO time with
+# its zone '2017-03-04T09:30:00Z'), nothing else: '04/03/2017 au 05/06/2018' is a period
+_TIME = (
+    r"(?:[ T]\s*\d{1,2}(?:[:h]\d{2}(?::\d{2}(?:[.,]\d+)?)?|h)\s*(?:Z|[+-]\d{2}:?\d{2})?\s*)?"
+)
 _DATE_FR = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})" + _TIME)
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME)
 _SIRET_NOISE = re.compile(r"[\s\u00a0\u202f\u2007\u2009.\-]+")

@@ -206,20 +206,10 @@ def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
     return table
 
 
-def _ranks(*all_fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, int]:
-    """Each spelling's rank among its field's spellings (0: the contract's own label)."""
-    ranks: dict[str, int] = {}
-    for fields in all_fields:
-        for _, spellings in fields.values():
-            for rank, spelling in enumerate(spellings):
-                ranks.setdefault(normalize_label(spelling), rank)
-    return ranks
-
 
 _ACTION_KEYS = _keys(_ACTION_FIELDS)
 _PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
 _CER_KEYS = _keys(_CER_FIELDS)
-_HEADER_RANKS = _ranks(_PARTICIPANT_FIELDS, _CER_FIELDS)
 _SHEET_KEYS = {normalize_label(a): sheet for sheet, al in _SHEET_ALIASES.items() for a in al}
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -231,14 +221,6 @@ def _label_key(text: str, table: dict[str, str]) -> str | None:
     if key is None and ("(" in text or "[" in text):
         key = table.get(normalize_label(_PAREN.sub(" ", text)))
     return key
-
-
-def _label_rank(text: str) -> int:
-    """How far a header label is from the contract's own (see :func:`_find_header`)."""
-    rank = _HEADER_RANKS.get(normalize_label(text))
-    if rank is None:
-        rank = _HEADER_RANKS.get(normalize_label(_PAREN.sub(" ", text)), len(_HEADER_RANKS))
-    return rank
 
 
 # a total row's label: 'Total', 'TOTAL général', 'Totaux', 'Sous-total', 'Sous total CER'…
@@ -516,25 +498,68 @@ def _find_header(
 ) -> tuple[int | None, dict[str, int], int | None, dict[str, int]]:
     """(header row, field → column) of the first row among the first 10 holding every
     required label; else (None, {}, best candidate row, its columns) for diagnostics.
-
-    When two columns name the same field (an extra line-number column 'ID' beside
-    'Identifiant'), the one closer to the contract's label wins, then the leftmost."""
+    A field named by several columns maps to the leftmost: see :func:`_header_problem`."""
     best_row, best_cols = None, {}
     for r in range(min(HEADER_SEARCH_ROWS, len(grid))):
         cols: dict[str, int] = {}
-        ranks: dict[str, int] = {}
         for c, cell in enumerate(grid[r]):
             if type(cell) is str and cell and not cell.isspace():
                 key = _label_key(cell, keys)
-                if key is not None:
-                    rank = _label_rank(cell)
-                    if key not in cols or rank < ranks[key]:
-                        cols[key], ranks[key] = c, rank
+                if key is not None and key not in cols:
+                    cols[key] = c
         if all(k in cols for k in required):
             return r, cols, r, cols
         if len(cols) > len(best_cols):
             best_row, best_cols = r, cols
     return None, {}, best_row, best_cols
+
+
+# words of a header cell that speaks of a person's exit (see _header_problem)
+_EXIT_WORDS = frozenset({"sortie", "sorties", "motif", "motifs", "fin"})
+
+
+def _header_problem(
+    grid: list[list], header: int, keys: dict[str, str], fields, optional_exit: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(reason, column) when the header row cannot be read without guessing, else None.
+
+    - Two columns name the same field ('ID' and 'Identifiant', 'Motif de sortie' and 'Motif'):
+      which one holds the data is a guess either way (a line counter was taken for the
+      identifier), so the sheet is refused, naming both.
+    - An exit column of ``optional_exit`` is absent while a header cell that speaks of exits
+      ('Date de fin d'accompagnement', 'Raison de la sortie', or 'Sortie' over a two-line header)
+      matches no field: its exits would be dropped unseen, so the sheet is refused as when the
+      column is missing. A sheet with no exit column at all is read (the contract requires
+      neither)."""
+    seen: dict[str, list[str]] = {}
+    unmatched_exit = False
+    rows = [grid[header]] + ([grid[header - 1]] if header > 0 and optional_exit else [])
+    for i, row in enumerate(rows):
+        for cell in row:
+            if type(cell) is not str or not cell.strip():
+                continue
+            key = _label_key(cell, keys)
+            if key is not None and i == 0:
+                seen.setdefault(key, []).append(cell.strip())
+            elif key is None and _EXIT_WORDS & set(normalize_label(cell).split()):
+                unmatched_exit = True
+    for key, labels in seen.items():
+        if len(labels) > 1:
+            names = " et ".join(f"« {x} »" for x in labels)
+            return (
+                f"plusieurs colonnes pour « {fields[key][0]} » ({names}) : laquelle lire ? "
+                "n'en garder qu'une, ou renommer l'autre",
+                fields[key][0],
+            )
+    missing = [k for k in optional_exit if k not in seen]
+    if missing and unmatched_exit:
+        names = ", ".join(f"« {fields[k][0]} »" for k in missing)
+        return (
+            f"colonne(s) {names} introuvable(s) alors qu'un en-tête parle de sortie : "
+            f"renommer la colonne selon le modèle ({names})",
+            fields[missing[0]][0],
+        )
+    return None
 
 
 def _blank(v: object) -> bool:
@@ -659,6 +684,12 @@ def _parse_participants(
             sheet, _PARTICIPANT_FIELDS, _PARTICIPANT_REQUIRED, best_cols
         )
         return _TableResult([], [], n, reason)
+    problem = _header_problem(
+        grid, header, _PARTICIPANT_KEYS, _PARTICIPANT_FIELDS, ("date_sortie", "motif_sortie")
+    )
+    if problem is not None:
+        n = _count_rows(grid, header, cols, ("date_entree", "date_sortie"))
+        return _TableResult([], [], n, (f"feuille {sheet} : {problem[0]}", problem[1]))
     ci, cde = (cols[k] for k in _PARTICIPANT_REQUIRED)
     cds, cm = cols.get("date_sortie"), cols.get("motif_sortie")
     cmp_ = cols.get("mise_en_parcours")
@@ -782,14 +813,14 @@ def _parse_participants(
     return _TableResult(out, rejets, read, refused_ids=refused_ids)
 
 
-# The earliest date a participant or CER row may carry. An entry into an RSA insertion action
-# before 1990 is not plausible (the RMI began in December 1988): such a date is a count or a
+# The earliest date a participant or CER row may carry: insertion actions for people on a
+# minimum income began with the RMI (December 1988). An earlier date is a typing error or a
 # figure typed in a date column ('Nombre de participants | 102' reads as the serial date
-# 1900-04-11), and the row is refused rather than counted.
-MIN_ROW_DATE = _DATE(1990, 1, 1)
+# 1900-04-11): the row is refused rather than counted.
+MIN_ROW_DATE = _DATE(1989, 1, 1)
 _IMPLAUSIBLE_DATE = (
-    "date antérieure au 01/01/1990 : un nombre saisi dans une colonne de date ? "
-    "(ligne de sous-total ou de comptage)"
+    "date antérieure au 01/01/1989 (avant le RMI) : faute de frappe, ou nombre saisi dans "
+    "une colonne de date (ligne de comptage ?)"
 )
 _UNKNOWN_MOTIF = "motif de sortie inconnu (ni code ni libellé de motifs_sortie.csv)"
 _EXIT_BEFORE_ENTRY = "date de sortie antérieure à la date d'entrée"
@@ -805,6 +836,10 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
         n = _count_rows(grid, best, best_cols, ("date_signature",))
         reason = _missing_columns_reason(sheet, _CER_FIELDS, _CER_REQUIRED, best_cols)
         return _TableResult([], [], n, reason)
+    problem = _header_problem(grid, header, _CER_KEYS, _CER_FIELDS, ())
+    if problem is not None:
+        n = _count_rows(grid, header, cols, ("date_signature",))
+        return _TableResult([], [], n, (f"feuille {sheet} : {problem[0]}", problem[1]))
     ci, cs, ca = (cols[k] for k in _CER_REQUIRED)
     oui_non = OUI_NON_FAST
     date_t, str_t = _DATE, str

@@ -140,9 +140,8 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name") or "manuel"
     checks = failed_checks(context.instance, run.run_id)
     steps = failed_steps(context)
-    controls = (
-        failed_controls() if controls_rebuilt(context.instance, run.run_id) else [NOT_EVALUATED]
-    )
+    evaluated = controls_rebuilt(context.instance, run.run_id)
+    controls = failed_controls() if evaluated else []
     failure = context.failure_event.message if context.failure_event else ""
     lines = [
         f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
@@ -157,6 +156,8 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
         lines.append(f"- check {c['check']} [{c['severity']}] {c['observed_vs_expected']}".rstrip())
     for ctl in controls:
         lines.append(f"- {ctl}")
+    if not evaluated:
+        lines.append(f"- {NOT_EVALUATED}")
     if not errors:
         for s in steps[:MAX_ITEMS]:
             lines.append(f"- étape {s['step']} : {s['error']}")
@@ -174,6 +175,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
         "failed_checks": checks,
         "failed_steps": steps,
         "failed_controls": controls,
+        "controls_evaluated": evaluated,
         "url": url,
     }
 
