@@ -4,10 +4,10 @@ Why a module of its own: this is where "nothing is lost" is enforced. Every file
 manifest row (loaded / rejected / ignored / replaced, or removed when it disappeared) whose
 counts satisfy rows_read = rows_loaded + rows_rejected; every refusal gets a ``raw.rejets`` row.
 Unchanged workbooks (same sha256, parsed under the same rules: ``parsing/rules.py``) are not
-parsed again; a changed or removed file replaces
-exactly its own rows; the finance exports are re-read together when one of them, or the set of
-loaded conventions, changed (a mandate's verdict depends on the other exports); everything for
-one exercise is written in a single transaction.
+parsed again; a changed or removed file replaces exactly its own rows; the finance exports are
+re-read together when one of them, or the set of loaded conventions, changed (a mandate's
+verdict depends on the other exports); everything for one exercise is written in a single
+transaction.
 """
 
 from __future__ import annotations

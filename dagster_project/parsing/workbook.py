@@ -206,7 +206,6 @@ def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
     return table
 
 
-
 _ACTION_KEYS = _keys(_ACTION_FIELDS)
 _PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
 _CER_KEYS = _keys(_CER_FIELDS)
