@@ -82,3 +82,40 @@ def test_workbook_formats_frozen_header_and_widths(run_2017):
     assert "<cols>" in sheet and 'customWidth="1"' in sheet
     assert "<autoFilter" in sheet
     assert '#,##0.00 &quot;€&quot;' in styles and "#,##0" in styles
+
+
+def test_key_figures_sheet_formats_each_value_as_its_indicator(run_2017):
+    """One value column for counts, euros, FTEs and shares: a count is not printed '220,00'."""
+    import re
+    import zipfile
+
+    path = run_2017.warehouse_dir / "rapport" / "synthese_2017.xlsx"
+    sheets = list(FEUILLES)
+    n = [t for t in sheets if t in PUBLISHED_TABLES].index("chiffres_cles") + 1
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read(f"xl/worksheets/sheet{n}.xml").decode()
+        styles = z.read("xl/styles.xml").decode()
+        strings = re.findall(r"<si><t[^>]*>([^<]*)</t></si>", z.read("xl/sharedStrings.xml")
+                             .decode())
+    custom = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', styles))
+    builtin = {"2": "0.00", "3": "#,##0", "4": "#,##0.00"}
+    xfs = re.findall(r"<xf [^>]*numFmtId=\"(\d+)\"",
+                     styles.split("<cellXfs")[1].split("</cellXfs>")[0])
+
+    def fmt_of(cell_xml):
+        style = re.search(r' s="(\d+)"', cell_xml)
+        fid = xfs[int(style[1])] if style else "0"
+        return custom.get(fid, builtin.get(fid, fid)).replace("&quot;", '"')
+
+    wanted = {"nb_actions", "montant_paye_eur", "etp", "part_budget_pct"}
+    found = {}
+    for row in re.findall(r"<row [^>]*>(.*?)</row>", sheet)[1:]:  # the header row left out
+        cells = re.findall(r"<c [^>]*?(?:/>|>.*?</c>)", row)
+        texts = {strings[int(v)] for v in re.findall(r't="s"[^>]*><v>(\d+)</v>', row)}
+        for indicateur in texts & wanted:
+            found.setdefault(indicateur, fmt_of(cells[-1]))  # the value: the last column
+    assert found["nb_actions"] == "#,##0"
+    assert found["montant_paye_eur"] == '#,##0.00 "€"'
+    assert found["etp"] == "#,##0.00"
+    assert found["part_budget_pct"] == "0.00"
+

@@ -130,6 +130,18 @@ def _format_colonne(col: str, type_: str) -> str:
     return "@"
 
 
+def _format_chiffre(indicateur: str) -> str:
+    """The key figures share one ``valeur`` column: each row gets its indicator's format (a
+    count of actions printed '220,00' reads as a measure, not a count)."""
+    if "montant" in indicateur:
+        return '#,##0.00 "€"'
+    if indicateur.endswith("_pct"):
+        return "0.00"
+    if indicateur == "etp":
+        return "#,##0.00"
+    return "#,##0"
+
+
 def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> Path:
     """One sheet per published table, rows of ``exercice`` only, French headers and formats."""
     tables = [t for t in FEUILLES if t in set(_tables(con))]
@@ -160,9 +172,15 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> P
                 sample = [len(entete(col)) * 0.6] + [
                     len(str(r[j])) * 1.15 for r in rows[:200] if r[j] is not None]
                 ws.set_column(j, j, min(max(10, max(sample) + 2), 60), fmt)
+            by_row = table == "chiffres_cles" and {"indicateur", "valeur"} <= set(cols)
             for i, r in enumerate(rows, start=1):
+                if by_row:  # the value column's format follows the row's indicator
+                    num = _format_chiffre(r[cols.index("indicateur")])
+                    row_fmts = list(col_fmts)
+                    row_fmts[cols.index("valeur")] = formats.setdefault(
+                        num, wb.add_format({"num_format": num}))
                 for j, v in enumerate(r):
-                    f = col_fmts[j]
+                    f = row_fmts[j] if by_row else col_fmts[j]
                     if v is None:
                         continue
                     if isinstance(v, Decimal):
