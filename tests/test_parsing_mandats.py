@@ -104,6 +104,23 @@ def test_blank_and_total_lines_not_counted(tmp_path):
     assert [m["source_row"] for m in r.rows] == [2, 5]
 
 
+def test_a_payee_named_total_is_a_payment_not_a_total_line(tmp_path):
+    """A line whose first filled cell reads 'Total …' is a Total line only when it carries no
+    mandate: a payee 'Total Insertion' on a line missing its year was skipped unseen."""
+    path = write(
+        tmp_path,
+        [
+            HEADER,
+            ";M1;15/02/2017;PDI-2017-0001;Total Insertion;12345678900012;Avance;10,00",
+            ";;;;Total des mandats;;;10,00",
+        ],
+    )
+    r = parse(path)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 0, 1)
+    [rej] = r.rejets
+    assert rej.row_number == 2 and rej.column_name == "Exercice" and rej.num_mandat == "M1"
+
+
 GOOD = ["2017", "M1", "15/02/2017", "PDI-2017-0001", "Asso", "12345678900012", "Avance", "10,00"]
 
 

@@ -185,12 +185,14 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     for lineno, fields in data_lines:
         if not any(x.strip() for x in fields):
             continue  # blank line
-        first = next(x for x in fields if x.strip())
-        if normalize_label(first) == "total" or normalize_label(first).startswith("total "):
-            continue  # a trailing Total line
-        read += 1
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
+        first = next(x for x in fields if x.strip())
+        if (normalize_label(first) == "total" or normalize_label(first).startswith("total ")) and (
+            not fields[cn].strip() and not fields[cc].strip()
+        ):
+            continue  # a Total line: it carries no mandate (a payee named 'Total …' does)
+        read += 1
 
         def reject(column: str, value: str | None, reason: str) -> None:
             rejets.append(
