@@ -106,19 +106,21 @@ def test_blank_and_total_lines_not_counted(tmp_path):
 
 def test_a_payee_named_total_is_a_payment_not_a_total_line(tmp_path):
     """A line whose first filled cell reads 'Total …' is a Total line only when it carries no
-    mandate: a payee 'Total Insertion' on a line missing its year was skipped unseen."""
+    mandate: with the payee first (columns come in any order), a payee 'Total Insertion' was
+    skipped unseen, its payment with it."""
     path = write(
         tmp_path,
         [
-            HEADER,
-            ";M1;15/02/2017;PDI-2017-0001;Total Insertion;12345678900012;Avance;10,00",
-            ";;;;Total des mandats;;;10,00",
+            "Tiers;Exercice;N° mandat;Date d'émission;N° convention;SIRET;Nature;Montant",
+            "Total Insertion;2017;M1;15/02/2017;PDI-2017-0001;12345678900012;Avance;10,00",
+            "Asso;2017;M2;15/02/2017;PDI-2017-0001;12345678900012;Solde;20,00",
+            "Total;;;;;;;30,00",
         ],
     )
     r = parse(path)
-    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 0, 1)
-    [rej] = r.rejets
-    assert rej.row_number == 2 and rej.column_name == "Exercice" and rej.num_mandat == "M1"
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert [(m["num_mandat"], m["tiers"]) for m in r.rows] == [
+        ("M1", "Total Insertion"), ("M2", "Asso")]
 
 
 GOOD = ["2017", "M1", "15/02/2017", "PDI-2017-0001", "Asso", "12345678900012", "Avance", "10,00"]
