@@ -676,6 +676,36 @@ def test_implausible_dates_are_refused(tmp_path, fmt):
     assert "1989" in r.rejets[0].reason
 
 
+def test_dates_outside_the_convention_period_are_refused(tmp_path, fmt):
+    """The bilan counts what happened in the action (convention 01/01/2017 → 31/12/2017): an
+    exit before its start or after its end, an entry after its end, a CER signed outside it are
+    refused (they were counted as this exercise's exits and contracts); an entry before its
+    start is a person carried over, and read."""
+    rows = [
+        PARTICIPANT_HEADER,
+        ["P1", D(2016, 3, 1), None, None, None],  # row 2: carried over, still accompanied
+        ["P2", D(2016, 3, 1), D(2017, 2, 1), "ID-EMPLOI", None],  # row 3: exit in the period
+        ["P3", D(2015, 1, 10), D(2015, 5, 1), "ID-EMPLOI", None],  # row 4: exit before it
+        ["P4", D(2017, 3, 1), D(2018, 3, 1), "ID-EMPLOI", None],  # row 5: exit after it
+        ["P5", D(2018, 1, 5), None, None, None],  # row 6: entry after it
+    ]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "P2", "P3", "P4", "P5"))
+    assert [p["identifiant"] for p in r.participants] == ["P1", "P2"]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (4, "Date de sortie"), (5, "Date de sortie"), (6, "Date d'entrée")]
+    assert "hors de la période de la convention (du 01/01/2017 au 31/12/2017)" in r.rejets[0].reason
+    assert "après la fin de la convention (31/12/2017)" in r.rejets[2].reason
+    cer = [CER_HEADER, ["C1", D(2016, 12, 31), "Oui"], ["C2", D(2017, 12, 31), "Non"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+        "Participants": participants(["C2", D(2017, 1, 1), None, None, None]), "CER": cer},
+        name="ru"), idents=("C1", "C2"))
+    assert [c["identifiant"] for c in r.cer] == ["C2"]
+    assert [(j.sheet, j.row_number, j.column_name) for j in r.rejets] == [
+        ("CER", 2, "Date de signature")]
+
+
 def test_optional_mise_en_parcours_column(tmp_path, fmt):
     rows = [PARTICIPANT_HEADER[:4], ["P1", D(2017, 1, 1), None, None]]
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}))

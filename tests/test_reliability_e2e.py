@@ -32,7 +32,12 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from dagster_project import cli
-from dagster_project.parsing import normalize_label, parse_mandats, parse_workbook
+from dagster_project.parsing import (
+    load_nomenclature,
+    normalize_label,
+    parse_mandats,
+    parse_workbook,
+)
 from dagster_project.parsing.workbook import (
     _PARTICIPANT_KEYS,
     _PARTICIPANT_REQUIRED,
@@ -161,22 +166,28 @@ def inject_faults(raw: Path) -> Faults:
         return r
 
     d = dt.date
+    # dates inside the convention's period (an exit outside it is refused for that first)
+    deb, fin = res.action["date_debut"], res.action["date_fin"]
+    entree, avant, sortie = (deb + (fin - deb) * k for k in (0.25, 0.125, 0.75))
     first = next(r for r in grid[header + 1:] if r[cols["identifiant"]] not in (None, ""))
     other_id = str(res.participants[1]["identifiant"])
     bad = [
         (row(CANARIES[0], "bientôt"), "Date d'entrée", "date illisible"),
-        (row(CANARIES[1], d(EX, 5, 1), d(EX, 4, 1), "ID-EMPLOI"), "Date de sortie",
+        (row(CANARIES[1], entree, avant, "ID-EMPLOI"), "Date de sortie",
          "antérieure à la date d'entrée"),
-        (row(CANARIES[2], d(EX, 5, 1), d(EX, 9, 1)), "Motif de sortie", "sans Motif de sortie"),
-        (row(CANARIES[3], d(EX, 5, 1), d(EX, 9, 1), "Parti au soleil"), "Motif de sortie",
+        (row(CANARIES[2], entree, sortie), "Motif de sortie", "sans Motif de sortie"),
+        (row(CANARIES[3], entree, sortie, "Parti au soleil"), "Motif de sortie",
          "motif de sortie inconnu"),
         (list(first), "Identifiant", "ligne en double"),
-        (row(CANARIES[4], d(EX, 5, 1), d(EX, 9, 1), other_id), "Motif de sortie",
+        (row(CANARIES[4], entree, sortie, other_id), "Motif de sortie",
          "motif de sortie inconnu"),
     ]
     if "mise_en_parcours" in cols:
-        bad.append((row(CANARIES[5], d(EX, 5, 1), None, None, "Peut-être"),
+        bad.append((row(CANARIES[5], entree, None, None, "Peut-être"),
                     "Mise en parcours en cours", "Oui/Non illisible"))
+    # an exit years before the convention began: not an exit of this action's bilan
+    bad.append((row(CANARIES[6], d(EX - 3, 1, 10), d(EX - 3, 5, 1), "ID-EMPLOI"),
+                "Date de sortie", "hors de la période de la convention"))
     start = len(grid) + 1  # 1-based row of the first appended row
     grid.extend(r for r, _, _ in bad)
     write_workbook(path, grids)
@@ -203,6 +214,51 @@ def inject_faults(raw: Path) -> Faults:
     mine = [m for m in mandats.rows if m["num_convention"] == r2.num_convention]
     n_mandates, amount = len(mine), sum(m["montant"] for m in mine)
     assert n_mandates >= 1 and amount
+
+    # 5. figures only a published-rules check catches (no control total for 2019): ETP
+    #    declared to the thousandth in four workbooks, and still-running people of a SOC
+    #    action who already reached a professional path ("Mise en parcours en cours" = Oui)
+    touched = {path, ods}
+    etp_files = 0
+    for other in sorted(ops.glob("*.xlsx")):
+        if etp_files == 4:
+            break
+        if other in touched or parse_workbook(other, exercice=EX).file_rejected:
+            continue
+        g = read_grids(other)
+        act = g[next(n for n in g if normalize_label(n) == "action")]
+        for r in act:
+            i = next((i for i, v in enumerate(r) if isinstance(v, str)
+                      and normalize_label(v) == "etp mobilises"), None)
+            if i is not None:
+                r[i + 1] = "0,125"
+                break
+        write_workbook(other, g)
+        touched.add(other)
+        etp_files += 1
+    assert etp_files == 4
+    nomen = load_nomenclature()
+    soc_oui = 0
+    for other in sorted(ops.glob("*.xlsx")):
+        res3 = parse_workbook(other, exercice=EX)
+        if (other in touched or res3.file_rejected or nomen.thematiques[
+                res3.action["code_thematique"]].code_type_action != "SOC"):
+            continue
+        g = read_grids(other)
+        psheet = g[res3.participants[0]["source_sheet"]] if res3.participants else None
+        if psheet is None:
+            continue
+        h, c, _, _ = _find_header(psheet, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED)
+        if "mise_en_parcours" not in c or "date_sortie" not in c:
+            continue
+        for r in psheet[h + 1:]:
+            if soc_oui < 3 and r[c["identifiant"]] not in (None, "") and r[c["date_sortie"]] in (
+                    None, ""):
+                r[c["mise_en_parcours"]] = "Oui"
+                soc_oui += 1
+        write_workbook(other, g)
+        break
+    assert soc_oui == 3
 
     # 3. a corrupt (truncated) workbook and 4. an Excel lock file
     corrupt = ops / "Association Fantome bilan 2019.xlsx"
@@ -275,6 +331,32 @@ def test_faulty_drop_still_publishes_the_good_data(first_run: FirstRun):
     assert not [a for a in actions if f.no_theme_convention in a]
     # the workbook with bad rows is published with its good rows
     assert f.bad_rows_file and f.no_theme_convention
+
+
+def test_published_total_follows_the_reports_definitions(first_run: FirstRun):
+    """Rules no 2019 control total guards: the total's '(re)prise d'activité' adds the total's
+    own exits 'emploi formation' and still-running people with a professional path (SOC ones
+    included: three were injected, so the identity is not 0 = 0); ETP declared to the thousandth
+    are summed, then rounded once (rounded per action first, four 0.125 made 0.52, not 0.50)."""
+    marts = duckdb.connect(str(first_run.warehouse / "marts.duckdb"), read_only=True)
+    try:
+        kf = {(p, i): v for p, i, v in marts.execute(
+            "SELECT perimetre, indicateur, valeur FROM chiffres_cles WHERE exercice = ?", [EX]
+        ).fetchall()}
+    finally:
+        marts.close()
+    assert kf[("SOC", "en_cours_avec_mise_en_parcours")] >= 3
+    assert kf[("total", "personnes_reprise_activite")] == (
+        kf[("total", "sorties_emploi_formation")] + kf[("total", "en_cours_avec_mise_en_parcours")])
+    con = first_run.con()
+    try:
+        raw_etp, thousandths = con.execute(
+            "SELECT sum(etp)::DECIMAL(18, 3), count(*) FILTER (WHERE etp = 0.125) "
+            "FROM raw.raw_actions WHERE exercice = ?", [EX]).fetchone()
+    finally:
+        con.close()
+    assert thousandths == 4
+    assert kf[("total", "etp")] == round(raw_etp, 2)
 
 
 def test_every_refusal_on_record(first_run: FirstRun):

@@ -674,8 +674,16 @@ def _is_repeated_header(ident_v: object, date_v: object, keys: dict[str, str], d
 
 
 def _parse_participants(
-    grid: list[list], sheet: str, exercice: int, num: str | None, nomen: Nomenclature
+    grid: list[list],
+    sheet: str,
+    exercice: int,
+    num: str | None,
+    nomen: Nomenclature,
+    period: tuple[_DATE, _DATE] | None = None,
 ) -> _TableResult:
+    """Rows of the Participants sheet. With the convention's ``period`` (début, fin), an exit
+    outside it, or an entry after its end, refuses the row: the bilan counts what happened in
+    the action (an entry before its start is a person carried over from an earlier one)."""
     header, cols, best, best_cols = _find_header(grid, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED)
     if header is None:
         n = _count_rows(grid, best, best_cols, ("date_entree", "date_sortie"))
@@ -771,6 +779,13 @@ def _parse_participants(
         if ds is not None and ds < de:
             reject(rownum, _L_SORTIE, ds.isoformat(), _EXIT_BEFORE_ENTRY, ident)
             continue
+        if period is not None:
+            if de > period[1]:
+                reject(rownum, _L_ENTREE, de.isoformat(), _outside(period, "entrée"), ident)
+                continue
+            if ds is not None and not period[0] <= ds <= period[1]:
+                reject(rownum, _L_SORTIE, ds.isoformat(), _outside(period, "sortie"), ident)
+                continue
         # -- motif de sortie
         mot_v = row[cm] if cm is not None else ""
         if mot_v == "" or (type(mot_v) is str_t and mot_v.isspace()):
@@ -829,7 +844,22 @@ _DUPLICATE_PARTICIPANT = (
 _DUPLICATE_CER = "ligne en double (même identifiant et date de signature)"
 
 
-def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> _TableResult:
+def _outside(period: tuple[_DATE, _DATE], what: str) -> str:
+    debut, fin = (d.strftime("%d/%m/%Y") for d in period)
+    if what == "entrée":
+        return f"date d'entrée après la fin de la convention ({fin})"
+    return f"date de {what} hors de la période de la convention (du {debut} au {fin})"
+
+
+def _parse_cer(
+    grid: list[list],
+    sheet: str,
+    exercice: int,
+    num: str | None,
+    period: tuple[_DATE, _DATE] | None = None,
+) -> _TableResult:
+    """Rows of the CER sheet; with the convention's ``period``, a contract signed outside it
+    refuses its row (the bilan counts the contracts signed or renewed in the action)."""
     header, cols, best, best_cols = _find_header(grid, _CER_KEYS, _CER_REQUIRED)
     if header is None:
         n = _count_rows(grid, best, best_cols, ("date_signature",))
@@ -895,6 +925,9 @@ def _parse_cer(grid: list[list], sheet: str, exercice: int, num: str | None) -> 
                 continue
         if ds < MIN_ROW_DATE:
             reject(rownum, _L_SIGN, ds.isoformat(), _IMPLAUSIBLE_DATE, ident)
+            continue
+        if period is not None and not period[0] <= ds <= period[1]:
+            reject(rownum, _L_SIGN, ds.isoformat(), _outside(period, "signature"), ident)
             continue
         acc_v = row[ca]
         acc = oui_non.get(acc_v)
@@ -1023,6 +1056,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             )
 
         num = action["num_convention"]
+        period = (action["date_debut"], action["date_fin"])
         tables: list[tuple[str, _TableResult]] = []
         try:
             if them.nature == "accompagnement":
@@ -1035,7 +1069,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                     (
                         "participants",
                         _parse_participants(
-                            _read_grid(wb, part_sheet), part_sheet, exercice, num, nomen
+                            _read_grid(wb, part_sheet), part_sheet, exercice, num, nomen, period
                         ),
                     )
                 )
@@ -1043,7 +1077,8 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 if cer_sheet is None:
                     raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)")
                 tables.append(
-                    ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num))
+                    ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num,
+                                       period))
                 )
         except _FileRejected as exc:
             n = 1 + sum(t.rows_read for _, t in tables)

@@ -61,9 +61,10 @@ totaux as (
         coalesce(sum(actions.mises_en_parcours), 0)                 as mises_en_parcours,
         coalesce(sum(actions.sorties_emploi_formation), 0)          as sorties_emploi_formation,
         coalesce(sum(actions.en_cours_avec_mise_en_parcours), 0)    as en_cours_avec_mise_en_parcours,
+        -- the report's '4 043 + 1 335 = 5 378': both terms over the same perimeter (every
+        -- type; SOC exits are in the first), so that the total's own figures add up
         coalesce(sum(actions.sorties_emploi_formation), 0)
-            + coalesce(sum(actions.en_cours_avec_mise_en_parcours)
-                filter (where actions.code_type_action = 'PRO'), 0) as personnes_reprise_activite
+            + coalesce(sum(actions.en_cours_avec_mise_en_parcours), 0) as personnes_reprise_activite
     from exercices
     left join actions
         on exercices.exercice = actions.exercice

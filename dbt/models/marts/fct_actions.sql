@@ -14,7 +14,7 @@ select
     nature,
     date_debut,
     date_fin,
-    etp,
+    cast(etp as decimal(10, 2)) as etp,
     nb_referents,
     montant_paye_eur,
     nb_mandats,
