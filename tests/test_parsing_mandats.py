@@ -123,6 +123,22 @@ def test_a_payee_named_total_is_a_payment_not_a_total_line(tmp_path):
         ("M1", "Total Insertion"), ("M2", "Asso")]
 
 
+@pytest.mark.parametrize("first", ["N° mandat", "N° convention"])
+def test_total_line_under_the_mandate_or_convention_column(tmp_path, first):
+    """With the mandate's or the convention's column first, the Total label sits in it: still a
+    Total line (it was read and refused, its amount then stated as a payment not counted)."""
+    cols = ["Exercice", "N° mandat", "Date d'émission", "N° convention", "Tiers", "SIRET",
+            "Nature", "Montant"]
+    cols.remove(first)
+    cols.insert(0, first)
+    line = dict(zip(["Exercice", "N° mandat", "Date d'émission", "N° convention", "Tiers",
+                     "SIRET", "Nature", "Montant"], GOOD, strict=True))
+    path = write(tmp_path, [";".join(cols), ";".join(line[c] for c in cols),
+                            ";".join(["Total général"] + [""] * 6 + ["10,00"])])
+    r = parse(path)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0), r.rejets
+
+
 GOOD = ["2017", "M1", "15/02/2017", "PDI-2017-0001", "Asso", "12345678900012", "Avance", "10,00"]
 
 

@@ -678,32 +678,38 @@ def test_implausible_dates_are_refused(tmp_path, fmt):
 
 def test_dates_outside_the_convention_period_are_refused(tmp_path, fmt):
     """The bilan counts what happened in the action (convention 01/01/2017 → 31/12/2017): an
-    exit before its start or after its end, an entry after its end, a CER signed outside it are
-    refused (they were counted as this exercise's exits and contracts); an entry before its
-    start is a person carried over, and read."""
+    exit before its start, an entry after its end, a CER signed outside it are refused (they were
+    counted as this exercise's exits and contracts); an entry before its start (a person carried
+    over) and an exit after its end (still accompanied when it ended: the marts say so) are
+    read. The period's first and last days are in it."""
     rows = [
         PARTICIPANT_HEADER,
         ["P1", D(2016, 3, 1), None, None, None],  # row 2: carried over, still accompanied
         ["P2", D(2016, 3, 1), D(2017, 2, 1), "ID-EMPLOI", None],  # row 3: exit in the period
         ["P3", D(2015, 1, 10), D(2015, 5, 1), "ID-EMPLOI", None],  # row 4: exit before it
-        ["P4", D(2017, 3, 1), D(2018, 3, 1), "ID-EMPLOI", None],  # row 5: exit after it
+        ["P4", D(2017, 3, 1), D(2018, 3, 1), "ID-EMPLOI", None],  # row 5: exit after it, read
         ["P5", D(2018, 1, 5), None, None, None],  # row 6: entry after it
+        ["P6", D(2016, 6, 1), D(2016, 12, 31), "ID-EMPLOI", None],  # row 7: the day before it
+        ["P7", D(2017, 12, 31), D(2017, 12, 31), "ID-EMPLOI", None],  # row 8: its last day
+        ["P8", D(2016, 6, 1), D(2017, 1, 1), "ID-EMPLOI", None],  # row 9: its first day
     ]
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
-              idents=("P1", "P2", "P3", "P4", "P5"))
-    assert [p["identifiant"] for p in r.participants] == ["P1", "P2"]
+              idents=("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"))
+    assert [p["identifiant"] for p in r.participants] == ["P1", "P2", "P4", "P7", "P8"]
     assert [(j.row_number, j.column_name) for j in r.rejets] == [
-        (4, "Date de sortie"), (5, "Date de sortie"), (6, "Date d'entrée")]
-    assert "hors de la période de la convention (du 01/01/2017 au 31/12/2017)" in r.rejets[0].reason
-    assert "après la fin de la convention (31/12/2017)" in r.rejets[2].reason
-    cer = [CER_HEADER, ["C1", D(2016, 12, 31), "Oui"], ["C2", D(2017, 12, 31), "Non"]]
+        (4, "Date de sortie"), (6, "Date d'entrée"), (7, "Date de sortie")]
+    assert "avant le début de la convention (01/01/2017)" in r.rejets[0].reason
+    assert "après la fin de la convention (31/12/2017)" in r.rejets[1].reason
+    cer = [CER_HEADER, ["C1", D(2016, 12, 31), "Oui"], ["C2", D(2017, 12, 31), "Non"],
+           ["C3", D(2017, 1, 1), "Oui"], ["C4", D(2018, 1, 1), "Oui"]]
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
         "Participants": participants(["C2", D(2017, 1, 1), None, None, None]), "CER": cer},
-        name="ru"), idents=("C1", "C2"))
-    assert [c["identifiant"] for c in r.cer] == ["C2"]
+        name="ru"), idents=("C1", "C2", "C3", "C4"))
+    assert [c["identifiant"] for c in r.cer] == ["C2", "C3"]
     assert [(j.sheet, j.row_number, j.column_name) for j in r.rejets] == [
-        ("CER", 2, "Date de signature")]
+        ("CER", 2, "Date de signature"), ("CER", 5, "Date de signature")]
+    assert "hors de la période de la convention (du 01/01/2017 au 31/12/2017)" in r.rejets[0].reason
 
 
 def test_optional_mise_en_parcours_column(tmp_path, fmt):

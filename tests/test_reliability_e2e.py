@@ -187,9 +187,12 @@ def inject_faults(raw: Path) -> Faults:
                     "Mise en parcours en cours", "Oui/Non illisible"))
     # an exit years before the convention began: not an exit of this action's bilan
     bad.append((row(CANARIES[6], d(EX - 3, 1, 10), d(EX - 3, 5, 1), "ID-EMPLOI"),
-                "Date de sortie", "hors de la période de la convention"))
+                "Date de sortie", "avant le début de la convention"))
     start = len(grid) + 1  # 1-based row of the first appended row
     grid.extend(r for r, _, _ in bad)
+    # a good row: an exit after the convention's end (read; the person was still accompanied
+    # when the action ended, which the marts must say)
+    grid.append(row("APRESFIN01", entree, fin + dt.timedelta(days=40), "ID-EMPLOI"))
     write_workbook(path, grids)
     bad_rows = {start + i: (c, why) for i, (_, c, why) in enumerate(bad)}
 
@@ -357,6 +360,21 @@ def test_published_total_follows_the_reports_definitions(first_run: FirstRun):
         con.close()
     assert thousandths == 4
     assert kf[("total", "etp")] == round(raw_etp, 2)
+
+
+def test_an_exit_after_the_conventions_end_is_still_accompanied(first_run: FirstRun):
+    con = first_run.con()
+    try:
+        got = con.execute(
+            "SELECT p.date_sortie > a.date_fin, c.est_sortie, c.est_en_cours, "
+            "c.est_insertion_durable FROM raw.raw_participants p "
+            "JOIN raw.raw_actions a USING (exercice, num_convention) "
+            "JOIN intermediate.int_participants__sorties_classees c "
+            "  USING (exercice, num_convention, identifiant) "
+            "WHERE p.identifiant = 'APRESFIN01'").fetchall()
+    finally:
+        con.close()
+    assert got == [(True, False, True, False)]
 
 
 def test_every_refusal_on_record(first_run: FirstRun):

@@ -187,11 +187,14 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             continue  # blank line
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
-        first = next(x for x in fields if x.strip())
-        if (normalize_label(first) == "total" or normalize_label(first).startswith("total ")) and (
-            not fields[cn].strip() and not fields[cc].strip()
+        at = next(i for i, x in enumerate(fields) if x.strip())
+        label = normalize_label(fields[at])
+        if (label == "total" or label.startswith("total ")) and all(
+            i == at or not fields[i].strip() for i in (cn, cc)
         ):
-            continue  # a Total line: it carries no mandate (a payee named 'Total …' does)
+            # a Total line: nothing but its label (in whichever column comes first) carries a
+            # mandate number or a convention; a payee named 'Total …' on a payment line does
+            continue
         read += 1
 
         def reject(column: str, value: str | None, reason: str) -> None:

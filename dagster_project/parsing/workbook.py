@@ -682,8 +682,10 @@ def _parse_participants(
     period: tuple[_DATE, _DATE] | None = None,
 ) -> _TableResult:
     """Rows of the Participants sheet. With the convention's ``period`` (début, fin), an exit
-    outside it, or an entry after its end, refuses the row: the bilan counts what happened in
-    the action (an entry before its start is a person carried over from an earlier one)."""
+    before its start, or an entry after its end, refuses the row: neither happened in the action
+    (an entry before its start is a person carried over from an earlier one). An exit after its
+    end is read: the person was still accompanied when it ended, and the marts count them as
+    such (int_participants__sorties_classees)."""
     header, cols, best, best_cols = _find_header(grid, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED)
     if header is None:
         n = _count_rows(grid, best, best_cols, ("date_entree", "date_sortie"))
@@ -783,7 +785,7 @@ def _parse_participants(
             if de > period[1]:
                 reject(rownum, _L_ENTREE, de.isoformat(), _outside(period, "entrée"), ident)
                 continue
-            if ds is not None and not period[0] <= ds <= period[1]:
+            if ds is not None and ds < period[0]:
                 reject(rownum, _L_SORTIE, ds.isoformat(), _outside(period, "sortie"), ident)
                 continue
         # -- motif de sortie
@@ -848,6 +850,8 @@ def _outside(period: tuple[_DATE, _DATE], what: str) -> str:
     debut, fin = (d.strftime("%d/%m/%Y") for d in period)
     if what == "entrée":
         return f"date d'entrée après la fin de la convention ({fin})"
+    if what == "sortie":
+        return f"date de sortie avant le début de la convention ({debut})"
     return f"date de {what} hors de la période de la convention (du {debut} au {fin})"
 
 

@@ -521,11 +521,11 @@ def _section_tableau(m: Marts) -> str:
 <strong>{n_them}</strong> thématiques d’accompagnement</p>
 {_table(head, rows, num_from=2, classes=classes, css="synthese",
         widths=(12, 25, 7, 11, 9, 9, 9, 9, 9))}
-<p class="phrase">+ <strong>{_n(m.c("PRO", "en_cours_avec_mise_en_parcours"))}</strong> personnes
+<p class="phrase">+ <strong>{_n(t("en_cours_avec_mise_en_parcours"))}</strong> personnes
 encore en cours d’accompagnement avec (re)prise d’activité =
 <strong>{_n(t("personnes_reprise_activite"))} personnes ayant (re)pris une activité
 professionnelle</strong> ({_n(t("sorties_emploi_formation"))} sorties emploi formation +
-{_n(m.c("PRO", "en_cours_avec_mise_en_parcours"))}).</p>
+{_n(t("en_cours_avec_mise_en_parcours"))}).</p>
 </section>"""
 
 

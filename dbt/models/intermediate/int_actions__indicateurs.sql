@@ -49,7 +49,8 @@ select
     actions.nature,
     actions.date_debut,
     actions.date_fin,
-    actions.etp,  -- as declared: rounded once, where published (a sum of roundings drifts)
+    cast(actions.etp as decimal(18, 4))  as etp,  -- rounded once, where published (a sum of
+                                                 -- roundings drifts)
     actions.nb_referents,
     cast(coalesce(paiements.montant_paye_eur, 0) as decimal(14, 2))     as montant_paye_eur,
     cast(coalesce(paiements.nb_mandats, 0) as bigint)                   as nb_mandats,

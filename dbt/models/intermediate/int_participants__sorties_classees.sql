@@ -7,6 +7,24 @@ motifs as (
     select * from {{ ref('stg_nomenclature__motifs_sortie') }}
 ),
 
+-- an exit dated after the convention's end is not an exit of this action's bilan: the person
+-- was still accompanied when the action ended (the parser refuses exits before its start)
+actions as (
+    select exercice, num_convention, date_fin from {{ ref('stg_operateurs__actions') }}
+),
+
+sorties as (
+    select
+        participants.*,
+        participants.date_sortie is not null
+            and (actions.date_fin is null or participants.date_sortie <= actions.date_fin)
+            as sortie_dans_la_periode
+    from participants
+    left join actions
+        on participants.exercice = actions.exercice
+        and participants.num_convention = actions.num_convention
+),
+
 classees as (
     select
         participants.exercice,
@@ -16,12 +34,12 @@ classees as (
         participants.date_sortie,
         participants.code_motif,
         participants.mise_en_parcours_en_cours,
-        participants.date_sortie is not null               as est_sortie,
-        case when participants.date_sortie is not null then motifs.categorie end      as categorie,
-        case when participants.date_sortie is not null then motifs.sous_categorie end as sous_categorie,
+        participants.sortie_dans_la_periode                as est_sortie,
+        case when participants.sortie_dans_la_periode then motifs.categorie end       as categorie,
+        case when participants.sortie_dans_la_periode then motifs.sous_categorie end  as sous_categorie,
         participants.source_file,
         participants.source_row
-    from participants
+    from sorties as participants
     left join motifs
         on participants.code_motif = motifs.code_motif
 )
