@@ -783,10 +783,14 @@ def _parse_participants(
             continue
         if period is not None:
             if de > period[1]:
-                reject(rownum, _L_ENTREE, de.isoformat(), _outside(period, "entrée"), ident)
+                reject(rownum, _L_ENTREE, de.isoformat(),
+                       f"date d'entrée après la fin de la convention ({period[1]:%d/%m/%Y})",
+                       ident)
                 continue
             if ds is not None and ds < period[0]:
-                reject(rownum, _L_SORTIE, ds.isoformat(), _outside(period, "sortie"), ident)
+                reject(rownum, _L_SORTIE, ds.isoformat(),
+                       f"date de sortie avant le début de la convention ({period[0]:%d/%m/%Y})",
+                       ident)
                 continue
         # -- motif de sortie
         mot_v = row[cm] if cm is not None else ""
@@ -844,15 +848,6 @@ _DUPLICATE_PARTICIPANT = (
     "ligne en double (même identifiant, dates et motif qu'une ligne précédente)"
 )
 _DUPLICATE_CER = "ligne en double (même identifiant et date de signature)"
-
-
-def _outside(period: tuple[_DATE, _DATE], what: str) -> str:
-    debut, fin = (d.strftime("%d/%m/%Y") for d in period)
-    if what == "entrée":
-        return f"date d'entrée après la fin de la convention ({fin})"
-    if what == "sortie":
-        return f"date de sortie avant le début de la convention ({debut})"
-    return f"date de {what} hors de la période de la convention (du {debut} au {fin})"
 
 
 def _parse_cer(
@@ -931,7 +926,9 @@ def _parse_cer(
             reject(rownum, _L_SIGN, ds.isoformat(), _IMPLAUSIBLE_DATE, ident)
             continue
         if period is not None and not period[0] <= ds <= period[1]:
-            reject(rownum, _L_SIGN, ds.isoformat(), _outside(period, "signature"), ident)
+            reject(rownum, _L_SIGN, ds.isoformat(),
+                   f"date de signature hors de la période de la convention "
+                   f"(du {period[0]:%d/%m/%Y} au {period[1]:%d/%m/%Y})", ident)
             continue
         acc_v = row[ca]
         acc = oui_non.get(acc_v)

@@ -154,6 +154,12 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> P
         head_fmt = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
                                   "bg_color": "#E8EEF5", "border": 1})
         formats: dict[str, object] = {}
+
+        def fmt_of(num: str) -> object:  # one Format per number format, shared by the sheets
+            if num not in formats:
+                formats[num] = wb.add_format({"num_format": num})
+            return formats[num]
+
         for table in tables:
             cur = con.execute(f"SELECT * FROM {table} WHERE exercice = ? ORDER BY ALL",
                               [exercice])
@@ -167,20 +173,20 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> P
             for j, col in enumerate(cols):
                 ws.write_string(0, j, entete(col), head_fmt)
                 num = _format_colonne(col, types.get(col, "VARCHAR"))
-                fmt = formats.setdefault(num, wb.add_format({"num_format": num}))
+                fmt = fmt_of(num)
                 col_fmts.append(fmt)
                 sample = [len(entete(col)) * 0.6] + [
                     len(str(r[j])) * 1.15 for r in rows[:200] if r[j] is not None]
                 ws.set_column(j, j, min(max(10, max(sample) + 2), 60), fmt)
             by_row = table == "chiffres_cles" and {"indicateur", "valeur"} <= set(cols)
             for i, r in enumerate(rows, start=1):
+                fmts = col_fmts
                 if by_row:  # the value column's format follows the row's indicator
-                    num = _format_chiffre(r[cols.index("indicateur")])
-                    row_fmts = list(col_fmts)
-                    row_fmts[cols.index("valeur")] = formats.setdefault(
-                        num, wb.add_format({"num_format": num}))
+                    fmts = list(col_fmts)
+                    fmts[cols.index("valeur")] = fmt_of(
+                        _format_chiffre(r[cols.index("indicateur")]))
                 for j, v in enumerate(r):
-                    f = row_fmts[j] if by_row else col_fmts[j]
+                    f = fmts[j]
                     if v is None:
                         continue
                     if isinstance(v, Decimal):
