@@ -4,7 +4,8 @@ Why this module exists: the nightly job is mostly re-run on an unchanged drop, a
 (dbt build, Great Expectations, publication) costs tens of seconds to minutes for a result that is
 byte-for-byte the one already published. The marts are a pure function of
 
-* the raw files (every file under ``<raw>/<AAAA>/``: name and sha256, as the loader sees them),
+* the raw files (every file under ``<raw>/<AAAA>/``: name and sha256, as the loader sees them,
+  and which workbook counts for a convention that has several: the newest, by mtime),
 * the dbt project (models, macros, seeds, tests, dbt_project.yml, profiles.yml),
 * the pipeline's own code (every ``dagster_project/**/*.py``: parsing rules, checks, publication),
 * the versions of the libraries that compute them (dbt, DuckDB, GX, calamine, Dagster…),
@@ -20,7 +21,8 @@ Protocol (all writes happen under the warehouse writer lock):
 3. the publication asset, once ``marts.duckdb`` is replaced, writes the state file
    (:func:`record_publication`): digest of *its own run's* ingestion, marts.duckdb's size and
    mtime, and the (size, mtime, sha256) of every raw file (a cache so the next check hashes only
-   files whose size or mtime changed, as git and the loader do);
+   files whose size or mtime changed, as git and the loader do), with each workbook's convention
+   as the loader read it (so the check knows which workbook now counts where there is a choice);
 4. :func:`check_unchanged` says "unchanged" only when the state file exists, its digest equals the
    digest computed now, and bilan.duckdb and marts.duckdb exist with the recorded size and mtime.
 
@@ -43,14 +45,17 @@ from pathlib import Path
 
 from dagster_project import settings
 from dagster_project.ingestion.discovery import (
+    KIND_OPERATEUR,
     digest_lines,
     discover_exercices,
     discover_files,
     hash_files,
+    inputs_digest,
+    newest_per_convention,
 )
 
 STATE_FILE = "etat_publication.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: each workbook's convention, for the winners (inputs_digest)
 DBT_WATCHED = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml",
                "models", "macros", "seeds", "tests", "snapshots", "analyses")
 DISTRIBUTIONS = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb",
@@ -105,15 +110,29 @@ def state_digest(inputs_by_exercice: Mapping[int, str], code: str | None = None)
 
 
 def inputs_by_exercice(
-    raw_dir: Path, known: Mapping[str, tuple[int, int, str]] | None = None
+    raw_dir: Path, known: Mapping[str, tuple] | None = None
 ) -> tuple[dict[int, str], dict[str, tuple[int, int, str]]]:
-    """Per exercise, the digest the loader would compute now; (size, mtime_ns, sha256) per file."""
+    """Per exercise, the digest the loader would compute now; (size, mtime_ns, sha256) per file.
+
+    ``known``: source_file → (size_bytes, mtime_ns, sha256[, num_convention]) as recorded at the
+    last publication. A workbook whose bytes are unchanged keeps its recorded convention, so the
+    digest names the workbook that now counts for each convention with several (the newest:
+    touching an older one changes it). A new or changed workbook's convention is unknown here;
+    its own name and sha256 line already differs from the recorded digest."""
+    known = known or {}
     per_ex: dict[int, str] = {}
     cache: dict[str, tuple[int, int, str]] = {}
     for ex in discover_exercices(raw_dir):
         files = discover_files(raw_dir, ex)
         hashes = hash_files(files, known)
-        per_ex[ex] = digest_lines(f"{k}:{v}" for k, v in hashes.items())
+        workbooks = []
+        for f in files:
+            if f.kind != KIND_OPERATEUR:
+                continue
+            rec = known.get(f.source_file) or ()
+            same = len(rec) > 3 and rec[2] == hashes[f.source_file]
+            workbooks.append((f.source_file, f.mtime_ns, rec[3] if same else None))
+        per_ex[ex] = inputs_digest(hashes, workbooks)
         for f in files:
             cache[f.source_file] = (f.size_bytes, f.mtime_ns, hashes[f.source_file])
     return per_ex, cache
@@ -180,9 +199,10 @@ def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) 
         invalidate(warehouse_dir)
         return False
     files = {
-        sf: [size, mtime_ns, sha]
-        for sf, size, mtime_ns, sha in con.execute(
-            "SELECT source_file, size_bytes, mtime_ns, sha256 FROM raw.manifest"
+        sf: [size, mtime_ns, sha, conv]
+        for sf, size, mtime_ns, sha, conv in con.execute(
+            "SELECT source_file, size_bytes, mtime_ns, sha256, "
+            f"CASE WHEN kind = '{KIND_OPERATEUR}' THEN num_convention END FROM raw.manifest"
         ).fetchall()
     }
     state = {
@@ -243,3 +263,36 @@ def check_unchanged(
         return Verdict(False, "fichiers bruts, projet dbt, code ou versions modifiés", digest)
     return Verdict(True, "inchangé depuis la dernière publication", digest,
                    state.get("run_id"), state.get("published_at"))
+
+
+def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str]:
+    """Conventions whose counted workbook (the newest of several) is no longer the one counted
+    at the last publication, although no file's bytes changed: an older workbook was touched
+    (re-saved identical, copied back) and is now the newest. The raw-drop sensor, which ignores
+    touched files, starts a run for these. Returns num_convention → the workbook that now counts;
+    empty when no publication is on record (the next content change rebuilds anyway) or when
+    every counted workbook is still the newest."""
+    try:
+        recorded = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if recorded.get("version") != STATE_VERSION:
+        return {}
+    before, now = [], []
+    for sf, entry in (recorded.get("files") or {}).items():
+        conv = entry[3] if len(entry) > 3 else None
+        if not conv:
+            continue
+        before.append((sf, entry[1], conv))
+        st = _stat(Path(raw_dir) / sf)
+        if st is not None:  # a removed file changes the contents: a run anyway
+            now.append((sf, st[1], conv))
+    counts: dict[str, int] = {}
+    for _, _, conv in before:
+        counts[conv] = counts.get(conv, 0) + 1
+    then, current = newest_per_convention(before), newest_per_convention(now)
+    return {
+        c: current[c]
+        for c in sorted(counts)
+        if counts[c] > 1 and c in current and current[c] != then[c]
+    }

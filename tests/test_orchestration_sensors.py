@@ -138,6 +138,48 @@ def test_changed_touched_removed_and_restored_files(drop):
     assert len(daemon.launched) == 4
 
 
+def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path, monkeypatch):
+    # Touched files start nothing, except one that makes an older workbook of a convention its
+    # newest: the bilan counts the newest, so the published figures must be rebuilt.
+    import json
+
+    from dagster_project import state
+
+    raw, daemon = drop
+    old = write(raw / "2017" / "operateurs" / "PDI-2017-0001 v1.xlsx", b"version 1")
+    new = write(raw / "2017" / "operateurs" / "PDI-2017-0001 v2.xlsx", b"version 2")
+    other = write(raw / "2017" / "operateurs" / "PDI-2017-0002.xlsx", b"only one")
+    os.utime(old, ns=(time.time_ns(), new.stat().st_mtime_ns - 10_000_000_000))
+    assert len(daemon.settle()) == 1
+    # what the publication of that run recorded (state.record_publication's format)
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(wh))
+    files = {
+        f"2017/operateurs/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns, "sha", conv]
+        for f, conv in ((old, "PDI-2017-0001"), (new, "PDI-2017-0001"), (other, "PDI-2017-0002"))
+    }
+    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": files}))
+
+    os.utime(new, ns=(time.time_ns(), new.stat().st_mtime_ns + 1_000_000_000))  # still newest
+    os.utime(other, ns=(time.time_ns(), other.stat().st_mtime_ns + 1_000_000_000))  # alone
+    assert daemon.settle() == []
+    assert "contents unchanged" in daemon.last.skip_message
+
+    os.utime(old, ns=(time.time_ns(), new.stat().st_mtime_ns + 1_000_000_000))  # now the newest
+    runs = daemon.settle()
+    assert len(runs) == 1
+    assert state.winner_changes(raw, wh) == {
+        "PDI-2017-0001": "2017/operateurs/PDI-2017-0001 v1.xlsx"
+    }
+    # touched again before any publication: that run is already requested
+    os.utime(old, ns=(time.time_ns(), old.stat().st_mtime_ns + 1_000_000_000))
+    assert daemon.settle() == []
+    # without a publication on record, the sensor cannot tell: touches start nothing
+    state.invalidate(wh)
+    assert state.winner_changes(raw, wh) == {}
+
+
 def test_new_exercise_folder_adds_partition_and_is_in_range(drop):
     raw, daemon = drop
     burst(raw, daemon, "2017", 5)

@@ -26,17 +26,17 @@ EX = 2017
 
 
 def _publish_fake(raw: Path, wh: Path, code: str | None = None) -> str:
-    """A warehouse dir as a successful publication leaves it, without running the job."""
+    """A warehouse dir as a successful publication leaves it: the real loader's tables and
+    digest (as the ingestion asset stores it), a stand-in marts.duckdb, no dbt."""
+    from dagster_project.ingestion.loader import ingest_exercice
+
     wh.mkdir(parents=True, exist_ok=True)
     (wh / "marts.duckdb").write_bytes(b"marts")
     con = duckdb.connect(str(wh / "bilan.duckdb"))
-    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.manifest (source_file VARCHAR, "
-                "size_bytes BIGINT, mtime_ns BIGINT, sha256 VARCHAR)")
-    per_ex, cache = state.inputs_by_exercice(raw)
-    con.executemany("INSERT INTO raw.manifest VALUES (?, ?, ?, ?)",
-                    [[sf, *v] for sf, v in cache.items()])
-    digest = state.state_digest(per_ex, code)
-    state.store_pending(con, "run-1", digest, per_ex)
+    summaries = {ex: ingest_exercice(con, raw, ex, run_id="run-1", workers=1).input_sha256
+                 for ex in state.discover_exercices(raw)}
+    digest = state.state_digest(summaries, code)
+    state.store_pending(con, "run-1", digest, summaries)
     assert state.record_publication(con, wh, "run-1", wh / "marts.duckdb")
     con.close()
     return digest
@@ -75,6 +75,44 @@ def test_raw_file_touched_but_identical_still_skips(published, code):
     raw, wh = published
     f = sorted((raw / str(EX) / "operateurs").iterdir())[0]
     f.touch()  # new mtime, same bytes: re-hashed, same sha256, nothing to redo
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+
+
+def _older_copy(raw: Path) -> tuple[Path, Path]:
+    """A second workbook for the same convention as an existing one (a copy under another
+    name), older than it: the loader keeps the original and marks the copy 'replaced'."""
+    ops = raw / str(EX) / "operateurs"
+    original = next(f for f in sorted(ops.iterdir()) if "PDI-2017-" in f.name)
+    copy = ops / f"ancienne version {original.name}"
+    shutil.copy2(original, copy)
+    st = original.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns - 60_000_000_000))
+    return original, copy
+
+
+def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, code):
+    # The newest workbook of a convention is the one published: touching the older one makes
+    # it the newest without changing any file's bytes, and the marts must follow.
+    raw, wh = tmp_path / "raw", tmp_path / "wh"
+    shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
+    original, copy = _older_copy(raw)
+    _publish_fake(raw, wh, code)
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    status = dict(con.execute("SELECT file_name, status FROM raw.manifest").fetchall())
+    con.close()
+    assert (status[original.name], status[copy.name]) == ("loaded", "replaced")
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    original.touch()  # the winner touched: still the newest, nothing to redo
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    os.utime(copy, ns=(time.time_ns(), original.stat().st_mtime_ns + 1_000_000_000))
+    v = state.check_unchanged(raw, wh, [EX], code=code)
+    assert not v.unchanged, v.reason
+    # and the loader, re-run, computes the digest the check computes (published again)
+    _publish_fake(raw, wh, code)
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    status = dict(con.execute("SELECT file_name, status FROM raw.manifest").fetchall())
+    con.close()
+    assert (status[original.name], status[copy.name]) == ("replaced", "loaded")
     assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
 
@@ -153,9 +191,20 @@ def test_digest_matches_the_loaders_inputs_digest(tmp_path):
     raw = tmp_path / "raw"
     shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
     (raw / str(EX) / "note.txt").write_text("ignored, but part of the inputs")
+    _older_copy(raw)
     con = duckdb.connect(str(tmp_path / "b.duckdb"))
     s = ingest_exercice(con, raw, EX, run_id="r", workers=1)
-    assert state.inputs_by_exercice(raw)[0] == {EX: s.input_sha256}
+    known = {
+        sf: (size, mtime_ns, sha, conv if kind == "operateur" else None)
+        for sf, size, mtime_ns, sha, conv, kind in con.execute(
+            "SELECT source_file, size_bytes, mtime_ns, sha256, num_convention, kind "
+            "FROM raw.manifest"
+        ).fetchall()
+    }
+    assert state.inputs_by_exercice(raw, known)[0] == {EX: s.input_sha256}
+    # without the workbooks' conventions, the check cannot name the winner of the duplicated
+    # convention: a different digest (a rebuild, never a wrong skip)
+    assert state.inputs_by_exercice(raw)[0] != {EX: s.input_sha256}
 
 
 # --------------------------------------------------------------------------- real runs

@@ -158,3 +158,37 @@ def digest_lines(items: Iterable[str]) -> str:
         h.update(it.encode())
         h.update(b"\n")
     return h.hexdigest()
+
+
+def newest_per_convention(workbooks: Iterable[tuple[str, int, str | None]]) -> dict[str, str]:
+    """The workbook that counts for each convention: the most recently modified (then the
+    greatest name, for an exact tie), as the reporting kit says; ``workbooks`` are
+    (source_file, mtime_ns, num_convention) with None for a workbook whose convention was not
+    read (it counts for none). Returns num_convention → source_file."""
+    newest: dict[str, tuple[int, str]] = {}
+    for source_file, mtime_ns, conv in workbooks:
+        if conv and (conv not in newest or (mtime_ns, source_file) > newest[conv]):
+            newest[conv] = (mtime_ns, source_file)
+    return {conv: sf for conv, (_, sf) in newest.items()}
+
+
+def inputs_digest(
+    hashes: Mapping[str, str], workbooks: Iterable[tuple[str, int, str | None]]
+) -> str:
+    """The loader's ``input_sha256`` of one exercise: every file's name and sha256 and, for each
+    convention with several workbooks, the one that counts. That choice depends on the files'
+    mtimes, not their bytes: touching an older workbook of a convention makes it the one
+    published, and must not look like "nothing changed" (:mod:`dagster_project.state`).
+    ``workbooks`` as for :func:`newest_per_convention`."""
+    workbooks = list(workbooks)
+    counts: dict[str, int] = {}
+    for _, _, conv in workbooks:
+        if conv:
+            counts[conv] = counts.get(conv, 0) + 1
+    winners = newest_per_convention(workbooks)
+    return digest_lines(
+        [
+            *(f"{sf}:{sha}" for sf, sha in hashes.items()),
+            *(f"gagnant:{c}:{sf}" for c, sf in winners.items() if counts[c] > 1),
+        ]
+    )

@@ -38,6 +38,8 @@ from dagster_project.ingestion.discovery import (
     digest_lines,
     discover_files,
     hash_files,
+    inputs_digest,
+    newest_per_convention,
 )
 from dagster_project.ingestion.warehouse import DATA_TABLES, init_raw_schema
 from dagster_project.parsing.worker import init_worker, parse_batch
@@ -460,7 +462,6 @@ def ingest_exercice(
     hashes = hash_files(
         files, {k: (v["size_bytes"], v["mtime_ns"], v["sha256"]) for k, v in prev.items()}
     )
-    summary.input_sha256 = digest_lines(f"{k}:{v}" for k, v in hashes.items())
     phases.mark("hash")
 
     def unchanged(f: RawFile) -> bool:
@@ -532,16 +533,14 @@ def ingest_exercice(
                 return results[f.source_file].num_convention
             return prev[f.source_file]["num_convention"]
 
-        by_convention: dict[str, list[RawFile]] = {}
-        for f in workbooks:
-            conv = convention_of(f)
-            if conv:
-                by_convention.setdefault(conv, []).append(f)
+        candidates = [(f.source_file, f.mtime_ns, convention_of(f)) for f in workbooks]
+        by_source = {f.source_file: f for f in workbooks}
         winner_of: dict[str, RawFile] = {
-            conv: max(cands, key=lambda f: (f.mtime_ns, f.source_file))
-            for conv, cands in by_convention.items()
+            conv: by_source[sf] for conv, sf in newest_per_convention(candidates).items()
         }
         winners = {f.source_file for f in winner_of.values()}
+        # what was loaded: the files' bytes, and which workbook counts where there is a choice
+        summary.input_sha256 = inputs_digest(hashes, candidates)
 
         # A winner whose rows are not in the tables (it was the replaced one until now): parse it.
         late = [

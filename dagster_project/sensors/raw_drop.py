@@ -5,13 +5,16 @@ cheap fingerprint (names, sizes, mtimes) has stopped changing for a quiet period
 (``BILAN_SENSOR_QUIET_S``, default 60 s), then hashes the contents. A run is requested only when
 the content digest differs from the one of the last requested run, so a burst of 220 files gives
 one run, touching a file without changing it gives none, and a new, changed or removed file gives
-exactly one. A new exercise folder adds its dynamic partition in the same evaluation
+exactly one. One touch does count: an older workbook of a convention touched so that it becomes
+the newest, i.e. the one the bilan counts (:func:`dagster_project.state.winner_changes`, from the
+last publication's record). A new exercise folder adds its dynamic partition in the same evaluation
 (``dynamic_partitions_requests``, applied by the daemon before the run is submitted) and the run's
 partition range covers it.
 
 State lives in the sensor cursor (JSON), set with ``context.update_cursor`` and returned with the
 evaluation: ``fingerprint``/``since`` (what the folder looked like and since when),
-``launched_fingerprint``/``launched_digest`` (the state of the last requested run) and ``seq``
+``launched_fingerprint``/``launched_digest``/``launched_winners`` (the state of the last
+requested run; the last: conventions whose newest workbook changed by a touch) and ``seq``
 (number of runs requested). The run key is ``drop-<seq>-<digest>``: unique per requested run, so
 a folder that goes back to an earlier content (a file replaced, then restored) still gets its run,
 and stable across a retried tick (same cursor, same key), so the daemon never launches it twice.
@@ -24,7 +27,7 @@ import time
 
 import dagster as dg
 
-from dagster_project import settings
+from dagster_project import settings, state
 from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.partitions import EXERCICE_PARTITIONS, range_tags
@@ -79,9 +82,14 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
 
     digest = content_digest(files)
     cursor["launched_fingerprint"] = fingerprint
+    touched_winners: dict[str, str] = {}
     if digest == cursor.get("launched_digest"):
-        context.update_cursor(json.dumps(cursor))
-        return dg.SkipReason("files touched but contents unchanged: no run")
+        # same bytes, but an older workbook of a convention may now be its newest, the one that
+        # counts (the reporting kit's rule): that changes the marts, so it gets one run
+        touched_winners = state.winner_changes(raw_dir, settings.warehouse_dir())
+        if not touched_winners or touched_winners == cursor.get("launched_winners"):
+            context.update_cursor(json.dumps(cursor))
+            return dg.SkipReason("files touched but contents unchanged: no run")
 
     known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
@@ -91,11 +99,16 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no exercise folder (AAAA/) under {raw_dir}")
 
     seq = int(cursor.get("seq", 0)) + 1
-    cursor.update(launched_digest=digest, seq=seq)
+    cursor.update(launched_digest=digest, launched_winners=touched_winners, seq=seq)
     context.update_cursor(json.dumps(cursor))  # carried by the SensorResult below
     context.log.info(
         f"drop settled: {len(files)} files, digest {digest[:12]}, exercises {', '.join(keys)}"
         + (f" (new: {', '.join(new)})" if new else "")
+        + (
+            f"; same contents, but another workbook is now the newest for "
+            f"{', '.join(f'{c} ({sf})' for c, sf in touched_winners.items())}"
+            if touched_winners else ""
+        )
     )
     return dg.SensorResult(
         run_requests=[
