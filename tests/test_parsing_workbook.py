@@ -178,18 +178,18 @@ def test_participants_tolerance(tmp_path, fmt):
         [None, None, None, None, "Données arrêtées au 31/12/2017"],  # 12 note
     ]
     path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows})
-    r = parse(path, idents=("1234567", "AB 01", "AB02", "AB03"))
+    r = parse(path, idents=("1234567", "AB 01", "AB01", "AB02", "AB03"))
     assert not r.rejets
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 5, 0)
-    got = {p["identifiant"]: p for p in r.participants}
+    got = {p["identifiant"]: p for p in r.participants}  # 'AB 01' read as 'AB01'
     assert [p["source_row"] for p in r.participants] == [5, 7, 8, 9]
     assert got["1234567"]["mise_en_parcours_en_cours"] is True
-    assert got["AB 01"]["code_motif"] == "MP-TEMPS-PARTIEL"
-    assert got["AB 01"]["motif_sortie_brut"] == "contrat de travail de moins d'un mi-temps"
-    assert got["AB 01"]["date_entree"] == D(2017, 2, 3) and got["AB 01"]["date_sortie"] == D(
+    assert got["AB01"]["code_motif"] == "MP-TEMPS-PARTIEL"
+    assert got["AB01"]["motif_sortie_brut"] == "contrat de travail de moins d'un mi-temps"
+    assert got["AB01"]["date_entree"] == D(2017, 2, 3) and got["AB01"]["date_sortie"] == D(
         2017, 6, 15
     )
-    assert got["AB 01"]["mise_en_parcours_en_cours"] is False
+    assert got["AB01"]["mise_en_parcours_en_cours"] is False
     assert got["AB02"]["code_motif"] == "AM-DEMENAGEMENT" and got["AB02"]["date_entree"] == D(
         2017, 2, 3
     )
@@ -288,6 +288,33 @@ def test_ru_action_with_cer(tmp_path, fmt):
     ]
     assert "double" in r.rejets[4].reason and r.rejets[4].value.startswith("sha256:")
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (9, 3, 6)
+
+
+def test_identifiers_typed_differently_are_one_person(tmp_path, fmt):
+    """The same person typed as a number cell, as zero-padded text, with spaces or in another
+    case is one identifier (the marts count distinct people across workbooks): read in one
+    spelling, and a repeated row under another spelling is a duplicate."""
+    rows = [
+        [1234567, D(2017, 1, 1), None, None, None],
+        ["0001234567", D(2017, 2, 1), None, None, None],
+        ["1 234 567", D(2017, 3, 1), None, None, None],
+        ["ab12", D(2017, 1, 1), None, None, None],
+        [" AB12 ", D(2017, 1, 1), None, None, None],  # the row above again
+    ]
+    path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(*rows)})
+    r = parse(path, idents=("1234567", "AB12"))
+    assert [p["identifiant"] for p in r.participants] == ["1234567"] * 3 + ["AB12"]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [(8, "Identifiant")]
+    assert "double" in r.rejets[0].reason and r.rejets[0].value == hash_identifiant("AB12")
+
+    cer = [CER_HEADER, ["00042", D(2017, 2, 1), "Oui"], [42, D(2017, 3, 1), "Non"]]
+    path = build(
+        tmp_path,
+        fmt,
+        {"Action": action_rows({"Code thématique": "RU", "Nombre de référents": 2}), "CER": cer},
+        name="ru",
+    )
+    assert [c["identifiant"] for c in parse(path).cer] == ["42", "42"]
 
 
 # ------------------------------------------------------------------ row-level rejections

@@ -29,6 +29,7 @@ __all__ = [
     "parse_siret",
     "parse_oui_non",
     "parse_whole_number",
+    "canonical_identifiant",
     "parse_identifiant",
     "parse_num_convention",
     "convention_in_name",
@@ -319,11 +320,28 @@ def parse_whole_number(value: object) -> int:
     return int(num)
 
 
+def canonical_identifiant(text: str) -> str:
+    """One spelling per identifier, so that a person counts once across workbooks.
+
+    Operators type the same pseudonymised number in several ways: as a number cell (1234567),
+    as text with the zeros a number cell drops ('0001234567'), with spaces ('1 234 567', a
+    no-break space from a copy), in lower or upper case ('ab12' / 'AB12'). The marts count
+    distinct people across conventions (CER), so these must be one identifier: whitespace
+    removed, letters upper-cased, and for an identifier made only of digits, its leading zeros
+    dropped (a number cell's reading). Empty text stays empty (a missing identifier).
+    """
+    t = "".join(text.split()).upper()
+    if t.isascii() and t.isdigit():
+        return t.lstrip("0") or "0"
+    return t
+
+
 def parse_identifiant(value: object) -> str:
-    """A pseudonymised identifier as text; a numeric cell 1234567.0 becomes '1234567'."""
+    """A pseudonymised identifier as text, canonical (:func:`canonical_identifiant`); a numeric
+    cell 1234567.0 becomes '1234567'."""
     t = type(value)
     if t is str:
-        text = value.strip()  # type: ignore[union-attr]
+        text = canonical_identifiant(value)  # type: ignore[arg-type]
         if not text:
             raise ValeurInvalide("identifiant manquant")
         return text

@@ -33,6 +33,7 @@ from .nomenclature import Nomenclature, Thematique, load_nomenclature
 from .normalize import (
     OUI_NON_FAST,
     ValeurInvalide,
+    canonical_identifiant,
     cell_to_text,
     hash_identifiant,
     normalize_label,
@@ -742,7 +743,7 @@ def _parse_participants(
         read += 1
         # -- identifiant
         if type(ident_v) is str_t:
-            ident = ident_v.strip()
+            ident = canonical_identifiant(ident_v)
             if not ident:
                 reject(rownum, _L_IDENT, None, "Identifiant manquant")
                 continue
@@ -901,7 +902,7 @@ def _parse_cer(
             continue
         read += 1
         if type(ident_v) is str_t:
-            ident = ident_v.strip()
+            ident = canonical_identifiant(ident_v)
             if not ident:
                 reject(rownum, _L_IDENT, None, "Identifiant manquant")
                 continue
@@ -962,8 +963,8 @@ def _mask_identifiers(
     """
     ids = {r[0] for r in participants} | {r[0] for r in cer} | refused_ids  # r[0]: identifiant
     return [
-        replace(rj, value=hash_identifiant(rj.value.strip()))
-        if rj.value is not None and rj.value.strip() in ids
+        replace(rj, value=hash_identifiant(rj.value))
+        if rj.value is not None and canonical_identifiant(rj.value) in ids
         else rj
         for rj in rejets
     ]
