@@ -265,19 +265,19 @@ def check_unchanged(
                    state.get("run_id"), state.get("published_at"))
 
 
-def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str]:
+def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:
     """Conventions whose counted workbook (the newest of several) is no longer the one counted
     at the last publication, although no file's bytes changed: an older workbook was touched
     (re-saved identical, copied back) and is now the newest. The raw-drop sensor, which ignores
-    touched files, starts a run for these. Returns num_convention → the workbook that now counts;
-    empty when no publication is on record (the next content change rebuilds anyway) or when
-    every counted workbook is still the newest."""
+    touched files, starts a run for these. Returns num_convention → the workbook that now counts
+    (empty: every counted workbook is still the newest), or None when no publication is on
+    record to compare with (a run going on, the last one failed, another state version)."""
     try:
         recorded = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
     if recorded.get("version") != STATE_VERSION:
-        return {}
+        return None
     before, now = [], []
     for sf, entry in (recorded.get("files") or {}).items():
         conv = entry[3] if len(entry) > 3 else None

@@ -71,6 +71,8 @@ def drop(tmp_path, monkeypatch, shared_instance):
     raw = tmp_path / "raw"
     raw.mkdir()
     monkeypatch.setenv("BILAN_RAW_DIR", str(raw))
+    # no publication on record unless a test writes one (never the project's own warehouse)
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     monkeypatch.setenv("BILAN_SENSOR_QUIET_S", str(QUIET_S))
     for key in shared_instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name):
         shared_instance.delete_dynamic_partition(EXERCICE_PARTITIONS.name, key)
@@ -175,9 +177,22 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
     # touched again before any publication: that run is already requested
     os.utime(old, ns=(time.time_ns(), old.stat().st_mtime_ns + 1_000_000_000))
     assert daemon.settle() == []
-    # without a publication on record, the sensor cannot tell: touches start nothing
+
+    # that run goes on (its ingestion removed the record) and v1 was published; meanwhile v2 is
+    # touched back to the newest: judged once the publication is on record, not forgotten
     state.invalidate(wh)
-    assert state.winner_changes(raw, wh) == {}
+    assert state.winner_changes(raw, wh) is None
+    v2_before = new.stat().st_mtime_ns
+    os.utime(new, ns=(time.time_ns(), old.stat().st_mtime_ns + 1_000_000_000))
+    assert daemon.settle() == []
+    assert "judged once a publication is on record" in daemon.last.skip_message
+    assert daemon.tick() == []  # still nothing on record
+    files[f"2017/operateurs/{old.name}"][1] = old.stat().st_mtime_ns  # as the run's loader saw
+    files[f"2017/operateurs/{new.name}"][1] = v2_before
+    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": files}))
+    runs = daemon.tick()
+    assert len(runs) == 1 and "bilan/drop_digest" in runs[0].tags
+    assert daemon.tick() == []
 
 
 def test_new_exercise_folder_adds_partition_and_is_in_range(drop):

@@ -301,11 +301,16 @@ def test_identifiers_typed_differently_are_one_person(tmp_path, fmt):
         ["ab12", D(2017, 1, 1), None, None, None],
         [" AB12 ", D(2017, 1, 1), None, None, None],  # the row above again
     ]
+    # typed once more in another spelling, in another column: masked in its refusal too
+    rows.append(["P9", D(2017, 1, 1), D(2017, 2, 1), "ab 12", None])
     path = build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(*rows)})
-    r = parse(path, idents=("1234567", "AB12"))
+    r = parse(path, idents=("1234567", "0001234567", "1 234 567", "AB12", "ab12", "ab 12"))
     assert [p["identifiant"] for p in r.participants] == ["1234567"] * 3 + ["AB12"]
-    assert [(j.row_number, j.column_name) for j in r.rejets] == [(8, "Identifiant")]
-    assert "double" in r.rejets[0].reason and r.rejets[0].value == hash_identifiant("AB12")
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (8, "Identifiant"), (9, "Motif de sortie")
+    ]
+    assert "double" in r.rejets[0].reason
+    assert r.rejets[0].value == r.rejets[1].value == hash_identifiant("AB12")
 
     cer = [CER_HEADER, ["00042", D(2017, 2, 1), "Oui"], [42, D(2017, 3, 1), "Non"]]
     path = build(

@@ -320,6 +320,9 @@ def parse_whole_number(value: object) -> int:
     return int(num)
 
 
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def canonical_identifiant(text: str) -> str:
     """One spelling per identifier, so that a person counts once across workbooks.
 
@@ -327,13 +330,18 @@ def canonical_identifiant(text: str) -> str:
     as text with the zeros a number cell drops ('0001234567'), with spaces ('1 234 567', a
     no-break space from a copy), in lower or upper case ('ab12' / 'AB12'). The marts count
     distinct people across conventions (CER), so these must be one identifier: whitespace
-    removed, letters upper-cased, and for an identifier made only of digits, its leading zeros
-    dropped (a number cell's reading). Empty text stays empty (a missing identifier).
+    removed, ASCII letters upper-cased, and for an identifier made only of ASCII digits, its
+    leading zeros dropped (a number cell's reading). This assumes pseudonyms never differ only by
+    their leading zeros (a fixed-width number, as a number cell cannot keep them anyway). Empty
+    text stays empty (a missing identifier).
     """
-    t = "".join(text.split()).upper()
-    if t.isascii() and t.isdigit():
-        return t.lstrip("0") or "0"
-    return t
+    t = "".join(text.split())
+    if t.isascii():
+        if t.isdigit():
+            return t.lstrip("0") or "0"
+        return t.upper()
+    # only ASCII letters change case: str.upper() would make 'ß1' and 'SS1' one person
+    return t.translate(_ASCII_UPPER)
 
 
 def parse_identifiant(value: object) -> str:

@@ -14,7 +14,9 @@ partition range covers it.
 State lives in the sensor cursor (JSON), set with ``context.update_cursor`` and returned with the
 evaluation: ``fingerprint``/``since`` (what the folder looked like and since when),
 ``launched_fingerprint``/``launched_digest``/``launched_winners`` (the state of the last
-requested run; the last: conventions whose newest workbook changed by a touch) and ``seq``
+requested run; the last: conventions whose newest workbook changed by a touch),
+``touch_undecided`` (a touch seen while no publication was on record, e.g. during a run: judged
+once one is) and ``seq``
 (number of runs requested). The run key is ``drop-<seq>-<digest>``: unique per requested run, so
 a folder that goes back to an earlier content (a file replaced, then restored) still gets its run,
 and stable across a retried tick (same cursor, same key), so the daemon never launches it twice.
@@ -60,8 +62,9 @@ def content_digest(files) -> str:
     job=NIGHTLY_JOB,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="One run per settled drop (new, changed or removed files) in the raw folder; "
-    "a new exercise folder becomes a partition.",
+    description="One run per settled drop (new, changed or removed files, or a touch that makes "
+    "an older workbook of a convention its newest) in the raw folder; a new exercise folder "
+    "becomes a partition.",
 )
 def raw_drop_sensor(context: dg.SensorEvaluationContext):
     raw_dir = settings.raw_dir()
@@ -77,19 +80,42 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
         )
     if now - cursor.get("since", now) < quiet_period_s():
         return dg.SkipReason("waiting for the quiet period to end")
+    wh = settings.warehouse_dir()
     if cursor.get("launched_fingerprint") == fingerprint:
-        return dg.SkipReason("no change since the last run")
-
-    digest = content_digest(files)
-    cursor["launched_fingerprint"] = fingerprint
-    touched_winners: dict[str, str] = {}
-    if digest == cursor.get("launched_digest"):
-        # same bytes, but an older workbook of a convention may now be its newest, the one that
-        # counts (the reporting kit's rule): that changes the marts, so it gets one run
-        touched_winners = state.winner_changes(raw_dir, settings.warehouse_dir())
+        if not cursor.get("touch_undecided"):
+            return dg.SkipReason("no change since the last run")
+        # a touch seen while no publication was on record (a run going on, or failed): judged
+        # against the first publication recorded since
+        touched_winners = state.winner_changes(raw_dir, wh)
+        if touched_winners is None:
+            return dg.SkipReason(
+                "no change since the last run; a touched file waits for a publication on record"
+            )
+        del cursor["touch_undecided"]
         if not touched_winners or touched_winners == cursor.get("launched_winners"):
             context.update_cursor(json.dumps(cursor))
             return dg.SkipReason("files touched but contents unchanged: no run")
+        digest = cursor["launched_digest"]
+    else:
+        digest = content_digest(files)
+        cursor["launched_fingerprint"] = fingerprint
+        touched_winners = {}
+        if digest == cursor.get("launched_digest"):
+            # same bytes, but an older workbook of a convention may now be its newest, the one
+            # that counts (the reporting kit's rule): that changes the marts, so it gets one run
+            touched_winners = state.winner_changes(raw_dir, wh)
+            if touched_winners is None:  # no publication on record to compare with
+                cursor["touch_undecided"] = True
+                context.update_cursor(json.dumps(cursor))
+                return dg.SkipReason(
+                    "files touched but contents unchanged; whether the newest workbook of a "
+                    "convention changed is judged once a publication is on record"
+                )
+            if not touched_winners or touched_winners == cursor.get("launched_winners"):
+                context.update_cursor(json.dumps(cursor))
+                return dg.SkipReason("files touched but contents unchanged: no run")
+        else:
+            cursor.pop("touch_undecided", None)  # the run for the new contents covers it
 
     known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
