@@ -90,6 +90,14 @@ def _older_copy(raw: Path) -> tuple[Path, Path]:
     return original, copy
 
 
+def _statuses(wh: Path) -> dict[str, str]:
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    try:
+        return dict(con.execute("SELECT file_name, status FROM raw.manifest").fetchall())
+    finally:
+        con.close()
+
+
 def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, code):
     # The newest workbook of a convention is the one published: touching the older one makes
     # it the newest without changing any file's bytes, and the marts must follow.
@@ -97,9 +105,7 @@ def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, cod
     shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
     original, copy = _older_copy(raw)
     _publish_fake(raw, wh, code)
-    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
-    status = dict(con.execute("SELECT file_name, status FROM raw.manifest").fetchall())
-    con.close()
+    status = _statuses(wh)
     assert (status[original.name], status[copy.name]) == ("loaded", "replaced")
     assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
     original.touch()  # the winner touched: still the newest, nothing to redo
@@ -109,9 +115,7 @@ def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, cod
     assert not v.unchanged, v.reason
     # and the loader, re-run, computes the digest the check computes (published again)
     _publish_fake(raw, wh, code)
-    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
-    status = dict(con.execute("SELECT file_name, status FROM raw.manifest").fetchall())
-    con.close()
+    status = _statuses(wh)
     assert (status[original.name], status[copy.name]) == ("replaced", "loaded")
     assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
