@@ -46,6 +46,7 @@ from pathlib import Path
 from dagster_project import settings
 from dagster_project.ingestion.discovery import (
     KIND_OPERATEUR,
+    contested_winners,
     digest_lines,
     discover_exercices,
     discover_files,
@@ -279,20 +280,16 @@ def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:
     if recorded.get("version") != STATE_VERSION:
         return None
     before, now = [], []
-    for sf, entry in (recorded.get("files") or {}).items():
-        conv = entry[3] if len(entry) > 3 else None
+    for sf, (_, mtime_ns, _, conv) in (recorded.get("files") or {}).items():
         if not conv:
             continue
-        before.append((sf, entry[1], conv))
+        before.append((sf, mtime_ns, conv))
         st = _stat(Path(raw_dir) / sf)
         if st is not None:  # a removed file changes the contents: a run anyway
             now.append((sf, st[1], conv))
-    counts: dict[str, int] = {}
-    for _, _, conv in before:
-        counts[conv] = counts.get(conv, 0) + 1
-    then, current = newest_per_convention(before), newest_per_convention(now)
+    current = newest_per_convention(now)
     return {
         c: current[c]
-        for c in sorted(counts)
-        if counts[c] > 1 and c in current and current[c] != then[c]
+        for c, sf in sorted(contested_winners(before).items())
+        if c in current and current[c] != sf
     }

@@ -9,6 +9,7 @@ makes the next run rebuild and publish again.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -189,26 +190,20 @@ def test_invalidated_or_partial_run_forces_rebuild(published, code):
     assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
 
-def test_digest_matches_the_loaders_inputs_digest(tmp_path):
-    from dagster_project.ingestion.loader import ingest_exercice
-
-    raw = tmp_path / "raw"
+def test_digest_matches_the_loaders_inputs_digest(tmp_path, code):
+    # what the ingestion stores (the loader's input digests) is what the check computes from
+    # the publication's record, with a duplicated convention and a non-report file
+    raw, wh = tmp_path / "raw", tmp_path / "wh"
     shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
     (raw / str(EX) / "note.txt").write_text("ignored, but part of the inputs")
     _older_copy(raw)
-    con = duckdb.connect(str(tmp_path / "b.duckdb"))
-    s = ingest_exercice(con, raw, EX, run_id="r", workers=1)
-    known = {
-        sf: (size, mtime_ns, sha, conv if kind == "operateur" else None)
-        for sf, size, mtime_ns, sha, conv, kind in con.execute(
-            "SELECT source_file, size_bytes, mtime_ns, sha256, num_convention, kind "
-            "FROM raw.manifest"
-        ).fetchall()
-    }
-    assert state.inputs_by_exercice(raw, known)[0] == {EX: s.input_sha256}
+    stored = _publish_fake(raw, wh, code)
+    known = {sf: tuple(v) for sf, v in
+             json.loads(state.state_path(wh).read_text(encoding="utf-8"))["files"].items()}
+    assert state.state_digest(state.inputs_by_exercice(raw, known)[0], code) == stored
     # without the workbooks' conventions, the check cannot name the winner of the duplicated
     # convention: a different digest (a rebuild, never a wrong skip)
-    assert state.inputs_by_exercice(raw)[0] != {EX: s.input_sha256}
+    assert state.state_digest(state.inputs_by_exercice(raw)[0], code) != stored
 
 
 # --------------------------------------------------------------------------- real runs

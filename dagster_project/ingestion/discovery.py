@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,14 @@ def newest_per_convention(workbooks: Iterable[tuple[str, int, str | None]]) -> d
     return {conv: sf for conv, (_, sf) in newest.items()}
 
 
+def contested_winners(workbooks: Iterable[tuple[str, int, str | None]]) -> dict[str, str]:
+    """:func:`newest_per_convention` for the conventions that have several workbooks only: the
+    ones where mtimes, not bytes, decide what is published."""
+    workbooks = list(workbooks)
+    counts = Counter(conv for _, _, conv in workbooks if conv)
+    return {c: sf for c, sf in newest_per_convention(workbooks).items() if counts[c] > 1}
+
+
 def inputs_digest(
     hashes: Mapping[str, str], workbooks: Iterable[tuple[str, int, str | None]]
 ) -> str:
@@ -180,15 +189,9 @@ def inputs_digest(
     mtimes, not their bytes: touching an older workbook of a convention makes it the one
     published, and must not look like "nothing changed" (:mod:`dagster_project.state`).
     ``workbooks`` as for :func:`newest_per_convention`."""
-    workbooks = list(workbooks)
-    counts: dict[str, int] = {}
-    for _, _, conv in workbooks:
-        if conv:
-            counts[conv] = counts.get(conv, 0) + 1
-    winners = newest_per_convention(workbooks)
     return digest_lines(
         [
             *(f"{sf}:{sha}" for sf, sha in hashes.items()),
-            *(f"gagnant:{c}:{sf}" for c, sf in winners.items() if counts[c] > 1),
+            *(f"gagnant:{c}:{sf}" for c, sf in contested_winners(workbooks).items()),
         ]
     )

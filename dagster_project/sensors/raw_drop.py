@@ -80,42 +80,28 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
         )
     if now - cursor.get("since", now) < quiet_period_s():
         return dg.SkipReason("waiting for the quiet period to end")
-    wh = settings.warehouse_dir()
-    if cursor.get("launched_fingerprint") == fingerprint:
-        if not cursor.get("touch_undecided"):
-            return dg.SkipReason("no change since the last run")
-        # a touch seen while no publication was on record (a run going on, or failed): judged
-        # against the first publication recorded since
-        touched_winners = state.winner_changes(raw_dir, wh)
-        if touched_winners is None:
+    seen = cursor.get("launched_fingerprint") == fingerprint
+    if seen and not cursor.get("touch_undecided"):
+        return dg.SkipReason("no change since the last run")
+    # a new fingerprint, or a touch seen while no publication was on record, to judge again
+    digest = cursor["launched_digest"] if seen else content_digest(files)
+    cursor["launched_fingerprint"] = fingerprint
+    cursor.pop("touch_undecided", None)  # a run for new contents covers it; else set again below
+    touched_winners: dict[str, str] | None = {}
+    if digest == cursor.get("launched_digest"):
+        # same bytes, but an older workbook of a convention may now be its newest, the one that
+        # counts (the reporting kit's rule): that changes the marts, so it gets one run
+        touched_winners = state.winner_changes(raw_dir, settings.warehouse_dir())
+        if touched_winners is None:  # no publication on record (a run going on, or failed)
+            cursor["touch_undecided"] = True
+            context.update_cursor(json.dumps(cursor))
             return dg.SkipReason(
-                "no change since the last run; a touched file waits for a publication on record"
+                "files touched but contents unchanged; whether the newest workbook of a "
+                "convention changed is judged once a publication is on record"
             )
-        del cursor["touch_undecided"]
         if not touched_winners or touched_winners == cursor.get("launched_winners"):
             context.update_cursor(json.dumps(cursor))
             return dg.SkipReason("files touched but contents unchanged: no run")
-        digest = cursor["launched_digest"]
-    else:
-        digest = content_digest(files)
-        cursor["launched_fingerprint"] = fingerprint
-        touched_winners = {}
-        if digest == cursor.get("launched_digest"):
-            # same bytes, but an older workbook of a convention may now be its newest, the one
-            # that counts (the reporting kit's rule): that changes the marts, so it gets one run
-            touched_winners = state.winner_changes(raw_dir, wh)
-            if touched_winners is None:  # no publication on record to compare with
-                cursor["touch_undecided"] = True
-                context.update_cursor(json.dumps(cursor))
-                return dg.SkipReason(
-                    "files touched but contents unchanged; whether the newest workbook of a "
-                    "convention changed is judged once a publication is on record"
-                )
-            if not touched_winners or touched_winners == cursor.get("launched_winners"):
-                context.update_cursor(json.dumps(cursor))
-                return dg.SkipReason("files touched but contents unchanged: no run")
-        else:
-            cursor.pop("touch_undecided", None)  # the run for the new contents covers it
 
     known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
