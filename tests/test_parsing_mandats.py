@@ -96,11 +96,15 @@ def test_blank_and_total_lines_not_counted(tmp_path):
             "",
             ";;;;;;;",
             "2017;M2;15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;20,00",
+            # the workbooks' total labels too (they were read, refused, and their amounts
+            # stated as payments not counted)
+            "Sous-total;;;;;;;30,00",
+            "Totaux;;;;;;;30,00",
             "Total;;;;;;;30,00",
         ],
     )
     r = parse(path)
-    assert (r.rows_read, r.rows_loaded) == (2, 2)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert [m["source_row"] for m in r.rows] == [2, 5]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from .models import MandatsResult, Rejet
 from .normalize import (
     ValeurInvalide,
+    is_total_label,
     normalize_label,
     parse_date,
     parse_french_amount,
@@ -189,7 +190,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             fields = fields + [""] * (width - len(fields))
         at = next(i for i, x in enumerate(fields) if x.strip())
         label = normalize_label(fields[at])
-        if (label == "total" or label.startswith("total ")) and all(
+        if is_total_label(label) and all(
             i == at or not fields[i].strip() for i in (cn, cc)
         ):
             # a Total line: nothing but its label (in whichever column comes first) carries a

@@ -30,6 +30,7 @@ __all__ = [
     "parse_oui_non",
     "parse_whole_number",
     "canonical_identifiant",
+    "is_total_label",
     "parse_identifiant",
     "parse_num_convention",
     "convention_in_name",
@@ -318,6 +319,16 @@ def parse_whole_number(value: object) -> int:
     if num < 0:
         raise ValeurInvalide("nombre entier positif ou nul attendu")
     return int(num)
+
+
+# a total line's label, once normalised: 'Total', 'TOTAL général', 'Totaux', 'Sous-total',
+# 'Sous total CER'… (operators' workbooks and the finance export alike)
+_TOTAL_WORDS = ("total", "totaux", "sous total", "sous totaux")
+
+
+def is_total_label(norm: str) -> bool:
+    """Whether a label already passed through :func:`normalize_label` names a total line."""
+    return any(norm == w or norm.startswith(w + " ") for w in _TOTAL_WORDS)
 
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -36,6 +36,7 @@ from .normalize import (
     canonical_identifiant,
     cell_to_text,
     hash_identifiant,
+    is_total_label,
     normalize_label,
     parse_date,
     parse_french_decimal,
@@ -223,17 +224,15 @@ def _label_key(text: str, table: dict[str, str]) -> str | None:
     return key
 
 
-# a total row's label: 'Total', 'TOTAL général', 'Totaux', 'Sous-total', 'Sous total CER'…
+# first characters a total row's label can start with (normalize.is_total_label), for a cheap test
 _TOTAL_START = frozenset("tTsS \t\u00a0\u202f")
-_TOTAL_WORDS = ("total", "totaux", "sous total", "sous totaux")
 
 
 def _is_total(text: str) -> bool:
     head = text.lstrip()[:1]
     if head not in ("t", "T", "s", "S"):
         return False
-    norm = normalize_label(text)
-    return any(norm == w or norm.startswith(w + " ") for w in _TOTAL_WORDS)
+    return is_total_label(normalize_label(text))
 
 
 class _FileRejected(Exception):
