@@ -49,13 +49,10 @@ WITH files AS (
     -- refused in two exports is one payment); a line of unknown amount only when its number has
     -- no refused line of known amount
     QUALIFY r.num_mandat IS NULL
-         OR (r.montant IS NOT NULL
-             AND row_number() OVER (PARTITION BY f.exercice, r.num_mandat, r.montant
-                                    ORDER BY r.source_file, r.row_number) = 1)
-         OR (r.montant IS NULL
-             AND count(r.montant) OVER (PARTITION BY f.exercice, r.num_mandat) = 0
-             AND row_number() OVER (PARTITION BY f.exercice, r.num_mandat
-                                    ORDER BY r.source_file, r.row_number) = 1)
+         OR (row_number() OVER (PARTITION BY f.exercice, r.num_mandat, r.montant
+                                ORDER BY r.source_file, r.row_number) = 1
+             AND (r.montant IS NOT NULL
+                  OR count(r.montant) OVER (PARTITION BY f.exercice, r.num_mandat) = 0))
 )
 """
 

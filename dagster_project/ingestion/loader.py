@@ -707,14 +707,18 @@ def ingest_exercice(
             c: f.file_name for c, f in winner_of.items() if f.source_file in refused_winners
         }
         # refused workbooks whose convention could not be read (unreadable file, malformed
-        # number) but whose name carries one: named as a hint in their mandates' refusal
+        # number) but whose name carries one: named as a hint in their mandates' refusal (a
+        # refused workbook whose convention was read is a candidate above: either its
+        # convention's winner, in refused_workbook, or older than a loaded one)
         named_in_refused: dict[str, str] = {}
         for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
-            if r["kind"] != KIND_OPERATEUR or r["status"] != "rejected":
-                continue
-            if r["num_convention"]:
-                refused_workbook.setdefault(r["num_convention"], r["file_name"])
-            elif (hint := convention_in_name(r["file_name"])) and hint[1] == exercice:
+            if (
+                r["kind"] == KIND_OPERATEUR
+                and r["status"] == "rejected"
+                and not r["num_convention"]
+                and (hint := convention_in_name(r["file_name"]))
+                and hint[1] == exercice
+            ):
                 named_in_refused.setdefault(hint[0], r["file_name"])
         conv_digest = digest_lines(
             [

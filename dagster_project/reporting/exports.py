@@ -131,15 +131,10 @@ def _format_colonne(col: str, type_: str) -> str:
 
 
 def _format_chiffre(indicateur: str) -> str:
-    """The key figures share one ``valeur`` column: each row gets its indicator's format (a
-    count of actions printed '220,00' reads as a measure, not a count)."""
-    if "montant" in indicateur:
-        return '#,##0.00 "€"'
-    if indicateur.endswith("_pct"):
-        return "0.00"
-    if indicateur == "etp":
-        return "#,##0.00"
-    return "#,##0"
+    """The key figures share one ``valeur`` column: each row gets the format its indicator would
+    have as a column of its own (a count of actions printed '220,00' reads as a measure, not a
+    count); every indicator is a count but the amounts, the ratios and ETP."""
+    return _format_colonne(indicateur, "DOUBLE" if indicateur == "etp" else "BIGINT")
 
 
 def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> Path:
@@ -179,14 +174,11 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> P
                     len(str(r[j])) * 1.15 for r in rows[:200] if r[j] is not None]
                 ws.set_column(j, j, min(max(10, max(sample) + 2), 60), fmt)
             by_row = table == "chiffres_cles" and {"indicateur", "valeur"} <= set(cols)
+            j_val, j_ind = (cols.index("valeur"), cols.index("indicateur")) if by_row else (-1, -1)
             for i, r in enumerate(rows, start=1):
-                fmts = col_fmts
-                if by_row:  # the value column's format follows the row's indicator
-                    fmts = list(col_fmts)
-                    fmts[cols.index("valeur")] = fmt_of(
-                        _format_chiffre(r[cols.index("indicateur")]))
                 for j, v in enumerate(r):
-                    f = fmts[j]
+                    # the value column's format follows the row's indicator
+                    f = fmt_of(_format_chiffre(r[j_ind])) if j == j_val else col_fmts[j]
                     if v is None:
                         continue
                     if isinstance(v, Decimal):
