@@ -141,8 +141,9 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
     """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
     metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
     warning may stand for weeks and must not hide what failed the run)."""
-    from dagster_project.sensors.alerts import observed, step_error
+    from dagster_project.sensors.alerts import check_description, observed, step_error
 
+    asset_graph = result.job_def.asset_layer.asset_graph
     errors, steps, warnings = [], [], []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -152,14 +153,17 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
                 error = ev_.severity.value == "ERROR"
                 md = {k: getattr(v, "value", v) for k, v in (ev_.metadata or {}).items()}
                 # observed vs expected as the alert says it; the raw metadata (durations,
-                # invocation ids) only for a check that follows none of the known conventions
-                shown = observed(md) or str(
-                    {k: v for k, v in md.items() if k not in ("data_docs",)} or ""
-                )
+                # invocation ids) only for a failed ERROR check that follows none of the known
+                # conventions (a warning: its count of failing rows at most)
+                shown = observed(md)
+                if error and metadata and not shown:
+                    shown = str({k: v for k, v in md.items() if k not in ("data_docs",)} or "")
+                elif error and not metadata:
+                    shown = ""
                 (errors if error else warnings).append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
-                    f"({ev_.severity.value}) a échoué : {ev_.description or ''}"
-                    + (f" {shown}" if metadata and shown and error else "")
+                    f"({ev_.severity.value}) a échoué : {check_description(ev_, asset_graph)}"
+                    + (f" ({shown})" if shown and not error else f" {shown}" if shown else "")
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = step_error(ev.event_specific_data.error)

@@ -362,3 +362,45 @@ def test_cli_lists_errors_then_failed_steps_then_warnings(shared_instance):
     assert "le navigateur a quitté" in lines[1] and "Error occurred" not in lines[1]
     assert lines[2].endswith("(WARN) a échoué : exercice 2019 : 2 paiement(s) refusé(s) "
                              "non compté(s)")
+
+
+@dg.asset_check(
+    asset=controle, blocking=False,
+    description="sortie(s) datée(s) après la fin de la convention : comptées en cours",
+)
+def regle_dbt():
+    # as dagster-dbt reports a dbt test: the description is the spec's, the result has none
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"dagster_dbt/failed_row_count": 3})
+
+
+MINI_SPEC = dg.Definitions(
+    assets=[controle, publication_refusee], asset_checks=[regle_dbt],
+    jobs=[dg.define_asset_job("mini_spec_job")],
+)
+
+
+def test_a_check_without_result_description_is_named_by_its_spec(tmp_path, monkeypatch,
+                                                                 shared_instance):
+    """dbt tests' evaluations carry no description: the CLI and the alert say what the check
+    means from its spec (a dbt test's `config.meta.description`), with its failing rows."""
+    from dagster_project.cli import check_failures
+
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "no_warehouse"))
+    result = MINI_SPEC.resolve_job_def("mini_spec_job").execute_in_process(
+        instance=shared_instance, raise_on_error=False
+    )
+    assert not result.success
+    [line] = [x for x in check_failures(result, metadata=False) if "regle_dbt" in x]
+    assert line.endswith("(WARN) a échoué : sortie(s) datée(s) après la fin de la convention : "
+                         "comptées en cours (observé 3 ligne(s) en échec / attendu 0)")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alerte_echec_run",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=shared_instance,
+        dagster_run=result.dagster_run,
+        repository_def=MINI_SPEC.get_repository_def(),
+    ).for_run_failure()
+    [check] = build_message(context)["failed_checks"]
+    assert check["description"].startswith("sortie(s) datée(s) après la fin")
+    assert check["observed_vs_expected"] == "observé 3 ligne(s) en échec / attendu 0"

@@ -375,6 +375,12 @@ def test_an_exit_after_the_conventions_end_is_still_accompanied(first_run: First
     finally:
         con.close()
     assert got == [(True, False, True, False)]
+    # and the run says so: a warning (published anyway), naming the rule
+    warn = first_run.stdout[first_run.stdout.index("Avertissements"):]
+    assert "int_participants__sorties_classees_sortie_apres_fin_de_convention" in warn
+    [line] = [x for x in warn.splitlines() if "sortie_apres_fin_de_convention" in x]
+    assert "(WARN) a échoué : sortie(s) datée(s) après la fin de la convention" in line
+    assert line.endswith("(observé 1 ligne(s) en échec / attendu 0)")
 
 
 def test_every_refusal_on_record(first_run: FirstRun):

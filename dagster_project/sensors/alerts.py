@@ -52,7 +52,19 @@ def observed(md: dict) -> str:
     return ""
 
 
-def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+def check_description(ev, asset_graph=None) -> str:
+    """What a failed check says: its evaluation's description, else its spec's. dbt tests need
+    the second: dagster-dbt puts a test's ``config.meta.description`` in its check spec, never
+    in its results (the warnings of the dbt project say what they mean there)."""
+    if ev.description or asset_graph is None:
+        return ev.description or ""
+    key = dg.AssetCheckKey(ev.asset_key, ev.check_name)
+    if key not in asset_graph.asset_check_keys:  # a check of another code version
+        return ""
+    return asset_graph.get_check_spec(key).description or ""
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str, asset_graph=None) -> list[dict]:
     out = []
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
@@ -67,7 +79,7 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
                 "check": f"{ev.asset_key.to_user_string()}:{ev.check_name}",
                 "severity": getattr(ev.severity, "value", str(ev.severity)),
                 "observed_vs_expected": observed(_md(ev.metadata)),
-                "description": (ev.description or "")[:300],
+                "description": check_description(ev, asset_graph)[:300],
             }
         )
     return out
@@ -138,7 +150,8 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     bounds = [t for t in (tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)) if t]
     exercices = tags.get("dagster/partition") or "-".join(dict.fromkeys(bounds)) or "?"
     trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name") or "manuel"
-    checks = failed_checks(context.instance, run.run_id)
+    repo = context.repository_def
+    checks = failed_checks(context.instance, run.run_id, repo.asset_graph if repo else None)
     steps = failed_steps(context)
     evaluated = controls_rebuilt(context.instance, run.run_id)
     controls = failed_controls() if evaluated else []
