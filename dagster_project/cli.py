@@ -141,7 +141,12 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
     """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
     metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
     warning may stand for weeks and must not hide what failed the run)."""
-    from dagster_project.sensors.alerts import check_description, observed, step_error
+    from dagster_project.sensors.alerts import (
+        check_description,
+        observed,
+        step_error,
+        step_error_text,
+    )
 
     asset_graph = result.job_def.asset_layer.asset_graph
     errors, steps, warnings = [], [], []
@@ -169,8 +174,7 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
             err = step_error(ev.event_specific_data.error)
             if err and "DagsterAssetCheckFailedError" in (err.cls_name or ""):
                 continue  # already reported through the check evaluation above
-            msg = (err.message or "").strip().splitlines()[:3] if err else []
-            steps.append(f"  étape {ev.step_key} en échec : {' '.join(msg)}")
+            steps.append(f"  étape {ev.step_key} en échec : {step_error_text(err, lines=3)}")
     return errors + steps + warnings
 
 
@@ -262,6 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.partitions import all_partitions_tags, sync_partitions
     from dagster_project.publication import sweep_orphans
     from dagster_project.resources import LOCK_HELD_ENV
+    from dagster_project.state import FORCE_TAG
 
     controls: list[str] = []
     try:
@@ -289,6 +294,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                     **all_partitions_tags(instance),
                     TAG_LAUNCHER: "cli", TAG_PID: str(os.getpid()),
                     TAG_HOST: socket.gethostname(), TAG_WAREHOUSE: str(wh),
+                    # the ingestion asset checks the state again: --force must reach it too
+                    **({FORCE_TAG: "1"} if args.force else {}),
                 },
                 run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
                 raise_on_error=False,

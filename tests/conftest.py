@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def pipeline_env(raw_dir: Path, warehouse_dir: Path, dagster_home: Path, **extra
 
 
 def run_pipeline(
-    raw_dir: Path, warehouse_dir: Path, dagster_home: Path, timeout: float = 600, **extra
+    raw_dir: Path, warehouse_dir: Path, dagster_home: Path, timeout: float = 600,
+    args: Sequence[str] = (), **extra
 ) -> RunOutcome:
-    """``bilan run`` in a subprocess, exactly as ``make run`` calls it."""
+    """``bilan run`` in a subprocess, exactly as ``make run`` calls it (plus ``args``)."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "dagster_project.cli", "run"],
+        [sys.executable, "-m", "dagster_project.cli", "run", *args],
         cwd=ROOT,
         env=pipeline_env(raw_dir, warehouse_dir, dagster_home, **extra),
         capture_output=True,

@@ -173,11 +173,13 @@ def test_snapshot_invariants(defs):
     assert got["sensors"]["alerte_echec_run"]["type"] == "RUN_STATUS"
 
 
-def test_io_steps_retry_and_publication_freshness(defs):
+def test_io_steps_pool_and_publication_freshness(defs):
     graph = defs.resolve_asset_graph()
     for key in (["raw", "manifest"], ["marts", "fct_actions"], ["analystes", "marts_publies"]):
         op = graph.assets_def_for_key(dg.AssetKey(key)).op
-        assert op.retry_policy is not None and op.retry_policy.max_retries >= 1, key
+        # no RetryPolicy: Dagster would retry an interrupted step (retries.py); these steps
+        # ask for their retries themselves (test below)
+        assert op.retry_policy is None, key
         assert op.pool == "warehouse_writer", key
     key = dg.AssetKey(["analystes", "marts_publies"])
     spec = next(s for s in defs.resolve_all_asset_specs() if s.key == key)
@@ -252,6 +254,8 @@ def test_dbt_data_failures_are_not_retried_but_lock_errors_are():
 
     from dagster_project.assets.dbt_errors import raise_unless_successful
 
+    context = SimpleNamespace(retry_number=1)
+
     def invocation(messages, returncode=1):
         return SimpleNamespace(
             is_successful=lambda: False,
@@ -260,15 +264,71 @@ def test_dbt_data_failures_are_not_retried_but_lock_errors_are():
             process=SimpleNamespace(returncode=returncode),
         )
 
-    # a failed test: Failure(allow_retries=False), so the RetryPolicy does not re-run dbt build
+    # a failed test: Failure(allow_retries=False)
     with pytest.raises(dg.Failure) as failure:
-        raise_unless_successful(invocation(["Failure in test fct_controles_publies_conformes (x)"]))
+        raise_unless_successful(
+            invocation(["Failure in test fct_controles_publies_conformes (x)"]), context)
     assert failure.value.allow_retries is False
     assert "fct_controles_publies_conformes" in failure.value.description
-    # transient: the DuckDB file still locked by another process, or dbt killed: retried
-    with pytest.raises(RuntimeError):
-        raise_unless_successful(invocation(["IO Error: Could not set lock on file bilan.duckdb"]))
-    with pytest.raises(RuntimeError):
-        raise_unless_successful(invocation([], returncode=-9))
+    # transient: the DuckDB file still locked by another process, or dbt killed: a retry, after
+    # 4 s on the second attempt (2 s, then doubled)
+    for transient in (invocation(["IO Error: Could not set lock on file bilan.duckdb"]),
+                      invocation([], returncode=-9)):
+        with pytest.raises(dg.RetryRequested) as retry:
+            raise_unless_successful(transient, context)
+        assert retry.value.max_retries == 2 and retry.value.seconds_to_wait == 4
+    # dbt stopped by SIGINT / SIGTERM (Ctrl-C, kill, Terminate in the UI): not retried
+    for sig in (2, 15):
+        with pytest.raises(dg.Failure) as stopped:
+            raise_unless_successful(invocation([], returncode=-sig), context)
+        assert stopped.value.allow_retries is False
+        assert "dbt interrompu" in stopped.value.description
     ok = SimpleNamespace(is_successful=lambda: True)
-    assert raise_unless_successful(ok) is None
+    assert raise_unless_successful(ok, context) is None
+
+
+def test_interrupted_steps_stop_the_run_transient_failures_are_retried():
+    """Why the warehouse steps have no RetryPolicy: with one, Dagster retries a step that was
+    interrupted (Ctrl-C, kill, Terminate in the UI), so a stopped run went on and published.
+    retries.py retries transient failures only (the warehouse held by another writer)."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    from dagster_project.assets.retries import retried_if_transient
+    from dagster_project.ingestion.warehouse import WarehouseBusy
+
+    @dg.asset
+    def busy_once(context):
+        with retried_if_transient(context):
+            if context.retry_number == 0:
+                raise WarehouseBusy("entrepôt tenu par un autre écrivain")
+        return context.retry_number
+
+    @dg.asset
+    def bug(context):
+        with retried_if_transient(context):
+            raise ValueError("not transient")
+
+    @dg.asset
+    def stopped(context):
+        with retried_if_transient(context):
+            raise DagsterExecutionInterruptedError()
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=2))
+    def stopped_with_policy():
+        raise DagsterExecutionInterruptedError()
+
+    def events(asset) -> list[str]:
+        seen = []
+        try:
+            res = dg.materialize([asset], raise_on_error=False)
+            seen = [e.event_type_value for e in res.all_events]
+        except DagsterExecutionInterruptedError:
+            seen.append("INTERRUPTED")
+        return [e for e in seen if e.startswith("STEP_") or e == "INTERRUPTED"]
+
+    assert events(busy_once) == ["STEP_START", "STEP_UP_FOR_RETRY", "STEP_RESTARTED",
+                                 "STEP_OUTPUT", "STEP_SUCCESS"]
+    assert events(bug) == ["STEP_START", "STEP_FAILURE"]
+    assert events(stopped) == ["STEP_START", "STEP_FAILURE"]
+    # what a RetryPolicy does with the same interruption (Dagster's own rule)
+    assert events(stopped_with_policy).count("STEP_UP_FOR_RETRY") == 2

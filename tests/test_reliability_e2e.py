@@ -617,6 +617,19 @@ def test_killed_runs_leave_marts_intact_and_next_run_rebuilds_the_same(first_run
     time.sleep(5)
     run.kill()
     intact("killed during dbt build")
+    # (before the publication's kill: each run sweeps what a killed one left)
+    # Ctrl-C (SIGINT to the process group) during dbt: the run stops there, not retried
+    # (assets/retries.py), nothing published, a non-zero exit saying why
+    run = launch(base, "intdbt", *FORCE)
+    wait_for(run, "dbt", lambda: "Running dbt command" in run.err.read_text())
+    time.sleep(2)
+    os.killpg(run.proc.pid, signal.SIGINT)
+    rc, out, err = run.wait(timeout=300)
+    assert rc == 1, out + err[-3000:]
+    assert "rien n'a été publié" in err, err[-3000:]
+    assert "étape bilan_dbt_assets en échec : interrompue (Ctrl-C" in err, err[-3000:]
+    assert "requested a retry" not in err and "Publié" not in out
+    intact("interrupted during dbt build")
     run = launch(base, "killpub", *FORCE, BILAN_TEST_PUBLISH_PAUSE_S="900")
     wait_for(run, "publication", lambda: list(wh.glob(".marts-*.tmp.duckdb")))
     time.sleep(0.5)

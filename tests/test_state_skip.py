@@ -272,3 +272,45 @@ def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
     assert "bilan_dbt_assets" in out.split("SKIPPED")[1].split("\n")[0]
     assert "analystes__marts_publies" in out.split("SKIPPED")[1].split("\n")[0]
     assert out.split("DONE")[1].split("\n")[0].strip() == "['raw_tables']"
+
+
+@pytest.mark.slow
+def test_force_runs_the_whole_job_even_when_nothing_changed(run_2017, tmp_path):
+    """`bilan run --force` reaches the ingestion asset (which checks the state again): the job
+    runs and republishes, though nothing changed."""
+    raw, wh, home = copy_run(run_2017, tmp_path)
+    marts_before = (wh / "marts.duckdb").stat().st_mtime_ns
+    forced = run_pipeline(raw, wh, home, args=["--force"])
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert "rien n'a changé" not in forced.stdout + forced.stderr
+    assert "Publié" in forced.stdout
+    assert (wh / "marts.duckdb").stat().st_mtime_ns != marts_before
+    # and the state is recorded again: the next plain run skips
+    again = run_pipeline(raw, wh, home)
+    assert again.returncode == 0 and "rien n'a changé" in again.stdout, again.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path):
+    """An exercise folder that goes away leaves its partition in Dagster (nothing removes it):
+    the run that empties it records a state over the folders left, so later runs skip again."""
+    raw, wh, home = copy_run(run_2017, tmp_path)
+    (raw / "2018").mkdir()
+    (raw / "2018" / "lisez-moi.txt").write_text("dossier créé par erreur\n")
+    with_2018 = run_pipeline(raw, wh, home)
+    assert with_2018.returncode == 0, with_2018.stderr[-3000:]
+    assert "exercices 2017, 2018" in with_2018.stdout
+    shutil.rmtree(raw / "2018")
+    emptied = run_pipeline(raw, wh, home)  # partition 2018 still known: the run covers it
+    assert emptied.returncode == 0, emptied.stderr[-3000:]
+    assert "rien n'a changé" not in emptied.stdout
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    left = con.execute("SELECT count(*) FROM raw.manifest WHERE exercice = 2018").fetchone()[0]
+    con.close()
+    assert left == 0  # its rows went with the folder
+    assert (wh / state.STATE_FILE).exists()
+    again = run_pipeline(raw, wh, home)
+    assert again.returncode == 0 and "rien n'a changé" in again.stdout, again.stdout[-2000:]
+    # as the ingestion asset asks it for a run over every partition (schedule, sensor)
+    assert state.check_unchanged(raw, wh, [2017, 2018]).unchanged
+    assert not state.check_unchanged(raw, wh, [2018]).unchanged  # 2017 is not in that run

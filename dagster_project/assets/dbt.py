@@ -24,7 +24,6 @@ from packaging import version
 
 from dagster_project import settings, state
 from dagster_project.assets.dbt_errors import raise_unless_successful
-from dagster_project.assets.ingestion import IO_RETRY
 from dagster_project.checks.gx_suites import import_in_background
 from dagster_project.dbt_manifest import ensure_manifest
 
@@ -54,7 +53,6 @@ TRANSLATOR = BilanDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_ass
     project=DBT_PROJECT,
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse_writer",
-    retry_policy=IO_RETRY,
 )
 def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """``dbt build``: seeds, staging, intermediate, marts and their tests, in dependency order."""
@@ -67,7 +65,8 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         import_in_background()
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
-    raise_unless_successful(invocation)  # data failures are not retried (dbt_errors.py)
+    # retried only when transient; data failures and interruptions are not (dbt_errors.py)
+    raise_unless_successful(invocation, context)
 
 
 def _runs_gx_checks(context: dg.AssetExecutionContext) -> bool:

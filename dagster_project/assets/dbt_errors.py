@@ -1,15 +1,24 @@
 """Which dbt failures deserve a retry.
 
-The dbt step has a RetryPolicy for transient trouble (the DuckDB file still locked by another
-process, dbt killed). A failed dbt *test* or a model error on the data is not transient: retrying
-it would only run ``dbt build`` two more times (minutes) before the same failure and delay the
-alert. So a failed invocation is re-raised as is (retried) only when its errors look transient,
-and as ``dg.Failure(allow_retries=False)`` otherwise.
+The dbt step retries transient trouble (the DuckDB file still locked by another process, dbt
+killed, e.g. by the out-of-memory killer): see retries.py. A failed dbt *test* or a model error on
+the data is not transient: retrying it would only run ``dbt build`` two more times (minutes)
+before the same failure and delay the alert. Nor is an interruption: dbt stopped by SIGINT or
+SIGTERM is somebody stopping the run (Ctrl-C, ``kill``, *Terminate* in the UI: Dagster forwards
+it to dbt as SIGINT); retried, the run would go on and publish. So a failed invocation asks for a
+retry only when its errors look transient, and raises ``dg.Failure(allow_retries=False)``
+otherwise.
 """
 
 from __future__ import annotations
 
+import signal
+
 import dagster as dg
+
+from dagster_project.assets.retries import retry_request
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
 TRANSIENT_MARKERS = (
     "could not set lock",
@@ -19,24 +28,42 @@ TRANSIENT_MARKERS = (
 )
 
 
+def interrupted(returncode: int | None) -> bool:
+    """dbt ended by SIGINT or SIGTERM: somebody stopped the run."""
+    return returncode is not None and -returncode in INTERRUPTS
+
+
 def is_transient(messages: list[str], returncode: int | None) -> bool:
-    if returncode is not None and returncode < 0:  # killed by a signal
+    if interrupted(returncode):
+        return False
+    if returncode is not None and returncode < 0:  # killed by another signal
         return True
     text = "\n".join(messages).lower()
     return any(marker in text for marker in TRANSIENT_MARKERS)
 
 
-def raise_unless_successful(invocation) -> None:
+def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> None:
     """After ``invocation.stream()`` (dbt.cli(..., raise_on_error=False)): raise on failure."""
     if invocation.is_successful():
         return
     error = invocation.get_error()
     messages = list(getattr(invocation, "_error_messages", []) or [])
-    if is_transient(messages, invocation.process.returncode):
-        raise error
+    returncode = invocation.process.returncode
+    if is_transient(messages, returncode):
+        raise retry_request(context) from error
+    if interrupted(returncode):
+        raise dg.Failure(
+            description=(
+                f"dbt interrompu ({signal.Signals(-returncode).name}) : run arrêté, "
+                "sans nouvel essai ni publication"
+            ),
+            metadata={"dbt_exit_code": returncode},
+            allow_retries=False,
+        )
     raise dg.Failure(
         description=(
-            "dbt build failed on the data (failed tests or model errors; not retried): "
+            "dbt build en échec sur les données (tests en échec ou erreurs de modèle ; "
+            "pas de nouvel essai) : "
             + "; ".join(m.strip().splitlines()[0] for m in messages[:5] if m.strip())
         )[:2000],
         metadata={"dbt_errors": len(messages), "dbt_exit_code": invocation.process.returncode},

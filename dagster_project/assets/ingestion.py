@@ -9,6 +9,7 @@ run covers every exercise in one step while a data engineer can re-run just one.
 import dagster as dg
 
 from dagster_project import state
+from dagster_project.assets.retries import retried_if_transient
 from dagster_project.ingestion.discovery import discover_exercices
 from dagster_project.ingestion.loader import (
     IngestSummary,
@@ -28,9 +29,6 @@ RAW_TABLES = {
     "rejets": "Every refused file or row: file, sheet, row, column, value (no identifier), reason.",
 }
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
-
-IO_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
-
 
 def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataValue]:
     total = {
@@ -73,35 +71,25 @@ def _run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
     return run is None or run.status == dg.DagsterRunStatus.SUCCESS
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key, description=RAW_TABLES[name], group_name="ingestion",
-            partitions_def=EXERCICE_PARTITIONS, kinds={"python", "duckdb"},
-            # not materialized when nothing changed since the last publication: dbt, the checks
-            # and the publication downstream are then skipped (see dagster_project/state.py)
-            skippable=True,
-        )
-        for name, key in RAW_KEYS.items()
-    ],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="warehouse_writer",
-    retry_policy=IO_RETRY,
-    can_subset=False,
-)
-def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Parse new and changed files of each selected exercise and load them, conserving rows."""
+def _ingest(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> tuple[list[IngestSummary], dict[str, int]] | None:
+    """The load of the run's exercises under the writer lock; None when nothing changed."""
     exercices = sorted(int(k) for k in context.partition_keys)
     summaries = []
     with warehouse.writer(holder=f"dagster run {context.run.run_id}") as con:
-        verdict = state.check_unchanged(warehouse.raw_path(), warehouse.dir_path(), exercices)
+        forced = context.run.tags.get(state.FORCE_TAG) == "1"
+        verdict = (
+            state.Verdict(False, "run forcé") if forced
+            else state.check_unchanged(warehouse.raw_path(), warehouse.dir_path(), exercices)
+        )
         if verdict.unchanged and _run_succeeded(context.instance, verdict.run_id):
             context.log.info(
                 f"rien n'a changé depuis la publication du run {verdict.run_id} "
                 f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "
                 "contrôles et publication sautés"
             )
-            return
+            return None
         state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
         for exercice in exercices:
             summaries.append(
@@ -118,13 +106,42 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             ).fetchone()[0]
             for name in RAW_TABLES
         }
-        # what was loaded, for the publication to record (only when every exercise was loaded)
-        complete = exercices == discover_exercices(warehouse.raw_path())
+        # what was loaded, for the publication to record: only when every exercise folder was
+        # loaded. A partition whose folder was removed was emptied above: in no digest (the
+        # state check reads the folders), so that it does not make every later run a rebuild.
+        present = set(discover_exercices(warehouse.raw_path()))
         digest = (
-            state.state_digest({s.exercice: s.input_sha256 for s in summaries})
-            if complete else None
+            state.state_digest(
+                {s.exercice: s.input_sha256 for s in summaries if s.exercice in present}
+            )
+            if present <= set(exercices) else None
         )
         state.store_pending(con, context.run.run_id, digest, exercices)
+    return summaries, row_counts
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key, description=RAW_TABLES[name], group_name="ingestion",
+            partitions_def=EXERCICE_PARTITIONS, kinds={"python", "duckdb"},
+            # not materialized when nothing changed since the last publication: dbt, the checks
+            # and the publication downstream are then skipped (see dagster_project/state.py)
+            skippable=True,
+        )
+        for name, key in RAW_KEYS.items()
+    ],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="warehouse_writer",
+    can_subset=False,
+)
+def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Parse new and changed files of each selected exercise and load them, conserving rows."""
+    with retried_if_transient(context):  # a warehouse held by another writer: retried
+        loaded = _ingest(context, warehouse)
+    if loaded is None:  # nothing changed since the last publication
+        return
+    summaries, row_counts = loaded
     context.log.info(
         "; ".join(
             f"{s.exercice}: {s.files_loaded} chargé(s), {s.files_rejected} refusé(s), "

@@ -23,7 +23,7 @@ import duckdb
 
 from dagster_project import state
 from dagster_project.assets.dbt import bilan_dbt_assets
-from dagster_project.assets.ingestion import IO_RETRY
+from dagster_project.assets.retries import retried_if_transient
 from dagster_project.checks.conservation import manifest_conservation
 from dagster_project.checks.publication_gate import SHOWN, blocking_check_keys, unverified_checks
 from dagster_project.checks.quality import GX_CHECKS
@@ -116,7 +116,6 @@ def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataVal
     group_name="publication",
     kinds={"duckdb"},
     pool="warehouse_writer",
-    retry_policy=IO_RETRY,
     description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions "
     "(aggregates only), replaced atomically; only when every control total is ok and every "
     "blocking check upstream passed on the current data.",
@@ -125,7 +124,10 @@ def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataVal
     ),
 )
 def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    with warehouse.writer(holder=f"dagster run {context.run.run_id} (publication)") as con:
+    with (
+        retried_if_transient(context),  # a warehouse held by another writer: retried
+        warehouse.writer(holder=f"dagster run {context.run.run_id} (publication)") as con,
+    ):
         refuse_unless_verified(context, con)  # before any copy: the old file stays as it is
         md = controls_metadata(con)
         try:

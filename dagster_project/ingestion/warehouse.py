@@ -93,7 +93,8 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def _is_lock_error(exc: BaseException) -> bool:
+def is_lock_error(exc: BaseException) -> bool:
+    """DuckDB could not lock the file: another process holds it (transient)."""
     text = str(exc).lower()
     return "could not set lock" in text or "conflicting lock" in text or "lock on file" in text
 
@@ -110,7 +111,7 @@ def connect(path: Path, *, read_only: bool = False, attempts: int = 6) -> duckdb
                         os.chmod(p, 0o600)
             return con
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc) or attempt == attempts - 1:
+            if not is_lock_error(exc) or attempt == attempts - 1:
                 raise
             time.sleep(delay)
             delay *= 2

@@ -95,12 +95,23 @@ def step_error(err):
     return err
 
 
+INTERRUPTED = ("interrompue (Ctrl-C, kill ou Terminate dans l'UI) : run arrêté, "
+               "sans nouvel essai")
+
+
+def step_error_text(err, lines: int = 2) -> str:
+    """A failed step's error in a line: an interruption said as such (not its class name)."""
+    if err is not None and err.cls_name in ("DagsterExecutionInterruptedError",
+                                            "KeyboardInterrupt"):
+        return INTERRUPTED
+    return " ".join((err.message or "").strip().splitlines()[:lines]) if err else ""
+
+
 def failed_steps(context: dg.RunFailureSensorContext) -> list[dict]:
     out = []
     for event in context.get_step_failure_events():
         err = step_error(event.event_specific_data.error if event.event_specific_data else None)
-        first = (err.message or "").strip().splitlines()[:2] if err else []
-        out.append({"step": event.step_key, "error": " ".join(first)[:300]})
+        out.append({"step": event.step_key, "error": step_error_text(err)[:300]})
     return out
 
 
