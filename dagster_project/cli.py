@@ -86,8 +86,25 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
     return reaped
 
 
+STATUTS = {"loaded": "chargés", "rejected": "refusés", "ignored": "ignorés",
+           "replaced": "remplacés"}
+LISTED = 10  # files named per list below; the rest are counted (raw.manifest has them all)
+
+
+def _named(lines: list[str], title: str, rows: list[tuple]) -> None:
+    """``title`` then one line per (file, detail), the first :data:`LISTED` of them; the file
+    as its path under the raw dir (``2017/operateurs/x.xlsx``: two files may share a name)."""
+    if not rows:
+        return
+    lines.append(title)
+    lines += [f"    {path}" + (f" : {detail}" if detail else "") for path, detail in rows[:LISTED]]
+    if len(rows) > LISTED:
+        lines.append(f"    … et {len(rows) - LISTED} autre(s) (raw.manifest)")
+
+
 def load_summary(con, run_id: str | None = None) -> list[str]:
-    """What the warehouse holds, per exercise and fate; the files this run found removed from
+    """What the warehouse holds, per exercise and fate; the files ignored or replaced (a report in
+    the wrong place or format is named, not only counted); the files this run found removed from
     the folder (gone from raw.manifest, on record in raw.manifest_history); the first refusals."""
     lines = []
     files = {"loaded": 0, "rejected": 0, "ignored": 0, "replaced": 0}
@@ -96,8 +113,8 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         "SELECT exercice, status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
         "FROM raw.manifest GROUP BY ALL ORDER BY 1, 2"
     ).fetchall():
-        lines.append(f"  {ex} {status:<9} {n:>5} fichier(s)  lignes lues {rr:>8}  chargées {rl:>8}"
-                     f"  refusées {rj:>6}")
+        lines.append(f"  {ex} {STATUTS.get(status, status):<9} {n:>5} fichier(s)  lignes lues "
+                     f"{rr:>8}  chargées {rl:>8}  refusées {rj:>6}")
         files[status] = files.get(status, 0) + n
         rows_loaded += rl or 0
         rows_rejected += rj or 0
@@ -106,16 +123,19 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         f"{files['ignored']} ignoré(s), {files['replaced']} remplacé(s) ; "
         f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
     )
+    for status, title in (("ignored", "ignoré(s), pas lus comme rapports"),
+                          ("replaced", "remplacé(s) par un classeur plus récent")):
+        rows = con.execute(
+            "SELECT source_file, detail FROM raw.manifest WHERE status = ? ORDER BY ALL",
+            [status]
+        ).fetchall()
+        _named(lines, f"  {title} : {len(rows)} fichier(s) :", rows)
     removed = con.execute(
-        "SELECT exercice, file_name FROM raw.manifest_history WHERE status = 'removed' "
+        "SELECT source_file, NULL FROM raw.manifest_history WHERE status = 'removed' "
         "AND run_id = ? ORDER BY ALL", [run_id]
     ).fetchall() if run_id else []
-    if removed:
-        lines.append(f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
-                     "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :")
-        lines += [f"    {ex} {name}" for ex, name in removed[:10]]
-        if len(removed) > 10:
-            lines.append(f"    … et {len(removed) - 10} autre(s) (raw.manifest_history)")
+    _named(lines, f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
+                  "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed)
     reasons = con.execute(
         "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "

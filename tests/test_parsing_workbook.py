@@ -535,6 +535,13 @@ def test_invalid_action(tmp_path, fmt, overrides, drop, column, fragment):
     r = parse(build(tmp_path, fmt, sheets), idents=("P1",))
     rej = assert_file_rejected(r, fragment, rows=3)  # Action + 1 participant + 1 CER, all rejected
     assert rej.column_name == column and rej.sheet == "Action"
+    # the row of the label at fault, when there is one, in the reason (the file is refused
+    # whole: no row_number)
+    at = [i + 1 for i, row in enumerate(sheets["Action"]) if row and row[0] == column]
+    if at:
+        assert rej.reason.endswith(f"(ligne {at[0]})"), rej.reason
+    else:
+        assert "(ligne" not in rej.reason, rej.reason
 
 
 def test_action_label_without_value(tmp_path, fmt):
@@ -579,6 +586,19 @@ def test_participants_missing_column(tmp_path, fmt, missing):
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("P1",))
     rej = assert_file_rejected(r, f"« {missing} »", rows=3)
     assert rej.sheet == "Participants" and rej.column_name == missing
+    assert rej.reason.endswith("(ligne 2)"), rej.reason  # the header row read
+
+
+def test_missing_column_quotes_the_headers_not_recognised(tmp_path, fmt):
+    """'Entrée le' for 'Date d'entrée': the refusal names the header row and quotes what it did
+    not recognise, so the operator sees which label to rename."""
+    header = ["Identifiant", "Entrée le", "Date de sortie", "Motif de sortie"]
+    rows = [["Titre"], [], header, ["P1", D(2017, 1, 1), None, None]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1",))
+    rej = assert_file_rejected(r, "« Date d'entrée » introuvable", rows=2)
+    assert "en-têtes non reconnus ligne 3 : « Entrée le »" in rej.reason, rej.reason
+    assert rej.reason.endswith("(ligne 3)"), rej.reason
 
 
 def test_sheet_without_exit_columns_is_read(tmp_path, fmt):

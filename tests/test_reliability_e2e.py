@@ -438,6 +438,15 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
             f"{files['ignored']} ignoré(s), 0 remplacé(s) ; lignes {rows_loaded} chargée(s), "
             f"{rows_rejected} refusée(s)") in out
     assert "premiers refus" in out
+    # the files not read as reports are named, with why (not only counted)
+    con = first_run.con()
+    ignored = con.execute("SELECT source_file, detail FROM raw.manifest "
+                          "WHERE status = 'ignored' ORDER BY 1").fetchall()
+    con.close()
+    assert ignored and f"ignoré(s), pas lus comme rapports : {len(ignored)} fichier(s)" in out
+    for path, detail in ignored[:10]:
+        assert f"    {path} : {detail}" in out, (path, out[-3000:])
+    assert f"  {EX} chargés " in out  # statuses in French
     con = first_run.con()
     first_file = con.execute("SELECT file_name FROM raw.rejets "
                              "ORDER BY exercice, file_name, row_number NULLS FIRST").fetchone()[0]

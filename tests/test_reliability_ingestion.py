@@ -921,7 +921,7 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
 
     said = load_summary(con, "r2")
     assert any("retiré(s) du dossier" in line and "2 fichier(s)" in line for line in said)
-    assert f"    {EX} b.ods" in said and f"    {EX} notes.txt" in said
+    assert f"    {EX}/operateurs/b.ods" in said and f"    {EX}/operateurs/notes.txt" in said
     assert not any("b.ods" in line for line in load_summary(con, "r3"))
     # its mandate now has no workbook: refused, on record
     rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])

@@ -245,12 +245,14 @@ class _FileRejected(Exception):
         sheet: str | None = None,
         column: str | None = None,
         value: str | None = None,
+        row: int | None = None,
     ):
         super().__init__(reason)
         self.reason = reason
         self.sheet = sheet
         self.column = column
         self.value = value
+        self.row = row  # the spreadsheet row (1-based) of the cell at fault, when there is one
         self.num: str | None = None
 
 
@@ -360,8 +362,13 @@ def _parse_action(
     grid: list[list], sheet: str, exercice: int, nomen: Nomenclature
 ) -> tuple[dict, Thematique]:
     found = _scan_action(grid)
-    problems: list[tuple[str, str | None, str]] = []  # (column, value, reason)
+    # (column, value, reason, row of the label: 1-based, None when the label is absent)
+    problems: list[tuple[str, str | None, str, int | None]] = []
     out: dict[str, object] = {}
+
+    def row_of(field_name: str) -> int | None:
+        f = found.get(field_name)
+        return None if f is None else f.row + 1
 
     def get(field_name: str, required: bool) -> object | None:
         f = found.get(field_name)
@@ -369,7 +376,8 @@ def _parse_action(
             if required:
                 what = "absente" if f is None else "sans valeur"
                 problems.append(
-                    (_label(field_name), None, f"rubrique « {_label(field_name)} » {what}")
+                    (_label(field_name), None, f"rubrique « {_label(field_name)} » {what}",
+                     row_of(field_name))
                 )
             return None
         return f.value
@@ -381,7 +389,7 @@ def _parse_action(
             msg = str(exc)
             if not normalize_label(msg).startswith(normalize_label(_label(field_name))):
                 msg = f"{_label(field_name)} : {msg}"
-            problems.append((_label(field_name), cell_to_text(value), msg))
+            problems.append((_label(field_name), cell_to_text(value), msg, row_of(field_name)))
             return None
 
     num = None
@@ -397,10 +405,11 @@ def _parse_action(
                         text,
                         f"N° convention d'un autre exercice ({year}) "
                         f"que celui du dossier ({exercice})",
+                        row_of("num_convention"),
                     )
                 )
         except ValeurInvalide as exc:
-            problems.append((_label("num_convention"), text, str(exc)))
+            problems.append((_label("num_convention"), text, str(exc), row_of("num_convention")))
     out["num_convention"] = num
 
     for field_name in ("operateur", "intitule"):
@@ -408,7 +417,8 @@ def _parse_action(
         text = None if raw is None else cell_to_text(raw).strip()
         if raw is not None and not text:
             problems.append(
-                (_label(field_name), None, f"rubrique « {_label(field_name)} » sans valeur")
+                (_label(field_name), None, f"rubrique « {_label(field_name)} » sans valeur",
+                 row_of(field_name))
             )
         out[field_name] = text or None
 
@@ -425,6 +435,7 @@ def _parse_action(
                     _label("code_thematique"),
                     cell_to_text(raw),
                     "code thématique inconnu (absent de thematiques.csv)",
+                    row_of("code_thematique"),
                 )
             )
     out["code_thematique"] = them.code if them else None
@@ -438,13 +449,15 @@ def _parse_action(
                 _label("date_fin"),
                 cell_to_text(out["date_fin"]),
                 "date de fin antérieure à la date de début",
+                row_of("date_fin"),
             )
         )
 
     raw = get("etp", True)
     etp = None if raw is None else check("etp", parse_french_decimal, raw)
     if etp is not None and etp < 0:  # type: ignore[operator]
-        problems.append((_label("etp"), cell_to_text(raw), "ETP mobilisés négatif"))
+        problems.append((_label("etp"), cell_to_text(raw), "ETP mobilisés négatif",
+                         row_of("etp")))
         etp = None
     out["etp"] = etp
 
@@ -462,9 +475,9 @@ def _parse_action(
             out[field_name] = None if raw is None else check(field_name, parse_whole_number, raw)
 
     if problems:
-        column, value, _ = problems[0]
+        column, value, _, row = problems[0]
         exc = _FileRejected(
-            "; ".join(p[2] for p in problems), sheet=sheet, column=column, value=value
+            "; ".join(p[2] for p in problems), sheet=sheet, column=column, value=value, row=row
         )
         exc.num = num if num is not None and num[4:8] == str(exercice) else None
         raise exc
@@ -604,15 +617,31 @@ def _count_rows(
     return n
 
 
-def _missing_columns_reason(sheet: str, fields, required, cols: dict[str, int]) -> tuple[str, str]:
+def _missing_columns_reason(
+    sheet: str, fields, required, cols: dict[str, int], grid: list[list], best: int | None,
+    keys: dict[str, str],
+) -> tuple[str, str, int | None]:
+    """(reason, first missing column, row of the likeliest header) for a sheet whose header
+    lacks required columns; the reason quotes that row's labels that match no field (often the
+    missing column under another name: 'Entrée le' for 'Date d'entrée')."""
     missing = [fields[k][0] for k in required if k not in cols]
     names = ", ".join(f"« {m} »" for m in missing)
     plural = "s" if len(missing) > 1 else ""
-    return (
+    reason = (
         f"feuille {sheet} : colonne{plural} obligatoire{plural} {names} introuvable{plural} "
-        f"(ligne d'en-tête attendue dans les {HEADER_SEARCH_ROWS} premières lignes)",
-        missing[0],
+        f"(ligne d'en-tête attendue dans les {HEADER_SEARCH_ROWS} premières lignes)"
     )
+    if best is None:
+        return reason, missing[0], None
+    unknown = [
+        cell.strip() for cell in grid[best]
+        if type(cell) is str and cell.strip() and _label_key(cell, keys) is None
+    ]
+    if unknown:
+        reason += f" ; en-têtes non reconnus ligne {best + 1} : " + ", ".join(
+            f"« {u} »" for u in unknown[:5]
+        )
+    return reason, missing[0], best + 1
 
 
 @dataclass(slots=True)
@@ -620,7 +649,8 @@ class _TableResult:
     rows: list[tuple]  # models.PARTICIPANT_ROW_FIELDS / CER_ROW_FIELDS
     rejets: list[Rejet]
     rows_read: int
-    header_error: tuple[str, str] | None = None  # (reason, column)
+    # (reason, column, row of the header read: 1-based, None when no row looked like one)
+    header_error: tuple[str, str, int | None] | None = None
     # identifiers of the refused rows whose identifier could be read (see _mask_identifiers)
     refused_ids: set[str] = field(default_factory=set)
 
@@ -690,7 +720,8 @@ def _parse_participants(
     if header is None:
         n = _count_rows(grid, best, best_cols, ("date_entree", "date_sortie"))
         reason = _missing_columns_reason(
-            sheet, _PARTICIPANT_FIELDS, _PARTICIPANT_REQUIRED, best_cols
+            sheet, _PARTICIPANT_FIELDS, _PARTICIPANT_REQUIRED, best_cols, grid, best,
+            _PARTICIPANT_KEYS,
         )
         return _TableResult([], [], n, reason)
     problem = _header_problem(
@@ -698,7 +729,9 @@ def _parse_participants(
     )
     if problem is not None:
         n = _count_rows(grid, header, cols, ("date_entree", "date_sortie"))
-        return _TableResult([], [], n, (f"feuille {sheet} : {problem[0]}", problem[1]))
+        return _TableResult(
+            [], [], n, (f"feuille {sheet} : {problem[0]}", problem[1], header + 1)
+        )
     ci, cde = (cols[k] for k in _PARTICIPANT_REQUIRED)
     cds, cm = cols.get("date_sortie"), cols.get("motif_sortie")
     cmp_ = cols.get("mise_en_parcours")
@@ -862,12 +895,16 @@ def _parse_cer(
     header, cols, best, best_cols = _find_header(grid, _CER_KEYS, _CER_REQUIRED)
     if header is None:
         n = _count_rows(grid, best, best_cols, ("date_signature",))
-        reason = _missing_columns_reason(sheet, _CER_FIELDS, _CER_REQUIRED, best_cols)
+        reason = _missing_columns_reason(
+            sheet, _CER_FIELDS, _CER_REQUIRED, best_cols, grid, best, _CER_KEYS
+        )
         return _TableResult([], [], n, reason)
     problem = _header_problem(grid, header, _CER_KEYS, _CER_FIELDS, ())
     if problem is not None:
         n = _count_rows(grid, header, cols, ("date_signature",))
-        return _TableResult([], [], n, (f"feuille {sheet} : {problem[0]}", problem[1]))
+        return _TableResult(
+            [], [], n, (f"feuille {sheet} : {problem[0]}", problem[1], header + 1)
+        )
     ci, cs, ca = (cols[k] for k in _CER_REQUIRED)
     oui_non = OUI_NON_FAST
     date_t, str_t = _DATE, str
@@ -979,6 +1016,7 @@ def _rejected(
     value: str | None = None,
     *,
     exercice: int = 0,
+    row: int | None = None,
 ) -> CompactWorkbook:
     return CompactWorkbook(
         exercice=exercice,
@@ -988,7 +1026,10 @@ def _rejected(
         participants=[],
         cer_sheet=None,
         cer=[],
-        rejets=[Rejet(sheet, None, column, value, reason)],
+        # the whole file is refused: no row_number (models.Rejet); the cell at fault, when
+        # there is one, is named in the reason
+        rejets=[Rejet(sheet, None, column, value,
+                      reason if row is None else f"{reason} (ligne {row})")],
         rows_read=rows_read,
         rows_loaded=0,
         rows_rejected=rows_read,
@@ -1053,7 +1094,8 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             except _FileRejected:
                 pass
             return _rejected(
-                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice,
+                row=exc.row,
             )
 
         num = action["num_convention"]
@@ -1084,14 +1126,15 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         except _FileRejected as exc:
             n = 1 + sum(t.rows_read for _, t in tables)
             return _rejected(
-                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice,
+                row=exc.row,
             )
         for kind, t in tables:
             if t.header_error is not None:
                 n = 1 + sum(tt.rows_read for _, tt in tables)
                 sheet = part_sheet if kind == "participants" else cer_sheet
-                reason, column = t.header_error
-                return _rejected(reason, n, num, sheet, column, None, exercice=exercice)
+                reason, column, row = t.header_error
+                return _rejected(reason, n, num, sheet, column, None, exercice=exercice, row=row)
 
     participants: list[tuple] = []
     cer: list[tuple] = []
