@@ -147,6 +147,44 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
     return lines
 
 
+# columns of a failed dbt test's rows that say where it fails; never an identifier
+WHERE_COLUMNS = ("source_file", "source_sheet", "source_row", "num_convention", "num_mandat",
+                 "perimetre", "indicateur", "code_thematique")
+AUDIT_SCHEMA = "dbt_test__audit"  # dbt_project.yml: store_failures_as view
+
+
+def failed_check_names(result) -> list[str]:
+    """The checks of the run that failed (dbt tests among them, by their test name)."""
+    names = []
+    for ev in result.all_events:
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = getattr(ev.event_specific_data, "evaluation", ev.event_specific_data)
+            if not data.passed:
+                names.append(data.check_name)
+    return names
+
+
+def failing_rows(con, names: list[str], limit: int = 3) -> dict[str, list[str]]:
+    """Where each failed dbt test fails: its first rows (the view dbt stores them in), shown by
+    their lineage columns (:data:`WHERE_COLUMNS`) only. Tests whose rows carry none (an
+    aggregate, a count) are left out: their check already says observed vs expected."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        cols = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+            "AND table_name = ? ORDER BY ordinal_position", [AUDIT_SCHEMA, name]).fetchall()]
+        shown = [c for c in WHERE_COLUMNS if c in cols]
+        if not shown:
+            continue
+        rows = con.execute(
+            f'SELECT DISTINCT {", ".join(shown)} FROM {AUDIT_SCHEMA}."{name}" '
+            f"ORDER BY ALL LIMIT {int(limit)}"
+        ).fetchall()
+        out[name] = [", ".join(f"{c} {v}" for c, v in zip(shown, r, strict=True) if v is not None)
+                     for r in rows]
+    return out
+
+
 def failed_controls(con) -> list[str]:
     from dagster_project.publication import control_line, failed_control_rows
 
@@ -157,10 +195,13 @@ def failed_controls(con) -> list[str]:
     return [f"  {control_line(r)}" for r in rows]
 
 
-def check_failures(result, *, metadata: bool = True) -> list[str]:
+def check_failures(
+    result, *, metadata: bool = True, where: dict[str, list[str]] | None = None
+) -> list[str]:
     """The run's failed checks and failed steps, one line each: failed ERROR checks (with their
     metadata when ``metadata``), then failed steps, then failed warnings (description alone: a
-    warning may stand for weeks and must not hide what failed the run)."""
+    warning may stand for weeks and must not hide what failed the run). ``where``: the first
+    failing rows of a check (:func:`failing_rows`), each on its own line below it."""
     from dagster_project.sensors.alerts import (
         check_description,
         observed,
@@ -185,10 +226,14 @@ def check_failures(result, *, metadata: bool = True) -> list[str]:
                     shown = str({k: v for k, v in md.items() if k not in ("data_docs",)} or "")
                 elif error and not metadata:
                     shown = ""
+                said = " ".join(x for x in (
+                    check_description(ev_, asset_graph),
+                    f"({shown})" if shown and not error else shown,
+                ) if x)
                 (errors if error else warnings).append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
-                    f"({ev_.severity.value}) a échoué : {check_description(ev_, asset_graph)}"
-                    + (f" ({shown})" if shown and not error else f" {shown}" if shown else "")
+                    f"({ev_.severity.value}) a échoué : {said}"
+                    + "".join(f"\n      ex. {r}" for r in (where or {}).get(ev_.check_name, []))
                 )
         elif ev.event_type_value == "STEP_FAILURE":
             err = step_error(ev.event_specific_data.error)
@@ -289,6 +334,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.state import FORCE_TAG
 
     controls: list[str] = []
+    where: dict[str, list[str]] = {}  # failed dbt tests' first failing rows
     try:
         os.environ[LOCK_HELD_ENV] = str(os.getpid())
         # A run killed mid-publication left a temp file: nobody else can be writing it now.
@@ -338,6 +384,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     failed_controls(con) if controls_rebuilt(instance, result.run_id)
                     else [f"  {NOT_EVALUATED}"]
                 )
+                where = failing_rows(con, failed_check_names(result))
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")
             finally:
@@ -352,13 +399,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.success:
         # a successful run's failed checks are the non-blocking ones: warnings, e.g. payments
         # refused with a refused workbook, which the published total does not count
-        warnings = check_failures(result, metadata=False)
+        warnings = check_failures(result, metadata=False, where=where)
         if warnings:
             print("\nAvertissements (n'empêchent pas la publication) :")
             print("\n".join(warnings))
     if not result.success:
         print(failure_headline(published, settings.marts_path()), file=sys.stderr)
-        for line in check_failures(result) + controls:
+        for line in check_failures(result, where=where) + controls:
             print(line, file=sys.stderr)
         print(f"  run Dagster : {result.run_id}", file=sys.stderr)
         return 1

@@ -378,9 +378,20 @@ def test_an_exit_after_the_conventions_end_is_still_accompanied(first_run: First
     # and the run says so: a warning (published anyway), naming the rule
     warn = first_run.stdout[first_run.stdout.index("Avertissements"):]
     assert "int_participants__sorties_classees_sortie_apres_fin_de_convention" in warn
-    [line] = [x for x in warn.splitlines() if "sortie_apres_fin_de_convention" in x]
-    assert "(WARN) a échoué : sortie(s) datée(s) après la fin de la convention" in line
-    assert line.endswith("(observé 1 ligne(s) en échec / attendu 0)")
+    lines = warn.splitlines()
+    [i] = [n for n, x in enumerate(lines) if "sortie_apres_fin_de_convention" in x]
+    assert "(WARN) a échoué : sortie(s) datée(s) après la fin de la convention" in lines[i]
+    assert lines[i].endswith("(observé 1 ligne(s) en échec / attendu 0)")
+    # and where: the failing row's file, row and convention (dbt keeps the failing rows in a
+    # view), never the identifier
+    con = first_run.con()
+    [(sf, row, conv)] = con.execute(
+        "SELECT source_file, source_row, num_convention FROM raw.raw_participants "
+        "WHERE identifiant = 'APRESFIN01'").fetchall()
+    con.close()
+    assert lines[i + 1] == (f"      ex. source_file {sf}, source_row {row}, "
+                            f"num_convention {conv}"), lines[i:i + 2]
+    assert "APRESFIN01" not in warn
 
 
 def test_every_refusal_on_record(first_run: FirstRun):
@@ -720,5 +731,8 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     dbt_check = next(line for line in failed if "conformes_au_bilan_publie" in line)
     assert "ligne(s) en échec / attendu 0" in dbt_check, dbt_check
     assert "invocation_id" not in dbt_check and "Execution Duration" not in dbt_check
+    # and which figures: the first failing rows of the test, below it
+    below = err.splitlines()[err.splitlines().index(dbt_check) + 1]
+    assert below.startswith("      ex. ") and "indicateur montant_paye_eur" in err, below
     assert sha256(wh / "marts.duckdb") == before
     assert not list(wh.glob(".marts-*")) and not (wh / "marts.duckdb.wal").exists()
