@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import sys
@@ -153,33 +154,59 @@ WHERE_COLUMNS = ("source_file", "source_sheet", "source_row", "num_convention", 
 AUDIT_SCHEMA = "dbt_test__audit"  # dbt_project.yml: store_failures_as view
 
 
-def failed_check_names(result) -> list[str]:
-    """The checks of the run that failed (dbt tests among them, by their test name)."""
-    names = []
+def failures_relations(asset_graph, keys) -> dict[str, str]:
+    """dbt test check name → the view holding its failing rows. dbt names it after the test's
+    alias, which is the name cut and hashed when long (column_gte_column_stg_operateu_da6a…):
+    read from the manifest, through the check's ``dagster_dbt/unique_id``."""
+    from dagster_project.assets.dbt import DBT_PROJECT
+
+    uids = {}
+    for key in keys:
+        if key in asset_graph.asset_check_keys:
+            uid = asset_graph.get_check_spec(key).metadata.get("dagster_dbt/unique_id")
+            if uid:
+                uids[key.name] = uid
+    if not uids:
+        return {}
+    nodes = json.loads(Path(DBT_PROJECT.manifest_path).read_text(encoding="utf-8"))["nodes"]
+    return {name: nodes[uid]["alias"] for name, uid in uids.items() if uid in nodes}
+
+
+def failed_dbt_tests(result) -> dict[str, str]:
+    """The dbt tests that failed in the run: check name → view of its failing rows."""
+    import dagster as dg
+
+    keys = []
     for ev in result.all_events:
         if ev.event_type_value == "ASSET_CHECK_EVALUATION":
             data = getattr(ev.event_specific_data, "evaluation", ev.event_specific_data)
             if not data.passed:
-                names.append(data.check_name)
-    return names
+                keys.append(dg.AssetCheckKey(data.asset_key, data.check_name))
+    return failures_relations(result.job_def.asset_layer.asset_graph, keys) if keys else {}
 
 
-def failing_rows(con, names: list[str], limit: int = 3) -> dict[str, list[str]]:
+def failing_rows(con, relations: dict[str, str], limit: int = 3) -> dict[str, list[str]]:
     """Where each failed dbt test fails: its first rows (the view dbt stores them in), shown by
     their lineage columns (:data:`WHERE_COLUMNS`) only. Tests whose rows carry none (an
-    aggregate, a count) are left out: their check already says observed vs expected."""
+    aggregate, a count) are left out: their check already says observed vs expected. A view
+    that cannot be read leaves its test out (it must not hide the rest of the summary)."""
+    import duckdb
+
     out: dict[str, list[str]] = {}
-    for name in names:
-        cols = [c for (c,) in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-            "AND table_name = ? ORDER BY ordinal_position", [AUDIT_SCHEMA, name]).fetchall()]
-        shown = [c for c in WHERE_COLUMNS if c in cols]
-        if not shown:
+    for name, view in relations.items():
+        try:
+            cols = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name = ? ORDER BY ordinal_position", [AUDIT_SCHEMA, view]).fetchall()]
+            shown = [c for c in WHERE_COLUMNS if c in cols]
+            if not shown:
+                continue
+            rows = con.execute(
+                f'SELECT DISTINCT {", ".join(shown)} FROM {AUDIT_SCHEMA}."{view}" '
+                f"ORDER BY ALL LIMIT {int(limit)}"
+            ).fetchall()
+        except duckdb.Error:
             continue
-        rows = con.execute(
-            f'SELECT DISTINCT {", ".join(shown)} FROM {AUDIT_SCHEMA}."{name}" '
-            f"ORDER BY ALL LIMIT {int(limit)}"
-        ).fetchall()
         out[name] = [", ".join(f"{c} {v}" for c, v in zip(shown, r, strict=True) if v is not None)
                      for r in rows]
     return out
@@ -384,7 +411,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     failed_controls(con) if controls_rebuilt(instance, result.run_id)
                     else [f"  {NOT_EVALUATED}"]
                 )
-                where = failing_rows(con, failed_check_names(result))
+                where = failing_rows(con, failed_dbt_tests(result))
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")
             finally:

@@ -277,12 +277,12 @@ def test_dbt_data_failures_are_not_retried_but_lock_errors_are():
         with pytest.raises(dg.RetryRequested) as retry:
             raise_unless_successful(transient, context)
         assert retry.value.max_retries == 2 and retry.value.seconds_to_wait == 4
-    # dbt stopped by SIGINT / SIGTERM (Ctrl-C, kill, Terminate in the UI): not retried
-    for sig in (2, 15):
-        with pytest.raises(dg.Failure) as stopped:
-            raise_unless_successful(invocation([], returncode=-sig), context)
-        assert stopped.value.allow_retries is False
-        assert "dbt interrompu" in stopped.value.description
+    # dbt stopped by SIGTERM (`kill`): not retried (Ctrl-C and Terminate reach the step itself
+    # as Dagster's interrupt: test below)
+    with pytest.raises(dg.Failure) as stopped:
+        raise_unless_successful(invocation([], returncode=-15), context)
+    assert stopped.value.allow_retries is False
+    assert "dbt interrompu (SIGTERM)" in stopped.value.description
     ok = SimpleNamespace(is_successful=lambda: True)
     assert raise_unless_successful(ok, context) is None
 
@@ -301,6 +301,15 @@ def test_interrupted_steps_stop_the_run_transient_failures_are_retried():
         with retried_if_transient(context):
             if context.retry_number == 0:
                 raise WarehouseBusy("entrepôt tenu par un autre écrivain")
+        return context.retry_number
+
+    @dg.asset
+    def worker_died_once(context):
+        from concurrent.futures.process import BrokenProcessPool
+
+        with retried_if_transient(context):
+            if context.retry_number == 0:
+                raise BrokenProcessPool("a parse worker was killed")
         return context.retry_number
 
     @dg.asset
@@ -328,7 +337,33 @@ def test_interrupted_steps_stop_the_run_transient_failures_are_retried():
 
     assert events(busy_once) == ["STEP_START", "STEP_UP_FOR_RETRY", "STEP_RESTARTED",
                                  "STEP_OUTPUT", "STEP_SUCCESS"]
+    assert "STEP_UP_FOR_RETRY" in events(worker_died_once)
     assert events(bug) == ["STEP_START", "STEP_FAILURE"]
     assert events(stopped) == ["STEP_START", "STEP_FAILURE"]
     # what a RetryPolicy does with the same interruption (Dagster's own rule)
     assert events(stopped_with_policy).count("STEP_UP_FOR_RETRY") == 2
+
+
+def test_a_step_out_of_retries_is_reported_by_its_cause():
+    """Once its retries ran out, a step fails with Dagster's 'Exceeded max_retries': the CLI and
+    the alert show the error that asked for them."""
+    from dagster_project.assets.retries import retried_if_transient
+    from dagster_project.ingestion.warehouse import WarehouseBusy
+    from dagster_project.sensors.alerts import step_error, step_error_text
+
+    @dg.asset
+    def always_busy(context):
+        with retried_if_transient(context):
+            raise WarehouseBusy("entrepôt tenu par « bilan run (pid 42) »")
+
+    import dagster_project.assets.retries as retries
+
+    saved, retries.FIRST_DELAY_S = retries.FIRST_DELAY_S, 0
+    try:
+        res = dg.materialize([always_busy], raise_on_error=False)
+    finally:
+        retries.FIRST_DELAY_S = saved
+    [failure] = [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
+    err = failure.event_specific_data.error
+    assert "Exceeded max_retries" in err.message
+    assert "tenu par « bilan run (pid 42) »" in step_error_text(step_error(err))

@@ -539,9 +539,19 @@ def test_invalid_action(tmp_path, fmt, overrides, drop, column, fragment):
     # whole: no row_number)
     at = [i + 1 for i, row in enumerate(sheets["Action"]) if row and row[0] == column]
     if at:
-        assert rej.reason.endswith(f"(ligne {at[0]})"), rej.reason
+        assert f"(ligne {at[0]})" in rej.reason, rej.reason
     else:
         assert "(ligne" not in rej.reason, rej.reason
+
+
+def test_each_action_problem_names_its_own_row(tmp_path, fmt):
+    rows = action_rows({"SIRET": "123 456"}, drop=("ETP mobilisés",))
+    siret = next(i + 1 for i, row in enumerate(rows) if row and row[0] == "SIRET")
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}))
+    rej = assert_file_rejected(r, "14 chiffres", rows=1)
+    first = f"SIRET invalide (14 chiffres attendus) (ligne {siret}); "
+    assert rej.reason.startswith(first), rej.reason
+    assert rej.reason.endswith("rubrique « ETP mobilisés » absente"), rej.reason
 
 
 def test_action_label_without_value(tmp_path, fmt):
@@ -586,7 +596,7 @@ def test_participants_missing_column(tmp_path, fmt, missing):
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}), idents=("P1",))
     rej = assert_file_rejected(r, f"« {missing} »", rows=3)
     assert rej.sheet == "Participants" and rej.column_name == missing
-    assert rej.reason.endswith("(ligne 2)"), rej.reason  # the header row read
+    assert rej.reason.endswith("en-tête lu ligne 2"), rej.reason  # the header row read
 
 
 def test_missing_column_quotes_the_headers_not_recognised(tmp_path, fmt):
@@ -597,8 +607,7 @@ def test_missing_column_quotes_the_headers_not_recognised(tmp_path, fmt):
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
               idents=("P1",))
     rej = assert_file_rejected(r, "« Date d'entrée » introuvable", rows=2)
-    assert "en-têtes non reconnus ligne 3 : « Entrée le »" in rej.reason, rej.reason
-    assert rej.reason.endswith("(ligne 3)"), rej.reason
+    assert rej.reason.endswith("en-tête lu ligne 3, non reconnu(s) : « Entrée le »"), rej.reason
 
 
 def test_sheet_without_exit_columns_is_read(tmp_path, fmt):

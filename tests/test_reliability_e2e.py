@@ -736,3 +736,23 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     assert below.startswith("      ex. ") and "indicateur montant_paye_eur" in err, below
     assert sha256(wh / "marts.duckdb") == before
     assert not list(wh.glob(".marts-*")) and not (wh / "marts.duckdb.wal").exists()
+
+
+def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(run_2017):
+    """`bilan run` shows a failed dbt test's first rows from the view dbt keeps them in: every
+    dbt check maps to a view the run built, long test names included (dbt cuts and hashes them)."""
+    from dagster_project.cli import AUDIT_SCHEMA, failures_relations
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.asset_check_keys
+            if "dagster_dbt/unique_id" in graph.get_check_spec(k).metadata]
+    relations = failures_relations(graph, keys)
+    assert len(relations) == len(keys) > 150
+    assert any(len(view) < len(name) for name, view in relations.items())  # cut by dbt
+    con = duckdb.connect(str(run_2017.warehouse_dir / "bilan.duckdb"), read_only=True)
+    views = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+        [AUDIT_SCHEMA]).fetchall()}
+    con.close()
+    assert set(relations.values()) <= views, set(relations.values()) - views

@@ -293,7 +293,9 @@ def test_force_runs_the_whole_job_even_when_nothing_changed(run_2017, tmp_path):
 @pytest.mark.slow
 def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path):
     """An exercise folder that goes away leaves its partition in Dagster (nothing removes it):
-    the run that empties it records a state over the folders left, so later runs skip again."""
+    a run of another exercise alone records no state (the warehouse still holds the removed
+    one); the next full run empties it and records a state over the folders left, so later
+    runs skip again."""
     raw, wh, home = copy_run(run_2017, tmp_path)
     (raw / "2018").mkdir()
     (raw / "2018" / "lisez-moi.txt").write_text("dossier créé par erreur\n")
@@ -301,6 +303,18 @@ def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path
     assert with_2018.returncode == 0, with_2018.stderr[-3000:]
     assert "exercices 2017, 2018" in with_2018.stdout
     shutil.rmtree(raw / "2018")
+    # one exercise re-run alone (README): 2018's rows stay, so no state is recorded
+    script = (
+        "import dagster as dg\n"
+        "from dagster_project.definitions import defs\n"
+        "res = defs.resolve_job_def('bilan_nightly').execute_in_process(partition_key='2017',"
+        " instance=dg.DagsterInstance.get(), tags={'bilan/force': '1'}, raise_on_error=False)\n"
+        "print('SUCCESS', res.success)\n"
+    )
+    alone = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                           text=True, env=pipeline_env(raw, wh, home), timeout=600)
+    assert "SUCCESS True" in alone.stdout, alone.stderr[-3000:]
+    assert not (wh / state.STATE_FILE).exists()
     emptied = run_pipeline(raw, wh, home)  # partition 2018 still known: the run covers it
     assert emptied.returncode == 0, emptied.stderr[-3000:]
     assert "rien n'a changé" not in emptied.stdout

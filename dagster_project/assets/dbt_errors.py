@@ -17,19 +17,14 @@ import signal
 import dagster as dg
 
 from dagster_project.assets.retries import retry_request
+from dagster_project.ingestion.warehouse import is_lock_error
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
-TRANSIENT_MARKERS = (
-    "could not set lock",
-    "conflicting lock",
-    "database is locked",
-    "resource temporarily unavailable",
-)
-
-
 def interrupted(returncode: int | None) -> bool:
-    """dbt ended by SIGINT or SIGTERM: somebody stopped the run."""
+    """dbt ended by SIGTERM (``kill``; or SIGINT, though dbt catches that one itself and exits
+    2): somebody stopped it. Ctrl-C and *Terminate* reach the step itself too, as Dagster's
+    interrupt, which fails it without a retry (retries.py)."""
     return returncode is not None and -returncode in INTERRUPTS
 
 
@@ -38,8 +33,7 @@ def is_transient(messages: list[str], returncode: int | None) -> bool:
         return False
     if returncode is not None and returncode < 0:  # killed by another signal
         return True
-    text = "\n".join(messages).lower()
-    return any(marker in text for marker in TRANSIENT_MARKERS)
+    return is_lock_error("\n".join(messages))
 
 
 def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> None:

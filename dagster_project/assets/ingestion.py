@@ -107,14 +107,17 @@ def _ingest(
             for name in RAW_TABLES
         }
         # what was loaded, for the publication to record: only when every exercise folder was
-        # loaded. A partition whose folder was removed was emptied above: in no digest (the
-        # state check reads the folders), so that it does not make every later run a rebuild.
+        # loaded and the warehouse holds no other exercise. A partition whose folder was removed
+        # is emptied by a run that covers it, then is in no digest (the state check reads the
+        # folders): it does not make every later run a rebuild; until then (e.g. one exercise
+        # re-run alone), no digest, so the next full run empties it.
         present = set(discover_exercices(warehouse.raw_path()))
+        held = {r[0] for r in con.execute("SELECT DISTINCT exercice FROM raw.manifest").fetchall()}
         digest = (
             state.state_digest(
                 {s.exercice: s.input_sha256 for s in summaries if s.exercice in present}
             )
-            if present <= set(exercices) else None
+            if present <= set(exercices) and held <= present else None
         )
         state.store_pending(con, context.run.run_id, digest, exercices)
     return summaries, row_counts

@@ -6,14 +6,16 @@ Ctrl-C on ``bilan run``, ``kill -INT`` / ``-TERM``, *Terminate* in the UI. A run
 then went on, re-ran dbt and published. So the steps that write the warehouse (ingestion, dbt,
 publication) have no policy and ask for a retry themselves (``dg.RetryRequested``, shown in the UI
 as any retry: "up for retry", then "restarted") for the few failures that pass: the warehouse
-still held by another writer, dbt killed by a signal other than SIGINT/SIGTERM (e.g. the
-out-of-memory killer). Anything else fails the step at once; an interruption stops the run.
+still held by another writer, a parse worker or dbt killed (e.g. by the out-of-memory killer;
+dbt: by a signal other than SIGTERM). Anything else fails the step at once; an interruption
+stops the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 
 import dagster as dg
 import duckdb
@@ -32,8 +34,9 @@ def retry_request(context: dg.AssetExecutionContext) -> dg.RetryRequested:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """The warehouse held by another writer (our lock's timeout, or DuckDB's own file lock)."""
-    return isinstance(exc, WarehouseBusy) or (
+    """The warehouse held by another writer (our lock's timeout, or DuckDB's own file lock), or
+    a parse worker that died (the pool is then unusable; a new attempt starts a new one)."""
+    return isinstance(exc, WarehouseBusy | BrokenProcessPool) or (
         isinstance(exc, duckdb.Error) and is_lock_error(exc)
     )
 

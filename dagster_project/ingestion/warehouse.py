@@ -93,10 +93,15 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def is_lock_error(exc: BaseException) -> bool:
-    """DuckDB could not lock the file: another process holds it (transient)."""
+# how DuckDB (and dbt relaying it) says the file is held by another process
+LOCK_MARKERS = ("could not set lock", "conflicting lock", "lock on file", "database is locked",
+                "resource temporarily unavailable")
+
+
+def is_lock_error(exc: BaseException | str) -> bool:
+    """The warehouse file could not be locked: another process holds it (transient)."""
     text = str(exc).lower()
-    return "could not set lock" in text or "conflicting lock" in text or "lock on file" in text
+    return any(marker in text for marker in LOCK_MARKERS)
 
 
 def connect(path: Path, *, read_only: bool = False, attempts: int = 6) -> duckdb.DuckDBPyConnection:

@@ -475,9 +475,12 @@ def _parse_action(
             out[field_name] = None if raw is None else check(field_name, parse_whole_number, raw)
 
     if problems:
-        column, value, _, row = problems[0]
+        column, value, _, _ = problems[0]
+        # each problem with the row of its label, when it has one
         exc = _FileRejected(
-            "; ".join(p[2] for p in problems), sheet=sheet, column=column, value=value, row=row
+            "; ".join(why if row is None else f"{why} (ligne {row})"
+                      for _, _, why, row in problems),
+            sheet=sheet, column=column, value=value,
         )
         exc.num = num if num is not None and num[4:8] == str(exercice) else None
         raise exc
@@ -621,9 +624,10 @@ def _missing_columns_reason(
     sheet: str, fields, required, cols: dict[str, int], grid: list[list], best: int | None,
     keys: dict[str, str],
 ) -> tuple[str, str, int | None]:
-    """(reason, first missing column, row of the likeliest header) for a sheet whose header
-    lacks required columns; the reason quotes that row's labels that match no field (often the
-    missing column under another name: 'Entrée le' for 'Date d'entrée')."""
+    """(reason, first missing column, None) for a sheet whose header lacks required columns. The
+    reason names the likeliest header row and, when it holds at least two known labels (a header,
+    not a row of data), quotes its other labels (often the missing column under another name:
+    'Entrée le' for 'Date d'entrée'), each cut to 40 characters."""
     missing = [fields[k][0] for k in required if k not in cols]
     names = ", ".join(f"« {m} »" for m in missing)
     plural = "s" if len(missing) > 1 else ""
@@ -633,15 +637,14 @@ def _missing_columns_reason(
     )
     if best is None:
         return reason, missing[0], None
+    reason += f" ; en-tête lu ligne {best + 1}"
     unknown = [
-        cell.strip() for cell in grid[best]
+        cell.strip()[:40] for cell in grid[best]
         if type(cell) is str and cell.strip() and _label_key(cell, keys) is None
     ]
-    if unknown:
-        reason += f" ; en-têtes non reconnus ligne {best + 1} : " + ", ".join(
-            f"« {u} »" for u in unknown[:5]
-        )
-    return reason, missing[0], best + 1
+    if unknown and len(cols) >= 2:
+        reason += ", non reconnu(s) : " + ", ".join(f"« {u} »" for u in unknown[:5])
+    return reason, missing[0], None
 
 
 @dataclass(slots=True)

@@ -87,9 +87,11 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str, asset_graph=None) -
 
 def step_error(err):
     """What failed a step: an exception raised in an op comes wrapped by Dagster ("Error occurred
-    while executing op"), and its cause says what failed. Used by the alert and `bilan run`."""
+    while executing op"; "Exceeded max_retries" once its retries ran out), and its cause says
+    what failed. Used by the alert and `bilan run`."""
     while err is not None and err.cause is not None and (
-        err.cls_name == "DagsterExecutionStepExecutionError"
+        err.cls_name in ("DagsterExecutionStepExecutionError", "RetryRequested")
+        or (err.message or "").startswith("Exceeded max_retries")
     ):
         err = err.cause
     return err
