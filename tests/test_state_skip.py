@@ -209,6 +209,23 @@ def test_digest_matches_the_loaders_inputs_digest(tmp_path, code):
 # --------------------------------------------------------------------------- real runs
 
 
+def dagster_launched(raw: Path, wh: Path, home: Path, run: str, *, timeout: float = 600) -> str:
+    """``bilan_nightly`` launched the Dagster way (not through `bilan run` and its own state
+    check), in a subprocess on the copy's instance: ``run`` is the Python that starts it from
+    ``job`` and ``inst`` and prints what the test reads; returns stdout."""
+    script = (
+        "import dagster as dg\n"
+        "from dagster_project.definitions import defs\n"
+        "from dagster_project.partitions import all_partitions_tags\n"
+        "inst = dg.DagsterInstance.get()\n"
+        "job = defs.resolve_job_def('bilan_nightly')\n" + run
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, env=pipeline_env(raw, wh, home), timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
 @pytest.mark.slow
 def test_unchanged_run_skips_then_raw_change_rebuilds(run_2017, tmp_path):
     assert (run_2017.warehouse_dir / state.STATE_FILE).exists()
@@ -250,12 +267,7 @@ def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
     """Without the CLI guard (a run launched by Dagster: schedule, sensor, UI), the ingestion asset
     sees the unchanged state, materializes nothing, and dbt, checks and publication are skipped."""
     raw, wh, home = copy_run(run_2017, tmp_path)
-    script = (
-        "import dagster as dg\n"
-        "from dagster_project.definitions import defs\n"
-        "from dagster_project.partitions import all_partitions_tags\n"
-        "inst = dg.DagsterInstance.get()\n"
-        "job = defs.resolve_job_def('bilan_nightly')\n"
+    out = dagster_launched(raw, wh, home, (
         "res = job.execute_in_process(instance=inst, tags=all_partitions_tags(inst),"
         " raise_on_error=False)\n"
         "skipped = {e.step_key for e in res.all_events if e.event_type_value == 'STEP_SKIPPED'}\n"
@@ -263,11 +275,7 @@ def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
         "print('SUCCESS', res.success)\n"
         "print('SKIPPED', sorted(skipped))\n"
         "print('DONE', sorted(done))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, env=pipeline_env(raw, wh, home), timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    ), timeout=300)
     assert "SUCCESS True" in out
     assert "bilan_dbt_assets" in out.split("SKIPPED")[1].split("\n")[0]
     assert "analystes__marts_publies" in out.split("SKIPPED")[1].split("\n")[0]
@@ -304,16 +312,12 @@ def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path
     assert "exercices 2017, 2018" in with_2018.stdout
     shutil.rmtree(raw / "2018")
     # one exercise re-run alone (README): 2018's rows stay, so no state is recorded
-    script = (
-        "import dagster as dg\n"
-        "from dagster_project.definitions import defs\n"
-        "res = defs.resolve_job_def('bilan_nightly').execute_in_process(partition_key='2017',"
-        " instance=dg.DagsterInstance.get(), tags={'bilan/force': '1'}, raise_on_error=False)\n"
+    alone = dagster_launched(raw, wh, home, (
+        "res = job.execute_in_process(partition_key='2017', instance=inst,"
+        " tags={'bilan/force': '1'}, raise_on_error=False)\n"
         "print('SUCCESS', res.success)\n"
-    )
-    alone = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                           text=True, env=pipeline_env(raw, wh, home), timeout=600)
-    assert "SUCCESS True" in alone.stdout, alone.stderr[-3000:]
+    ))
+    assert "SUCCESS True" in alone
     assert not (wh / state.STATE_FILE).exists()
     emptied = run_pipeline(raw, wh, home)  # partition 2018 still known: the run covers it
     assert emptied.returncode == 0, emptied.stderr[-3000:]
