@@ -92,7 +92,7 @@ STATUTS = {"loaded": "chargés", "rejected": "refusés", "ignored": "ignorés",
 LISTED = 10  # files named per list below; the rest are counted (raw.manifest has them all)
 
 
-def _named(lines: list[str], title: str, rows: list[tuple]) -> None:
+def _named(lines: list[str], title: str, rows: list[tuple], table: str = "raw.manifest") -> None:
     """``title`` then one line per (file, detail), the first :data:`LISTED` of them; the file
     as its path under the raw dir (``2017/operateurs/x.xlsx``: two files may share a name)."""
     if not rows:
@@ -100,7 +100,7 @@ def _named(lines: list[str], title: str, rows: list[tuple]) -> None:
     lines.append(title)
     lines += [f"    {path}" + (f" : {detail}" if detail else "") for path, detail in rows[:LISTED]]
     if len(rows) > LISTED:
-        lines.append(f"    … et {len(rows) - LISTED} autre(s) (raw.manifest)")
+        lines.append(f"    … et {len(rows) - LISTED} autre(s) ({table})")
 
 
 def load_summary(con, run_id: str | None = None) -> list[str]:
@@ -136,7 +136,8 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         "AND run_id = ? ORDER BY ALL", [run_id]
     ).fetchall() if run_id else []
     _named(lines, f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
-                  "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed)
+                  "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed,
+           "raw.manifest_history")
     reasons = con.execute(
         "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "
@@ -168,7 +169,10 @@ def failures_relations(asset_graph, keys) -> dict[str, str]:
                 uids[key.name] = uid
     if not uids:
         return {}
-    nodes = json.loads(Path(DBT_PROJECT.manifest_path).read_text(encoding="utf-8"))["nodes"]
+    try:
+        nodes = json.loads(Path(DBT_PROJECT.manifest_path).read_text(encoding="utf-8"))["nodes"]
+    except (OSError, ValueError, KeyError):  # no manifest: the checks are still listed
+        return {}
     return {name: nodes[uid]["alias"] for name, uid in uids.items() if uid in nodes}
 
 

@@ -30,6 +30,7 @@ RAW_TABLES = {
 }
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
 
+
 def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataValue]:
     total = {
         k: sum(getattr(s, k) for s in summaries)

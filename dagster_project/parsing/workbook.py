@@ -245,14 +245,12 @@ class _FileRejected(Exception):
         sheet: str | None = None,
         column: str | None = None,
         value: str | None = None,
-        row: int | None = None,
     ):
         super().__init__(reason)
         self.reason = reason
         self.sheet = sheet
         self.column = column
         self.value = value
-        self.row = row  # the spreadsheet row (1-based) of the cell at fault, when there is one
         self.num: str | None = None
 
 
@@ -1097,8 +1095,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             except _FileRejected:
                 pass
             return _rejected(
-                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice,
-                row=exc.row,
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
             )
 
         num = action["num_convention"]
@@ -1129,8 +1126,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         except _FileRejected as exc:
             n = 1 + sum(t.rows_read for _, t in tables)
             return _rejected(
-                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice,
-                row=exc.row,
+                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
             )
         for kind, t in tables:
             if t.header_error is not None:
