@@ -862,7 +862,8 @@ def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch
         before_call = time.perf_counter()
         s = ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
         assert s.files_parsed == 0 and calls == []
-        assert s.files_unchanged == 5
+        assert s.files_unchanged == 6  # the 5 workbooks and the export, none read again
+        assert s.files_ignored == 2  # every file is read, unchanged or ignored
         assert list(s.timings_s) == ["list", "hash", "write", "commit"]  # no parse phase
         assert s.parse_workers == 0
         # the phases' ends are on time.perf_counter's clock, within the call

@@ -738,6 +738,7 @@ def ingest_exercice(
             sf = f.source_file
             p = prev.get(sf)
             if unchanged(f) and p["checked_against"] == conv_digest and p["status"] != "removed":
+                summary.files_unchanged += 1  # not read again, as an unchanged workbook
                 manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
                 seen_mandats.update(
                     r[0]
@@ -867,7 +868,7 @@ def ingest_exercice(
     summary.first_reasons = [f"{a} [{b} ligne {c}] : {d}" for a, b, c, d in cur.fetchall()]
     log(
         f"exercice {exercice}: {summary.files_parsed} fichier(s) lu(s), "
-        f"{summary.files_unchanged} inchangé(s), {summary.rows_loaded} lignes chargées, "
-        f"{summary.rows_rejected} refusées"
+        f"{summary.files_unchanged} inchangé(s), {summary.files_ignored} ignoré(s) ; "
+        f"{summary.rows_loaded} lignes chargées, {summary.rows_rejected} refusées"
     )
     return summary
