@@ -923,11 +923,18 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
     said = load_summary(con, "r2")
     assert any("retiré(s) du dossier" in line and "2 fichier(s)" in line for line in said)
     assert f"    {EX}/operateurs/b.ods" in said and f"    {EX}/operateurs/notes.txt" in said
-    assert not any("b.ods" in line for line in load_summary(con, "r3"))
-    # its mandate now has no workbook: refused, on record
+    assert not any(line.endswith("operateurs/b.ods") for line in load_summary(con, "r3"))
+    # its mandate now has no workbook: refused, on record, naming the workbook that went
+    why = "convention sans classeur chargé : son classeur « b.ods » a été retiré du dossier"
     rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
-    assert len(rj) == 1 and "convention inconnue" in rj[0]["reason"]
+    assert len(rj) == 1 and rj[0]["reason"] == why
     assert conservation_failures(con) == []
+    # the same when the export is read again later (the removal is on record in the history)
+    export = next((tmp_path / "raw" / str(EX) / "finances").iterdir())
+    export.write_bytes(export.read_bytes() + b"\r\n")
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
+    rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
+    assert [(r["run_id"], r["reason"]) for r in rj] == [("r4", why)]
 
 
 def test_replacing_workbook_removed_brings_back_the_older_one(tmp_path):

@@ -720,6 +720,21 @@ def ingest_exercice(
                 and hint[1] == exercice
             ):
                 named_in_refused.setdefault(hint[0], r["file_name"])
+        # conventions whose workbook was removed from the folder (in this run, or in an earlier
+        # one: raw.manifest_history, so the refusal reads the same whenever it is re-checked):
+        # their mandates name it, instead of an unknown convention
+        removed_workbook: dict[str, str] = dict(con.execute(
+            "SELECT num_convention, arg_max(file_name, loaded_at) FROM raw.manifest_history "
+            "WHERE exercice = ? AND kind = ? AND status = 'removed' "
+            "AND num_convention IS NOT NULL GROUP BY ALL",
+            [exercice, KIND_OPERATEUR],
+        ).fetchall())
+        removed_workbook.update(
+            (p["num_convention"], p["file_name"]) for sf, p in sorted(prev.items())
+            if sf not in current and p["kind"] == KIND_OPERATEUR and p["num_convention"]
+        )
+        for c in conventions:  # loaded again (another workbook): nothing to say
+            removed_workbook.pop(c, None)
         conv_digest = digest_lines(
             [
                 # version of the verdicts: "2" records refused lines' amounts and mandate
@@ -729,6 +744,7 @@ def ingest_exercice(
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
                 *(f"nommé:{c}:{n}" for c, n in named_in_refused.items()),
+                *(f"retiré:{c}:{n}" for c, n in sorted(removed_workbook.items())),
                 *(f"export:{f.source_file}:{hashes[f.source_file]}" for f in exports),
             ]
         )
@@ -766,6 +782,11 @@ def ingest_exercice(
                         "convention sans classeur chargé : le classeur refusé "
                         f"« {named_in_refused[conv]} » porte ce numéro dans son nom "
                         "(voir son rejet)"
+                    )
+                elif conv not in known_conventions and conv in removed_workbook:
+                    reason = (
+                        "convention sans classeur chargé : son classeur "
+                        f"« {removed_workbook[conv]} » a été retiré du dossier"
                     )
                 elif conv not in known_conventions:
                     reason = "convention inconnue : aucun classeur chargé pour cette convention"
