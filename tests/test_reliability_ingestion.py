@@ -863,7 +863,8 @@ def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch
         s = ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
         assert s.files_parsed == 0 and calls == []
         assert s.files_unchanged == 6  # the 5 workbooks and the export, none read again
-        assert s.files_ignored == 2  # every file is read, unchanged or ignored
+        # every file is read again, unchanged or ignored
+        assert s.files_parsed + s.files_unchanged + s.files_ignored == 8
         assert list(s.timings_s) == ["list", "hash", "write", "commit"]  # no parse phase
         assert s.parse_workers == 0
         # the phases' ends are on time.perf_counter's clock, within the call
@@ -923,7 +924,6 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
     said = load_summary(con, "r2")
     assert any("retiré(s) du dossier" in line and "2 fichier(s)" in line for line in said)
     assert f"    {EX}/operateurs/b.ods" in said and f"    {EX}/operateurs/notes.txt" in said
-    assert not any(line.endswith("operateurs/b.ods") for line in load_summary(con, "r3"))
     # its mandate now has no workbook: refused, on record, naming the workbook that went
     why = "convention sans classeur chargé : son classeur « b.ods » a été retiré du dossier"
     rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
@@ -935,6 +935,32 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
     ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
     rj = rows_of(con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(2)])
     assert [(r["run_id"], r["reason"]) for r in rj] == [("r4", why)]
+    assert not any(line.endswith("operateurs/b.ods") for line in load_summary(con, "r4"))
+
+
+def test_a_convention_whose_workbooks_went_names_the_one_that_counted(tmp_path):
+    """Both workbooks of a convention removed in one run: its payments name the newest (the one
+    that counted), the same on every later load (no re-read of the exports); once a workbook of
+    that name is back and loaded elsewhere, the removal is no longer cited."""
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    (ops / "c.xlsx").unlink()
+    (ops / "c_old.xlsx").unlink()
+    why = "convention sans classeur chargé : son classeur « c.xlsx » a été retiré du dossier"
+
+    def reasons() -> list[str]:
+        return [r["reason"] for r in rows_of(
+            con, "SELECT * FROM raw.rejets WHERE value = ?", [conv(3)])]
+
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r2", workers=1)
+    assert reasons() == [why]
+    s = ingest_exercice(con, tmp_path / "raw", EX, run_id="r3", workers=1)
+    assert s.files_parsed == 0 and reasons() == [why]
+    # a workbook named c.xlsx comes back, for another convention: conv(3) is unknown again
+    write_workbook(ops / "c.xlsx", good_sheets(conv(7), ["C7"]))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
+    assert [r.split(" :")[0] for r in reasons()] == ["convention inconnue"]
 
 
 def test_replacing_workbook_removed_brings_back_the_older_one(tmp_path):

@@ -720,19 +720,26 @@ def ingest_exercice(
                 and hint[1] == exercice
             ):
                 named_in_refused.setdefault(hint[0], r["file_name"])
-        # conventions whose workbook was removed from the folder (in this run, or in an earlier
-        # one: raw.manifest_history, so the refusal reads the same whenever it is re-checked):
-        # their mandates name it, instead of an unknown convention
-        removed_workbook: dict[str, str] = dict(con.execute(
-            "SELECT num_convention, arg_max(file_name, loaded_at) FROM raw.manifest_history "
-            "WHERE exercice = ? AND kind = ? AND status = 'removed' "
-            "AND num_convention IS NOT NULL GROUP BY ALL",
-            [exercice, KIND_OPERATEUR],
-        ).fetchall())
-        removed_workbook.update(
-            (p["num_convention"], p["file_name"]) for sf, p in sorted(prev.items())
-            if sf not in current and p["kind"] == KIND_OPERATEUR and p["num_convention"]
-        )
+        # conventions whose workbook was removed from the folder: their mandates name it,
+        # instead of an unknown convention. The convention's last event on record says so (in
+        # raw.manifest_history, so the refusal reads the same whenever it is re-checked), or
+        # this run's removals (newer); of several files, the newest (the one that counted).
+        # Nothing to say when the file is back, or the convention loaded again.
+        newest = "(loaded_at, mtime_ns, source_file)"
+        removed_workbook: dict[str, str] = {
+            conv: name
+            for conv, status, sf, name in con.execute(
+                f"SELECT num_convention, arg_max(status, {newest}), arg_max(source_file, "
+                f"{newest}), arg_max(file_name, {newest}) FROM raw.manifest_history "
+                "WHERE exercice = ? AND kind = ? AND num_convention IS NOT NULL GROUP BY ALL",
+                [exercice, KIND_OPERATEUR],
+            ).fetchall()
+            if status == "removed" and sf not in current
+        }
+        gone = [p for sf, p in prev.items()
+                if sf not in current and p["kind"] == KIND_OPERATEUR and p["num_convention"]]
+        for p in sorted(gone, key=lambda p: (p["mtime_ns"], p["source_file"])):
+            removed_workbook[p["num_convention"]] = p["file_name"]  # the newest last
         for c in conventions:  # loaded again (another workbook): nothing to say
             removed_workbook.pop(c, None)
         conv_digest = digest_lines(

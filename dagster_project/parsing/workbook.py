@@ -650,7 +650,8 @@ class _TableResult:
     rows: list[tuple]  # models.PARTICIPANT_ROW_FIELDS / CER_ROW_FIELDS
     rejets: list[Rejet]
     rows_read: int
-    # (reason, column, row of the header read: 1-based, None when no row looked like one)
+    # (reason, column, row to name after the reason: the header row read and refused, 1-based;
+    # None when the reason names it already, or there is none)
     header_error: tuple[str, str, int | None] | None = None
     # identifiers of the refused rows whose identifier could be read (see _mask_identifiers)
     refused_ids: set[str] = field(default_factory=set)
