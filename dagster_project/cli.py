@@ -251,16 +251,15 @@ def check_failures(
                 md = {k: getattr(v, "value", v) for k, v in (ev_.metadata or {}).items()}
                 # observed vs expected as the alert says it; the raw metadata (durations,
                 # invocation ids) only for a failed ERROR check that follows none of the known
-                # conventions (a warning: its count of failing rows at most)
-                shown = observed(md)
-                if error and metadata and not shown:
-                    shown = str({k: v for k, v in md.items() if k not in ("data_docs",)} or "")
-                elif error and not metadata:
+                # conventions; a warning: its observed vs expected at most, in brackets
+                known = observed(md)
+                if not error:
+                    shown = f"({known})" if known else ""
+                elif metadata:
+                    shown = known or str({k: v for k, v in md.items() if k != "data_docs"} or "")
+                else:
                     shown = ""
-                said = " ".join(x for x in (
-                    check_description(ev_, asset_graph),
-                    f"({shown})" if shown and not error else shown,
-                ) if x)
+                said = " ".join(x for x in (check_description(ev_, asset_graph), shown) if x)
                 (errors if error else warnings).append(
                     f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
                     f"({ev_.severity.value}) a échoué : {said}"

@@ -725,13 +725,13 @@ def ingest_exercice(
         # raw.manifest_history, so the refusal reads the same whenever it is re-checked), or
         # this run's removals (newer); of several files, the newest (the one that counted).
         # Nothing to say when the file is back, or the convention loaded again.
-        newest = "(loaded_at, mtime_ns, source_file)"
         removed_workbook: dict[str, str] = {
             conv: name
             for conv, status, sf, name in con.execute(
-                f"SELECT num_convention, arg_max(status, {newest}), arg_max(source_file, "
-                f"{newest}), arg_max(file_name, {newest}) FROM raw.manifest_history "
-                "WHERE exercice = ? AND kind = ? AND num_convention IS NOT NULL GROUP BY ALL",
+                "SELECT num_convention, status, source_file, file_name FROM raw.manifest_history "
+                "WHERE exercice = ? AND kind = ? AND num_convention IS NOT NULL "
+                "QUALIFY row_number() OVER (PARTITION BY num_convention "
+                "ORDER BY loaded_at DESC, mtime_ns DESC, source_file DESC) = 1",
                 [exercice, KIND_OPERATEUR],
             ).fetchall()
             if status == "removed" and sf not in current
