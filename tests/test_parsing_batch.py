@@ -251,7 +251,7 @@ def test_parse_workers_import_neither_numpy_nor_pandas():
 
 def test_refusing_lifts_its_refusal_after_the_block(tmp_path, monkeypatch):
     """The fork server refuses numpy only while it imports the parsers: a worker's start, which
-    re-imports the parent's main module, must not fail on a refusal meant for the parsers."""
+    runs multiprocessing's code, must not fail on a refusal meant for the parsers."""
     import sys
 
     from dagster_project.parsing.refusal import Refusal, refusing
@@ -281,6 +281,42 @@ def test_parse_workers_load_neither_duckdb_nor_the_loader(small_batches):
             "m.startswith('dagster_project.ingestion')]"
         assert job._pool is not None
         assert job._pool.submit(eval, probe).result() == []
+
+
+_MAIN = """\
+import marque_du_main  # what a console script's main imports (``dagster ...``: all of Dagster)
+
+if __name__ == "__main__":
+    from dagster_project.ingestion import loader
+
+    with loader._pool(1) as pool:
+        probe = "'marque_du_main' in __import__('sys').modules"
+        print(pool.submit(eval, probe).result())
+"""
+
+
+@pytest.mark.parametrize("launch", ["script", "module"])
+def test_parse_workers_do_not_run_the_parents_main_module(tmp_path, launch):
+    """multiprocessing re-runs the parent's main module in every worker it starts. Under the
+    ``dagster`` console script (``dagster asset materialize``, ``dagster job execute``) that is
+    ``dagster._cli``: ~0.7 s of imports per worker before its first batch. Parse workers take
+    their task and initializer by module name and never need the parent's main, so the fork
+    server they come from skips it (parsing/preload.py), whether the parent was started as a
+    script or with ``python -m``."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "marque_du_main.py").write_text("")
+    (tmp_path / "lance_le_pool.py").write_text(_MAIN)
+    target = ["lance_le_pool.py"] if launch == "script" else ["-m", "lance_le_pool"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    out = subprocess.run(
+        [sys.executable, *target], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def _import_error(name: str) -> str | None:

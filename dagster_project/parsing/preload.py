@@ -10,18 +10,35 @@ pyarrow then runs without numpy for good, in the server and in every process for
 (``to_numpy()`` raises, numpy arrays are not recognised): this server serves the parse workers
 only. Nothing else here uses the ``forkserver`` start method, and only the loader names this
 module, as the server's preload. The refusal itself is lifted once the task is loaded, because a
-worker's own start runs code that is not ours (multiprocessing re-imports the parent's main
-module in each worker); :func:`.worker.init_worker` then refuses both for the worker's life. If
+worker's own start runs code that is not ours (multiprocessing's, and whatever unpickling an
+argument imports); :func:`.worker.init_worker` then refuses both for the worker's life. If
 the task cannot be imported without them (a new import somewhere), the server says so on stderr
 and imports it anyway: workers start warm, with numpy, rather than cold (the fork server
 silently ignores a preload that fails).
+
+Workers forked from this server do not re-run the parent's main module. multiprocessing does so
+in every worker it starts (so that functions defined in ``__main__`` can be unpickled there):
+under the ``dagster`` console script (``dagster asset materialize``, ``dagster job execute``)
+that is ``dagster._cli``, ~0.7 s of imports per worker before its first batch; under pytest,
+pytest. A parse worker's initializer and task are unpickled by module name (:mod:`.worker`) and
+never need the parent's main. The two stdlib functions that re-run it are replaced, in this
+server only, by no-ops; ``tests/test_parsing_batch.py`` fails if a Python version stops calling
+them (the worker would import the parent's main again).
 """
 
 from __future__ import annotations
 
 import sys
+from multiprocessing import spawn
 
 from .refusal import refusing
+
+
+def _keep_main(_name_or_path: str) -> None:
+    """A worker's start leaves the server's ``__main__`` as it is (see above)."""
+
+
+spawn._fixup_main_from_name = spawn._fixup_main_from_path = _keep_main
 
 try:
     with refusing("numpy", "pandas"):
