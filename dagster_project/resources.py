@@ -18,6 +18,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from dagster_project import settings
+from dagster_project.dbt_manifest import TARGET
 from dagster_project.ingestion.warehouse import connect, ensure_private_dir, writer_lock
 
 LOCK_HELD_ENV = "BILAN_WRITER_LOCK_HELD"
@@ -80,5 +81,5 @@ def dbt_resource() -> DbtCliResource:
         dbt_executable=dbt_executable(),
         project_dir=str(settings.DBT_PROJECT_DIR),
         profiles_dir=str(settings.DBT_PROJECT_DIR),
-        target="dev",
+        target=TARGET,  # as the manifest's parse, whose cache the builds reuse (dbt_manifest.py)
     )

@@ -25,10 +25,10 @@ from packaging import version
 from dagster_project import settings, state
 from dagster_project.assets.dbt_errors import raise_unless_successful
 from dagster_project.checks.gx_suites import import_in_background
-from dagster_project.dbt_manifest import ensure_manifest
+from dagster_project.dbt_manifest import TARGET, after_build, ensure_manifest
 
 DBT_PROJECT = DbtProject(
-    project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR, target="dev"
+    project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR, target=TARGET
 )
 
 
@@ -65,6 +65,13 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         import_in_background()
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
+    # dbt ran to its end (passed or not): the next build reuses its parse (dbt_manifest.py)
+    # (dagster-dbt runs it in <target>/<step>-<run>-<id> and seeds that from <target>)
+    run_target = Path(invocation.target_path)
+    try:
+        after_build(run_target, run_target.parent, prefix=context.op_execution_context.op.name)
+    except OSError as exc:  # housekeeping: the build's own outcome decides the step
+        context.log.warning(f"dossier target de dbt non entretenu : {exc}")
     # retried only when transient; data failures and interruptions are not (dbt_errors.py)
     raise_unless_successful(invocation, context)
 

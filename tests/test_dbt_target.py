@@ -1,0 +1,105 @@
+"""dbt's target folder: each build reuses the previous one's parse, and old run folders go.
+
+dagster-dbt runs every ``dbt build`` in a folder of its own under dbt's target path and seeds it
+with the parse cache it finds there; nothing wrote that cache for the runs' profile, so every
+build parsed the whole project again, and the per-run folders (~14 MB each) piled up forever.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dagster_project import dbt_manifest
+from tests.conftest import ROOT, copy_run, pipeline_env
+
+PREFIX = "bilan_dbt_assets"
+
+
+def _run_folder(target: Path, name: str, age_s: float, cache: bytes | None = None) -> Path:
+    d = target / name
+    d.mkdir(parents=True)
+    (d / "dbt.log").write_text("...")
+    if cache is not None:
+        (d / dbt_manifest.PARTIAL_PARSE).write_bytes(cache)
+    then = time.time() - age_s
+    for p in (d / "dbt.log", d):
+        os.utime(p, (then, then))
+    return d
+
+
+def test_prune_keeps_the_newest_runs_and_any_still_written_to(tmp_path):
+    target = tmp_path / "target"
+    hour = dbt_manifest.IN_USE_SECONDS
+    # 14 finished runs, a day apart; the newest first
+    runs = [_run_folder(target, f"{PREFIX}-{i:07d}-abc", (i + 1) * 86_400) for i in range(14)]
+    # an old folder whose dbt.log is still being written (a build that started long ago)
+    busy = _run_folder(target, f"{PREFIX}-busy000-abc", 30 * 86_400)
+    (busy / "dbt.log").write_text("still running")
+    # what is not a run folder of this step stays whatever its age
+    other = _run_folder(target, "autre_etape-0000000-abc", 90 * 86_400)
+    (target / "manifest.json").write_text("{}")
+
+    deleted = dbt_manifest.prune_runs(target, prefix=PREFIX, keep=10)
+
+    assert sorted(deleted) == sorted(runs[9:])  # the busy one counts among the 10 newest
+    assert all(d.exists() for d in runs[:9]) and busy.exists() and other.exists()
+    assert (target / "manifest.json").exists()
+    # nothing recent is deleted, even beyond the count
+    for i in range(3):
+        _run_folder(target, f"{PREFIX}-recent{i}-abc", hour / 2)
+    deleted = dbt_manifest.prune_runs(target, prefix=PREFIX, keep=1)
+    assert sorted(deleted) == sorted(runs[:9])
+    assert busy.exists() and len(list(target.glob(f"{PREFIX}-recent*"))) == 3
+
+
+def test_after_build_hands_its_parse_cache_to_the_next_build(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / dbt_manifest.PARTIAL_PARSE).write_bytes(b"cache d'un autre profil")
+    run = _run_folder(target, f"{PREFIX}-run0001-abc", 0, cache=b"cache de ce build")
+
+    dbt_manifest.after_build(run, target, prefix=PREFIX)
+
+    assert (target / dbt_manifest.PARTIAL_PARSE).read_bytes() == b"cache de ce build"
+    assert not list(target.glob(".*.tmp"))  # copied aside, then renamed over the old one
+    assert run.exists()
+    # a build that stopped before dbt wrote its cache leaves the previous one in place
+    bare = _run_folder(target, f"{PREFIX}-run0002-abc", 0)
+    dbt_manifest.after_build(bare, target, prefix=PREFIX)
+    assert (target / dbt_manifest.PARTIAL_PARSE).read_bytes() == b"cache de ce build"
+
+
+_TWO_BUILDS = """
+import dagster as dg
+from dagster_project.assets.dbt import bilan_dbt_assets
+from dagster_project.resources import dbt_resource
+
+for _ in range(2):
+    res = dg.materialize([bilan_dbt_assets], resources={"dbt": dbt_resource()},
+                         raise_on_error=False)
+    print("SUCCESS", res.success, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_the_second_build_in_a_warehouse_reuses_the_first_ones_parse(run_2017, tmp_path):
+    """Two real ``dbt build`` runs of the Dagster asset on the same warehouse, in a target
+    folder of their own (``DBT_TARGET_PATH``, which dagster-dbt follows; other tests' builds
+    share the project's): the first parses the project in full, the second reuses its parse."""
+    raw, wh, home = copy_run(run_2017, tmp_path)
+    target = tmp_path / "dbt_target"
+    env = pipeline_env(raw, wh, home, DBT_TARGET_PATH=target)
+    out = subprocess.run([sys.executable, "-c", _TWO_BUILDS], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    verdicts = [line for line in out.stdout.splitlines() if line.startswith("SUCCESS ")]
+    assert verdicts == ["SUCCESS True", "SUCCESS True"], out.stderr[-3000:]
+    first, second = sorted(target.glob(f"{PREFIX}-*"), key=lambda d: d.stat().st_mtime)
+    assert "Unable to do partial parsing" in (first / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in (second / "dbt.log").read_text()
+    assert (target / dbt_manifest.PARTIAL_PARSE).is_file()
