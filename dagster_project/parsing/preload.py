@@ -22,8 +22,8 @@ under the ``dagster`` console script (``dagster asset materialize``, ``dagster j
 that is ``dagster._cli``, ~0.7 s of imports per worker before its first batch; under pytest,
 pytest. A parse worker's initializer and task are unpickled by module name (:mod:`.worker`) and
 never need the parent's main. The two stdlib functions that re-run it are replaced, in this
-server only, by no-ops; ``tests/test_parsing_batch.py`` fails if a Python version stops calling
-them (the worker would import the parent's main again).
+server only, by no-ops; ``tests/test_parsing_batch.py`` fails if a worker imports the parent's
+main again (a Python version that re-runs it some other way).
 """
 
 from __future__ import annotations
