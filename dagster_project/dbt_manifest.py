@@ -7,17 +7,21 @@ project file is newer than it. In-process avoids paying dbt's ~3 s interpreter s
 dagster-dbt runs each ``dbt build`` in a target folder of its own (``dbt/target/<step>-<run>-<id>``)
 and seeds it with ``dbt/target/partial_parse.msgpack``, dbt's parse cache. dbt reuses that cache
 only if it was written for the same profile (the warehouse path) and the same ``--target``, and
-nothing ever wrote one for the runs' own: every build parsed the project in full (~2 s of a
-15 s dbt step, measured). So the parse here passes ``--target`` like the runs, and after each
-build its cache is copied back (:func:`after_build`): the next build in the same warehouse
-reuses it. dbt checks the cache itself (project files, profile, target, vars, version) and
-parses in full whenever it does not match: a stale cache costs time, never a wrong build.
+nothing ever wrote one for the runs' own: every build parsed the project in full (~2 s of a 15 s dbt
+step, measured). So the parse here passes ``--target`` like the runs, and after each build its cache
+is copied back (:func:`after_build`): the next build reuses it when it runs in the same warehouse
+(the nightly case; there is one cache, so a build in another warehouse in between, as in the tests,
+replaces it and the next one parses in full). dbt checks the cache itself (project files, profile,
+target, vars, version) and parses in full whenever it does not match: a stale cache costs time,
+never a wrong build.
 The per-run folders (~14 MB each: dbt.log, manifest, compiled SQL) are pruned to the newest
-:data:`RUNS_KEPT`, so a nightly schedule does not fill the disk.
+:data:`RUNS_KEPT` (sparing any written to within the last hour), so a nightly schedule does not
+fill the disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -80,20 +84,28 @@ def _parse(project_dir: Path, manifest: Path) -> Path:
 
 
 def after_build(run_target: Path, project_target: Path, *, prefix: str) -> None:
-    """After a build that ran to its end in ``run_target``: its parse cache becomes the one the
-    next build starts from (replaced atomically: builds in other warehouses may read it at the
-    same time), and run folders named ``<prefix>-*`` beyond the newest :data:`RUNS_KEPT` go."""
-    cache = run_target / PARTIAL_PARSE
-    if cache.is_file():
-        tmp = project_target / f".{PARTIAL_PARSE}.{os.getpid()}.tmp"
-        shutil.copyfile(cache, tmp)
-        os.replace(tmp, project_target / PARTIAL_PARSE)
-    prune_runs(project_target, prefix=prefix)
+    """After a build that ran to its end in ``run_target``: run folders named ``<prefix>-*``
+    beyond the newest :data:`RUNS_KEPT` go, then its parse cache becomes the one the next build
+    starts from (copied aside, then renamed over the old one: builds in other warehouses may read
+    it at the same time). Pruning comes first: a full disk, which fails the copy, is when it
+    matters most."""
+    try:
+        prune_runs(project_target, prefix=prefix)
+    finally:
+        cache = run_target / PARTIAL_PARSE
+        if cache.is_file():
+            tmp = project_target / f".{PARTIAL_PARSE}.{os.getpid()}.tmp"
+            try:
+                shutil.copyfile(cache, tmp)
+                os.replace(tmp, project_target / PARTIAL_PARSE)
+            finally:
+                tmp.unlink(missing_ok=True)  # a failed copy leaves nothing behind
 
 
 def prune_runs(project_target: Path, *, prefix: str, keep: int = RUNS_KEPT) -> list[Path]:
     """Delete the run folders ``<prefix>-*`` beyond the ``keep`` newest, except any written to
-    within :data:`IN_USE_SECONDS` (a build may still be using it). Returns those deleted."""
+    within :data:`IN_USE_SECONDS` (a build may still be using it), and the temporary copies of a
+    parse cache a killed process left (as old). Returns those deleted."""
 
     def last_write(d: Path) -> float:
         return max([d.stat().st_mtime, *(f.stat().st_mtime for f in d.iterdir())], default=0.0)
@@ -111,4 +123,9 @@ def prune_runs(project_target: Path, *, prefix: str, keep: int = RUNS_KEPT) -> l
         if written < cutoff:
             shutil.rmtree(d, ignore_errors=True)
             deleted.append(d)
+    for tmp in project_target.glob(f".{PARTIAL_PARSE}.*.tmp"):
+        with contextlib.suppress(OSError):  # another process's, renamed or deleted meanwhile
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                deleted.append(tmp)
     return deleted

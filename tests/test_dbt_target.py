@@ -69,10 +69,75 @@ def test_after_build_hands_its_parse_cache_to_the_next_build(tmp_path):
     assert (target / dbt_manifest.PARTIAL_PARSE).read_bytes() == b"cache de ce build"
     assert not list(target.glob(".*.tmp"))  # copied aside, then renamed over the old one
     assert run.exists()
-    # a build that stopped before dbt wrote its cache leaves the previous one in place
+    # a run folder without a cache (dagster-dbt had none to seed it with, and dbt stopped
+    # before writing its own) leaves the previous one in place
     bare = _run_folder(target, f"{PREFIX}-run0002-abc", 0)
     dbt_manifest.after_build(bare, target, prefix=PREFIX)
     assert (target / dbt_manifest.PARTIAL_PARSE).read_bytes() == b"cache de ce build"
+
+
+def test_a_full_disk_still_prunes_and_leaves_no_partial_copy(tmp_path, monkeypatch):
+    """The copy of the cache fails (no space left): the old run folders are deleted anyway (that
+    is when they matter), the half-written copy is removed, the error is raised (the dbt step
+    logs it), and the previous cache stays whole. A copy a killed process left behind goes once
+    it is an hour old."""
+    import errno
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / dbt_manifest.PARTIAL_PARSE).write_bytes(b"cache precedent")
+    old = [_run_folder(target, f"{PREFIX}-old{i:04d}-abc", (i + 2) * 86_400) for i in range(12)]
+    run = _run_folder(target, f"{PREFIX}-run0001-abc", 0, cache=b"nouveau cache")
+
+    def disk_full(src, dst):
+        Path(dst).write_bytes(b"nouv")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dbt_manifest.shutil, "copyfile", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        dbt_manifest.after_build(run, target, prefix=PREFIX)
+    assert [d for d in old if d.exists()] == old[:9]  # with the run's own: the 10 newest
+    assert not list(target.glob(".*.tmp"))
+    assert (target / dbt_manifest.PARTIAL_PARSE).read_bytes() == b"cache precedent"
+
+    left = target / f".{dbt_manifest.PARTIAL_PARSE}.4242.tmp"
+    left.write_bytes(b"abandonne")
+    assert dbt_manifest.prune_runs(target, prefix=PREFIX) == []  # recent: maybe being written
+    an_hour_ago = time.time() - dbt_manifest.IN_USE_SECONDS - 60
+    os.utime(left, (an_hour_ago, an_hour_ago))
+    assert dbt_manifest.prune_runs(target, prefix=PREFIX) == [left] and not left.exists()
+
+
+_PARSE_THEN_BUILD_PARSE = """
+import subprocess, sys
+from pathlib import Path
+from dagster_project import dbt_manifest, settings
+
+target = Path(sys.argv[1])
+dbt_manifest._parse(settings.DBT_PROJECT_DIR, target / "manifest.json")
+# what every build runs: dbt with the resource's --target, seeded with that cache
+dbt = Path(sys.executable).parent / "dbt"
+subprocess.run([str(dbt), "parse", "--project-dir", str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target", "dev",
+                "--target-path", str(target), "--log-path", str(target)], check=True)
+"""
+
+
+def test_the_manifests_parse_writes_a_cache_the_builds_can_use(tmp_path):
+    """The manifest's in-process parse (at the definitions' import) passes the same ``--target``
+    as the builds (``dbt_resource()``): a build in the same warehouse then starts from its cache
+    instead of parsing in full (dbt's cache records the target)."""
+    from dagster_project.resources import dbt_resource
+
+    assert dbt_resource().target == dbt_manifest.TARGET
+    target = tmp_path / "target"
+    env = pipeline_env(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "home")
+    out = subprocess.run([sys.executable, "-c", _PARSE_THEN_BUILD_PARSE, str(target)], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    log = (target / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log
+    assert "Partial parsing enabled" in log
 
 
 _TWO_BUILDS = """
@@ -101,5 +166,7 @@ def test_the_second_build_in_a_warehouse_reuses_the_first_ones_parse(run_2017, t
     assert verdicts == ["SUCCESS True", "SUCCESS True"], out.stderr[-3000:]
     first, second = sorted(target.glob(f"{PREFIX}-*"), key=lambda d: d.stat().st_mtime)
     assert "Unable to do partial parsing" in (first / "dbt.log").read_text()
-    assert "Unable to do partial parsing" not in (second / "dbt.log").read_text()
+    second_log = (second / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in second_log
+    assert "Partial parsing enabled" in second_log  # read, not merely failed to load
     assert (target / dbt_manifest.PARTIAL_PARSE).is_file()

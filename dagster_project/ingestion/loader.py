@@ -253,6 +253,8 @@ def _forkserver():
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
+    # Tasks must be importable by module name: its workers do not load the parent's ``__main__``
+    # (parsing/preload.py), so a function defined there kills the worker that unpickles it.
     return ProcessPoolExecutor(
         max_workers=workers, mp_context=_forkserver(), initializer=init_worker
     )

@@ -16,14 +16,17 @@ the task cannot be imported without them (a new import somewhere), the server sa
 and imports it anyway: workers start warm, with numpy, rather than cold (the fork server
 silently ignores a preload that fails).
 
-Workers forked from this server do not re-run the parent's main module. multiprocessing does so
-in every worker it starts (so that functions defined in ``__main__`` can be unpickled there):
-under the ``dagster`` console script (``dagster asset materialize``, ``dagster job execute``)
-that is ``dagster._cli``, ~0.7 s of imports per worker before its first batch; under pytest,
-pytest. A parse worker's initializer and task are unpickled by module name (:mod:`.worker`) and
-never need the parent's main. The two stdlib functions that re-run it are replaced, in this
-server only, by no-ops; ``tests/test_parsing_batch.py`` fails if a worker imports the parent's
-main again (a Python version that re-runs it some other way).
+Workers forked from this server do not re-run the parent's main module. multiprocessing does so in
+every worker it starts (so that functions defined in ``__main__`` can be unpickled there): under the
+``dagster`` console script (``dagster asset materialize``, ``dagster job execute``) that is
+``dagster._cli``, ~0.7 s of imports per worker before its first batch (a parent started as
+``python -m dagster`` or ``python -m pytest`` was spared already: multiprocessing skips a package's
+``__main__`` module, not ``python -m some.module``). A parse worker's initializer and task are
+unpickled by module name (:mod:`.worker`) and never need the parent's main; a function defined in
+``__main__`` and submitted to this pool cannot be unpickled there any more (the worker dies:
+BrokenProcessPool). The two stdlib functions that re-run it are replaced, in this server only, by
+no-ops; ``tests/test_parsing_batch.py`` fails if a worker imports the parent's main again (a Python
+version that re-runs it some other way).
 """
 
 from __future__ import annotations
