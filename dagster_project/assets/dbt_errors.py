@@ -21,6 +21,7 @@ from dagster_project.ingestion.warehouse import is_lock_error
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 
+
 def interrupted(returncode: int | None) -> bool:
     """dbt ended by SIGTERM (``kill``; or SIGINT, though dbt catches that one itself and exits
     2): somebody stopped it. Ctrl-C and *Terminate* reach the step itself too, as Dagster's
