@@ -149,6 +149,23 @@ def test_pdf_skipped_with_a_warning_when_no_browser(run_2017, tmp_path, monkeypa
     assert "hors d’un run Dagster" in out.html[2017].read_text(encoding="utf-8")
 
 
+def test_deliverables_no_longer_published_are_deleted(run_2017, tmp_path, monkeypatch):
+    """An exercise whose folder was removed is no longer in the marts: its report and workbook
+    must not stay beside the published ones, nor a PDF of an earlier run that this one does not
+    print. Files that are not deliverables are left alone."""
+    monkeypatch.setenv("BILAN_CHROMIUM", "0")
+    rapport = tmp_path / "rapport"
+    rapport.mkdir()
+    stale = ["bilan_2019.html", "bilan_2019.pdf", "synthese_2019.xlsx", "bilan_2017.pdf"]
+    kept = ["notes.txt", "bilan_2019_annote.html", "synthese_2019.xlsx.bak"]
+    for name in stale + kept:
+        (rapport / name).write_text("ancien", encoding="utf-8")
+    out = generate(run_2017.marts, tmp_path, run_2017.warehouse)
+    assert sorted(p.name for p in out.removed) == sorted(stale)
+    assert sorted(p.name for p in rapport.iterdir()) == sorted(
+        kept + ["bilan_2017.html", "synthese_2017.xlsx"])
+
+
 def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_path):
     import shutil
 

@@ -96,5 +96,9 @@ def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         md[f"xlsx_{ex}"] = dg.MetadataValue.path(str(p))
     for t, p in out.parquet.items():
         md[f"parquet_{t}"] = dg.MetadataValue.path(str(p))
+    if out.removed:
+        md["supprimes"] = dg.MetadataValue.text(", ".join(p.name for p in out.removed))
+        context.log.info("rapports retirés (plus publiés) : "
+                         + ", ".join(p.name for p in out.removed))
     context.log.info("rapports : " + ", ".join(str(p) for p in out.html.values()))
     return dg.MaterializeResult(metadata=md)

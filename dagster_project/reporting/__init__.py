@@ -7,6 +7,11 @@ Pure functions (no Dagster): :func:`generate` writes, under the warehouse folder
 - ``rapport/synthese_<exercice>.xlsx``: one sheet per published table, that exercise's rows;
 - ``parquet/<table>.parquet``: every published table.
 
+A deliverable that the marts no longer back is deleted: the report and workbook of an exercise
+whose folder was removed (it is no longer published), and a PDF left by an earlier run when this
+one prints none (no Chromium any more). Officials open these files; one that outlives the
+figures it prints is a wrong number in front of them.
+
 Figures are read from ``marts.duckdb`` opened read-only; the data-quality section reads
 aggregates of the internal warehouse (read-only too). Modules: :mod:`.fr` (French formatting),
 :mod:`.svg` (charts), :mod:`.data`, :mod:`.html`, :mod:`.exports`, :mod:`.chromium`,
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +35,8 @@ log = logging.getLogger(__name__)
 
 RAPPORT_DIR = "rapport"
 PARQUET_DIR = "parquet"
+# the per-exercise deliverables this module writes in RAPPORT_DIR (and so may delete)
+_DELIVERABLE = re.compile(r"(?:bilan_\d{4}\.(?:html|pdf)|synthese_\d{4}\.xlsx)")
 
 
 @dataclass
@@ -38,6 +46,7 @@ class Outputs:
     xlsx: dict[int, Path] = field(default_factory=dict)
     parquet: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
 
 
 def _write_text(target: Path, text: str) -> None:
@@ -89,4 +98,17 @@ def generate(
         out.html[ex] = target
         if navigateur:
             out.pdf[ex] = chromium.print_pdf(target, rapport / f"bilan_{ex}.pdf", navigateur)
+    out.removed = _remove_stale(rapport, out)
     return out
+
+
+def _remove_stale(rapport: Path, out: Outputs) -> list[Path]:
+    """Delete the deliverables in ``rapport`` that this generation did not write (see above)."""
+    written = {p.name for kind in (out.html, out.pdf, out.xlsx) for p in kind.values()}
+    removed = []
+    for path in sorted(rapport.iterdir()) if rapport.is_dir() else []:
+        if _DELIVERABLE.fullmatch(path.name) and path.name not in written:
+            path.unlink(missing_ok=True)
+            log.info("deliverable no longer backed by the published marts, deleted: %s", path)
+            removed.append(path)
+    return removed
