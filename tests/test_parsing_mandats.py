@@ -201,6 +201,69 @@ def test_quoted_fields_and_line_numbers(tmp_path):
     assert r.rejets[0].row_number == 4  # the quoted field spanned lines 2-3
 
 
+def _line(n, tiers, montant="1 000,00"):
+    return f"2017;M{n};15/02/2017;PDI-2017-000{n};{tiers};12345678900012;Avance;{montant}"
+
+
+def test_an_unclosed_quote_does_not_swallow_the_next_lines(tmp_path):
+    """A payee whose closing quote was cut opened a quoted field that ran to the next quote,
+    three lines below: one record with line 2's mandate and line 5's amount, lines 3-4 lost."""
+    path = write(tmp_path, [
+        HEADER,
+        _line(1, '"ASSOCIATION DES JARDINS PARTAGES', "10,00"),
+        _line(2, "Régie", "20,00"),
+        _line(3, "Asso", "30,00"),
+        _line(4, '"LE PONT" ASSO', "40,00"),
+        _line(5, "Asso", "50,00"),
+    ])
+    r = parse(path)
+    assert r.rejets == []
+    assert [(m["num_mandat"], m["montant"], m["source_row"]) for m in r.rows] == [
+        (f"M{n}", Decimal(f"{n}0.00"), n + 1) for n in range(1, 6)]
+    assert r.rows[0]["tiers"] == '"ASSOCIATION DES JARDINS PARTAGES'
+    assert r.rows[3]["tiers"] == "LE PONT ASSO"
+
+
+def test_a_quote_left_open_to_the_end_of_the_file(tmp_path):
+    path = write(tmp_path, [HEADER, _line(1, '"Asso', "10,00"),
+                            *(_line(n, "Asso", f"{n}0,00") for n in range(2, 6))])
+    r = parse(path)
+    assert r.rejets == [] and [m["source_row"] for m in r.rows] == [2, 3, 4, 5, 6]
+    assert sum(m["montant"] for m in r.rows) == Decimal("150.00")
+
+
+def test_an_unclosed_quote_that_cannot_be_read_refuses_its_line_only(tmp_path):
+    """Read without quoting, the line has one field too many: its columns could be shifted
+    (a SIRET read as an amount), so it is refused with its number, the others loaded."""
+    path = write(tmp_path, [HEADER, _line(1, '"Asso; Le Pont', "10,00"),
+                            _line(2, "Asso", "20,00"), _line(3, "Asso", "30,00")])
+    r = parse(path)
+    assert [m["source_row"] for m in r.rows] == [3, 4]
+    assert [(j.row_number, j.montant) for j in r.rejets] == [(2, None)]
+    assert "guillemet" in r.rejets[0].reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+
+
+def test_punctuation_inside_header_labels_is_ignored(tmp_path):
+    header = HEADER.replace("SIRET", "S.I.R.E.T.").replace("N° mandat", "N°mandat")
+    r = parse(write(tmp_path, [header, _line(1, "Asso")]))
+    assert not r.file_rejected and r.rows[0]["siret"] == "12345678900012"
+
+
+def test_a_malformed_siret_is_kept_as_written(tmp_path):
+    """Nulled, it escaped the warning on a SIRET other than the operator's (which ignores
+    NULLs): the payment still counts, its SIRET as written is what that warning names."""
+    r = parse(write(tmp_path, [HEADER, _line(1, "Asso").replace("12345678900012",
+                                                                   " 1234567890001 ")]))
+    assert r.rejets == [] and r.rows[0]["siret"] == "1234567890001"
+
+
+def test_an_excel_separator_hint_line_is_skipped(tmp_path):
+    r = parse(write(tmp_path, ["sep=;", HEADER, _line(1, "Asso")]))
+    assert not r.file_rejected and r.rejets == []
+    assert [m["source_row"] for m in r.rows] == [3]
+
+
 @pytest.mark.parametrize(
     ("content", "fragment", "rows"),
     [

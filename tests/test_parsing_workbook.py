@@ -233,6 +233,24 @@ def test_ods_named_xlsx_is_read_by_content(tmp_path):
     assert not r.file_rejected and r.num_convention == "PDI-2017-0001"
 
 
+def test_punctuation_inside_labels_is_ignored(tmp_path, fmt):
+    """The contract matches labels ignoring punctuation: 'E.T.P.' is 'ETP', a lost apostrophe
+    changes nothing; read as a space, it made the label unknown and refused the workbook."""
+    renamed = {"ETP mobilisés": "E.T.P. mobilisés", "SIRET": "S.I.R.E.T.",
+               "Intitulé de l'action": "Intitulé de laction"}
+    rows = [[renamed.get(row[0], row[0]), *row[1:]] if row else row for row in action_rows()]
+    header = ["Identifiant", "Date dentrée", "Date de sortie", "Motif de sortie",
+              "Mise en parcours en cours"]
+    r = parse(build(tmp_path, fmt, {
+        "Action": rows,
+        "Liste des participants": [header, ["P1", D(2017, 1, 5), None, None, "Oui"]],
+    }), idents=("P1",))
+    assert not r.file_rejected, r.rejets
+    assert r.action["etp"] == 2.5 and r.action["siret"] == "12345678900012"
+    assert r.action["intitule"] == "Accompagnement vers l'emploi"
+    assert [p["date_entree"] for p in r.participants] == [D(2017, 1, 5)]
+
+
 def test_partnership_action_ignores_other_sheets(tmp_path, fmt):
     path = build(
         tmp_path,
@@ -566,9 +584,45 @@ def test_action_label_without_value(tmp_path, fmt):
     assert rej.column_name == "Opérateur"
 
 
+def test_a_value_spelled_like_a_label_is_a_value(tmp_path, fmt):
+    """An action titled 'Accueils individuels' (a SOC-INS indicator's label): its Intitulé was
+    read as having no value, the workbook refused."""
+    rows = action_rows({"Intitulé de l'action": "Accueils individuels"})
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}))
+    assert not r.file_rejected, r.rejets
+    assert r.action["intitule"] == "Accueils individuels"
+    assert r.action["accueils_individuels"] is None
+
+
 def test_accompagnement_without_participants_sheet(tmp_path, fmt):
     r = parse(build(tmp_path, fmt, {"Action": action_rows()}))
     assert_file_rejected(r, "feuille Participants introuvable")
+
+
+def test_two_sheets_for_one_expected_sheet_refuse_the_file(tmp_path, fmt):
+    """An empty 'PARTICIPANTS' before the filled 'Liste des participants': taking the first
+    published the action with no participant. The file is refused, naming both, every row
+    of both counted."""
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows(),
+        "PARTICIPANTS": participants(),
+        "Liste des participants": participants(["P1", D(2017, 1, 5), None, None, "Oui"],
+                                               ["P2", D(2017, 2, 5), None, None, "Non"]),
+    }), idents=("P1", "P2"))
+    rej = assert_file_rejected(r, "plusieurs feuilles Participants", rows=3)
+    assert "« PARTICIPANTS », « Liste des participants »" in rej.reason
+    assert rej.sheet == "Liste des participants" and r.num_convention == "PDI-2017-0001"
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Fiche action": action_rows(),
+                                    "Participants": participants()}, name="deux_actions"))
+    assert_file_rejected(r, "plusieurs feuilles Action")
+
+
+def test_two_sheets_the_action_does_not_use_are_ignored(tmp_path, fmt):
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "PRO-PART"}),
+        "Participants": participants(), "Bénéficiaires": participants(),
+    }))
+    assert not r.file_rejected
 
 
 def test_ru_without_cer_sheet(tmp_path, fmt):

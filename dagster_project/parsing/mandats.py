@@ -67,6 +67,8 @@ _FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 _REQUIRED = tuple(_FIELDS)
 _KEYS = {normalize_label(s): f for f, (_, spellings) in _FIELDS.items() for s in spellings}
+# punctuation inside a word is ignored too ('S.I.R.E.T.'), as in the workbooks (workbook._keys)
+_KEYS.update({k.replace(" ", ""): f for k, f in list(_KEYS.items())})
 _NATURES = {n.lower(): n for n in ("Avance", "Solde", "Avenant", "Annulation")}
 
 
@@ -84,8 +86,8 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")  # the 5 bytes cp1252 leaves undefined
 
 
-def _count_data_lines(lines: list[tuple[int, list[str]]]) -> int:
-    return sum(1 for _, f in lines if any(x.strip() for x in f))
+def _count_data_lines(lines: list[tuple[int, list[str] | None]]) -> int:
+    return sum(1 for _, f in lines if f is None or any(x.strip() for x in f))
 
 
 def parse_mandats(path: Path, *, exercice: int) -> MandatsResult:
@@ -117,8 +119,26 @@ def _rejected(reason: str, n: int, column: str | None = None) -> MandatsResult:
     )
 
 
-def _read_lines(text: str) -> list[tuple[int, list[str]]]:
-    """(1-based starting line number, fields) for every record of the file."""
+# why a line is refused when it cannot be cut into fields
+ILLISIBLE = ("ligne illisible : un guillemet y est ouvert sans être fermé et, lue sans "
+             "guillemets, elle n'a pas les colonnes de l'en-tête")
+
+
+def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
+    """(1-based line number, fields) for every record of the file; fields None for a line that
+    cannot be cut into fields (refused by the caller, with its number).
+
+    A quoted field may span lines (CSV allows it), but a quote the software did not close (a
+    payee's name cut after its opening quote) would swallow the next lines into one record,
+    and a later stray quote would end it: the record would look whole, with the first line's
+    mandate and the last line's amount, and the lines between lost. So a record spanning
+    several lines is kept only when it has the header's number of fields and none of its lines
+    has as many delimiters as a whole record (the lines of one record, cut by a line break in a
+    quoted value, each have fewer); otherwise each of its lines is read on its own.
+    A line whose quotes do not balance is read without quoting, and kept only when that gives
+    the header's number of fields (its columns could otherwise be shifted: a SIRET read as an
+    amount).
+    """
     first_line = text.split("\n", 1)[0]
     delimiter = ";"
     if ";" not in first_line:
@@ -126,12 +146,36 @@ def _read_lines(text: str) -> list[tuple[int, list[str]]]:
             delimiter = "\t"
         elif "," in first_line:
             delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
-    out = []
-    start = 1
-    for fields in reader:
-        out.append((start, fields))
-        start = reader.line_num + 1
+    physical = io.StringIO(text, newline="").readlines()
+    width: int | None = None  # the header's number of fields: the first non-blank record's
+
+    def alone(i: int) -> tuple[int, list[str] | None]:
+        line = physical[i - 1].rstrip("\r\n")
+        if line.count('"') % 2:
+            fields = line.split(delimiter)
+            return i, fields if len(fields) == width else None
+        try:
+            return i, next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+        except csv.Error:  # e.g. a field over csv's size limit
+            return i, None
+
+    out: list[tuple[int, list[str] | None]] = []
+    try:
+        reader = csv.reader(iter(physical), delimiter=delimiter, quotechar='"')
+        start = 1
+        for fields in reader:
+            end = reader.line_num
+            if width is None and any(x.strip() for x in fields):
+                width = len(fields)
+            if end > start and (len(fields) != width or any(
+                len(physical[i - 1].split(delimiter)) >= width for i in range(start, end + 1)
+            )):
+                out.extend(alone(i) for i in range(start, end + 1))
+            else:
+                out.append((start, fields))
+            start = end + 1
+    except csv.Error:  # a field over csv's size limit (lines swallowed by a quote): line by line
+        out = [alone(i) for i in range(1, len(physical) + 1)]
     return out
 
 
@@ -145,23 +189,24 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
         return _rejected("ce fichier n'est pas un export CSV (contenu binaire)", 0)
     text = _decode(data)
-    try:
-        lines = _read_lines(text)
-    except csv.Error:
-        return _rejected("fichier CSV illisible", 0)
+    lines = _read_lines(text)
 
     # header: first non-blank line (an Excel "sep=;" hint line is skipped)
     h = 0
     while h < len(lines) and (
-        not any(x.strip() for x in lines[h][1])
-        or (len(lines[h][1]) == 1 and lines[h][1][0].strip().lower().startswith("sep="))
+        not any(x.strip() for x in lines[h][1] or ["?"])
+        or (lines[h][1] and lines[h][1][0].strip().lower().startswith("sep=")
+            and not any(x.strip() for x in lines[h][1][1:]))
     ):
         h += 1
-    if h == len(lines):
-        return _rejected("fichier vide", 0)
+    if h == len(lines) or lines[h][1] is None:
+        if h == len(lines):
+            return _rejected("fichier vide", 0)
+        return _rejected("ligne d'en-tête illisible", _count_data_lines(lines[h + 1 :]))
     cols: dict[str, int] = {}
     for i, label in enumerate(lines[h][1]):
-        key = _KEYS.get(normalize_label(label))
+        key = _KEYS.get(normalize_label(label)) or _KEYS.get(
+            normalize_label(label).replace(" ", ""))
         if key is not None and key not in cols:
             cols[key] = i
     data_lines = lines[h + 1 :]
@@ -184,6 +229,10 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     read = 0
     L = {k: v[0] for k, v in _FIELDS.items()}  # noqa: N806
     for lineno, fields in data_lines:
+        if fields is None:
+            read += 1
+            rejets.append(Rejet(None, lineno, None, None, ILLISIBLE))
+            continue
         if not any(x.strip() for x in fields):
             continue  # blank line
         if len(fields) < width:
@@ -255,7 +304,9 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         try:
             siret = parse_siret(fields[cs])
         except ValeurInvalide:
-            siret = None  # informative only: the payment is still loaded
+            # informative only: the payment is still loaded, with the SIRET as written, which
+            # the warning test on the operator's SIRET (stg_finances__mandats) then names
+            siret = fields[cs].strip() or None
         rows.append(
             {
                 "exercice": exercice,

@@ -19,6 +19,7 @@ formats, even when the used range starts lower/right), so row index ``i`` is row
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from .normalize import (
     canonical_identifiant,
     cell_to_text,
     hash_identifiant,
+    is_blank,
     is_total_label,
     normalize_label,
     parse_date,
@@ -201,26 +203,40 @@ _CER_REQUIRED = ("identifiant", "date_signature", "accompagnement_social")
 
 
 def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
+    """Each spelling's normalised label → its field, and the same without spaces.
+
+    The contract matches labels ignoring punctuation: 'E.T.P. mobilisés' is 'ETP mobilisés'
+    and 'Intitulé de laction' is 'Intitulé de l'action', while punctuation read as a space
+    ('N°convention' is 'N° convention') needs the spaced form. The space-less form is looked up
+    only when the spaced one is unknown; two fields never share one (checked here).
+    """
     table: dict[str, str] = {}
     for field_name, (_, spellings) in fields.items():
         for spelling in spellings:
             table.setdefault(normalize_label(spelling), field_name)
+    for key, field_name in list(table.items()):
+        compact = key.replace(" ", "")
+        if table.setdefault(compact, field_name) != field_name:
+            raise AssertionError(f"label {key!r} of {field_name} reads as another field's")
     return table
 
 
 _ACTION_KEYS = _keys(_ACTION_FIELDS)
 _PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
 _CER_KEYS = _keys(_CER_FIELDS)
-_SHEET_KEYS = {normalize_label(a): sheet for sheet, al in _SHEET_ALIASES.items() for a in al}
+_SHEET_KEYS = _keys({sheet: (sheet, al) for sheet, al in _SHEET_ALIASES.items()})
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _label_key(text: str, table: dict[str, str]) -> str | None:
-    """The field a label cell names, tolerating a parenthesised hint '(JJ/MM/AAAA)'."""
-    key = table.get(normalize_label(text))
+    """The field a label cell names, tolerating a parenthesised hint '(JJ/MM/AAAA)' and
+    punctuation inside words ('E.T.P.': see :func:`_keys`)."""
+    label = normalize_label(text)
+    key = table.get(label) or table.get(label.replace(" ", ""))
     if key is None and ("(" in text or "[" in text):
-        key = table.get(normalize_label(_PAREN.sub(" ", text)))
+        label = normalize_label(_PAREN.sub(" ", text))
+        key = table.get(label) or table.get(label.replace(" ", ""))
     return key
 
 
@@ -252,6 +268,10 @@ class _FileRejected(Exception):
         self.column = column
         self.value = value
         self.num: str | None = None
+
+
+class _AmbiguousSheets(_FileRejected):
+    """Internal: two sheets of the workbook match the same expected sheet."""
 
 
 # --------------------------------------------------------------------------- opening
@@ -341,8 +361,13 @@ def _scan_action(grid: list[list]) -> dict[str, _Found]:
                 if v is None or v == "" or (type(v) is str and v.isspace()):
                     j += 1
                     continue
-                if type(v) is str and _label_key(v, keys) is not None:
-                    break  # the next cell is another label: this one has no value
+                if type(v) is str and _label_key(v, keys) is not None and any(
+                    not is_blank(x) for x in row[j + 1 :]
+                ):
+                    # the next cell is another label, with its own value after it: this one
+                    # has no value. A label's spelling with nothing after it is this label's
+                    # value (an Intitulé "Accueils individuels"), not a label without one.
+                    break
                 value, has_value = v, True
                 c = j + 1  # never read a value cell as a label
                 break
@@ -1068,41 +1093,63 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
     except _FileRejected as exc:
         return _rejected(exc.reason, 1, exercice=exercice)
     with wb:
-        sheets: dict[str, str] = {}
+        # every sheet each expected sheet's names match: two would leave the choice to chance
+        # (an empty 'PARTICIPANTS' before the filled 'Liste des participants'), so the file
+        # is refused, naming both
+        matches: dict[str, list[str]] = {}
         for name in wb.sheet_names:
-            canon = _SHEET_KEYS.get(normalize_label(name))
-            if canon is not None and canon not in sheets:
-                sheets[canon] = name
+            label = normalize_label(name)  # 'Participants (2)', Excel's copy, is another sheet
+            canon = _SHEET_KEYS.get(label) or _SHEET_KEYS.get(label.replace(" ", ""))
+            if canon is not None:
+                matches.setdefault(canon, []).append(name)
+        sheets = {canon: names[0] for canon, names in matches.items()}
         action_sheet = sheets.get(SHEET_ACTION)
         part_sheet = sheets.get(SHEET_PARTICIPANTS)
         cer_sheet = sheets.get(SHEET_CER)
+
+        def rows_held() -> int:
+            """The rows of a refused file: its Action sheet, and every participant or CER row
+            of every sheet that may hold them."""
+            n = 1
+            for canon, parse in ((SHEET_PARTICIPANTS, _parse_participants),
+                                 (SHEET_CER, _parse_cer)):
+                for name in matches.get(canon, []):
+                    args = (nomen,) if canon == SHEET_PARTICIPANTS else ()
+                    with contextlib.suppress(_FileRejected):
+                        n += parse(_read_grid(wb, name), name, exercice, None, *args).rows_read
+            return n
+
+        def ambiguous(canon: str) -> _FileRejected | None:
+            names = matches.get(canon, [])
+            if len(names) < 2:
+                return None
+            listed = ", ".join(f"« {n} »" for n in names)
+            return _AmbiguousSheets(
+                f"plusieurs feuilles {canon} : {listed} (une seule attendue)", sheet=names[1])
+
         try:
             if action_sheet is None:
                 raise _FileRejected("feuille Action introuvable")
+            if exc := ambiguous(SHEET_ACTION):
+                raise exc
             action, them = _parse_action(
                 _read_grid(wb, action_sheet), action_sheet, exercice, nomen
             )
         except _FileRejected as exc:
             # count what the file holds, all rejected
-            n = 1
-            num = exc.num
-            try:
-                if part_sheet is not None:
-                    n += _parse_participants(
-                        _read_grid(wb, part_sheet), part_sheet, exercice, None, nomen
-                    ).rows_read
-                if cer_sheet is not None:
-                    n += _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, None).rows_read
-            except _FileRejected:
-                pass
             return _rejected(
-                exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
+                exc.reason, rows_held(), exc.num, exc.sheet, exc.column, exc.value,
+                exercice=exercice,
             )
 
         num = action["num_convention"]
         period = (action["date_debut"], action["date_fin"])
         tables: list[tuple[str, _TableResult]] = []
         try:
+            needed = [SHEET_PARTICIPANTS] if them.nature == "accompagnement" else []
+            for canon in needed + ([SHEET_CER] if them.code == "RU" else []):
+                if exc := ambiguous(canon):
+                    raise exc
             if them.nature == "accompagnement":
                 if part_sheet is None:
                     raise _FileRejected(
@@ -1125,7 +1172,8 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                                        period))
                 )
         except _FileRejected as exc:
-            n = 1 + sum(t.rows_read for _, t in tables)
+            n = rows_held() if isinstance(exc, _AmbiguousSheets) else (
+                1 + sum(t.rows_read for _, t in tables))
             return _rejected(
                 exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
             )
