@@ -264,6 +264,15 @@ def test_partnership_action_ignores_other_sheets(tmp_path, fmt):
     r = parse(path)
     assert not r.file_rejected and r.participants == [] and r.rejets == []
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
+    # not read, but on the file's record: a partnership code on an accompaniment loses them
+    assert r.detail == ("feuille « Participants » non lue (1 ligne) : une action PRO-PART n'a "
+                        "pas de feuille Participants")
+
+
+def test_an_unused_sheet_without_rows_is_not_mentioned(tmp_path, fmt):
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(),
+                                    "CER": [CER_HEADER]}))
+    assert not r.file_rejected and r.detail is None
 
 
 def test_ru_action_with_cer(tmp_path, fmt):
@@ -763,6 +772,8 @@ def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
         ["1234 567", "1er mars 2018", None, None, None],  # row 7: refused, date illisible
         ["7654 321", None, None, None, None],  # row 8: refused, date manquante
         ["Données arrêtées au 31/12", None, None, None, None],  # a note: skipped
+        ["Observations :", None, None, None, None],  # a note's one-word heading: skipped
+        ["N.B.", None, None, None, None],  # skipped
     ]
     r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
               idents=("P1", "1234 567", "7654 321"))

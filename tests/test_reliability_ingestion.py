@@ -1277,3 +1277,27 @@ def test_random_files_never_break_ingestion(junk: dict[str, bytes]):
         assert conservation_failures(con) == []
         assert s.rows_read == s.rows_loaded + s.rows_rejected
         con.close()
+
+
+def test_sheets_a_workbook_holds_but_does_not_use_are_on_its_record(tmp_path):
+    """A partnership's Participants rows are not read (the contract: it has no such sheet),
+    and the file's manifest row says so; two Participants sheets refuse the file, naming both."""
+    ops = tmp_path / "raw" / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "partenariat.xlsx", {
+        **good_sheets(conv(1), ["P1", "P2"], **{"Code thématique": "PRO-PART"})})
+    write_workbook(ops / "deux_feuilles.xlsx", {
+        **good_sheets(conv(2), ["P3"]), "Liste des participants": [PARTICIPANT_HEADER]})
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    try:
+        ingest_exercice(con, tmp_path / "raw", EX, run_id="run-1", workers=1)
+        m = {r["file_name"]: r for r in rows_of(con, "SELECT * FROM raw.manifest")}
+    finally:
+        con.close()
+    assert m["partenariat.xlsx"]["status"] == "loaded"
+    assert m["partenariat.xlsx"]["detail"] == (
+        "feuille « Participants » non lue (2 lignes) : une action PRO-PART n'a pas de feuille "
+        "Participants")
+    assert m["deux_feuilles.xlsx"]["status"] == "rejected"
+    assert "« Participants », « Liste des participants »" in m["deux_feuilles.xlsx"]["detail"]
+    assert m["deux_feuilles.xlsx"]["rows_read"] == m["deux_feuilles.xlsx"]["rows_rejected"] == 2

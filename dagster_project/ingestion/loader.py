@@ -693,6 +693,7 @@ def ingest_exercice(
                         rows_read=res.rows_read,
                         rows_loaded=res.rows_loaded,
                         rows_rejected=res.rows_rejected,
+                        detail=res.detail,
                     )
                 )
 

@@ -86,6 +86,7 @@ class ParsedWorkbook:
     file_rejected: bool
     n_participants: int = 0
     n_cer: int = 0
+    detail: str | None = None
     participants: tuple = field(default=())  # always empty: rows are in the Arrow tables
     cer: tuple = field(default=())
 
@@ -101,6 +102,7 @@ def _light(res: CompactWorkbook) -> ParsedWorkbook:
         file_rejected=res.file_rejected,
         n_participants=len(res.participants),
         n_cer=len(res.cer),
+        detail=res.detail,
     )
 
 

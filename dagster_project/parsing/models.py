@@ -117,6 +117,8 @@ class WorkbookResult:
     rows_loaded: int
     rows_rejected: int
     file_rejected: bool
+    # what the file's record says of a loaded workbook (sheets it holds but does not use)
+    detail: str | None = None
 
 
 @dataclass(slots=True)
@@ -140,6 +142,7 @@ class CompactWorkbook:
     rows_loaded: int
     rows_rejected: int
     file_rejected: bool
+    detail: str | None = None  # as WorkbookResult.detail
 
     def expand(self) -> WorkbookResult:
         const = {"exercice": self.exercice, "num_convention": self.num_convention}
@@ -161,6 +164,7 @@ class CompactWorkbook:
             rows_loaded=self.rows_loaded,
             rows_rejected=self.rows_rejected,
             file_rejected=self.file_rejected,
+            detail=self.detail,
         )
 
 

@@ -614,14 +614,24 @@ def _first_nonblank(row: list) -> object:
 _LETTER = re.compile(r"[^\W\d_]")
 
 
+# one-word headings of a note under the table ('Observations :', 'N.B.'), never identifiers
+_NOTE_WORDS = frozenset({"nb", "ps", "note", "notes", "observation", "observations",
+                         "remarque", "remarques", "commentaire", "commentaires"})
+
+
 def _blank_or_prose(v: object) -> bool:
-    """Empty, or a text of several words with letters (a note, not an identifier nor a date:
-    '1234 567' is an identifier typed with a space, and its row is read, not skipped)."""
+    """Empty, or a text of several words with letters, or a note's one-word heading (a note,
+    not an identifier nor a date: '1234 567' is an identifier typed with a space, and its row
+    is read, not skipped)."""
     if v == "" or v is None:
         return True
     if type(v) is not str:
         return False
-    return v.isspace() or (len(v.split()) > 1 and _LETTER.search(v) is not None)
+    if v.isspace():
+        return True
+    if len(v.split()) > 1:
+        return _LETTER.search(v) is not None
+    return normalize_label(v).replace(" ", "") in _NOTE_WORDS
 
 
 def _count_rows(
@@ -1183,6 +1193,21 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 sheet = part_sheet if kind == "participants" else cer_sheet
                 reason, column, row = t.header_error
                 return _rejected(reason, n, num, sheet, column, None, exercice=exercice, row=row)
+        # rows in a sheet this action does not have (a partnership's Participants: the wrong
+        # thematic code, perhaps) are not read, but said so on the file's record
+        ignored = []
+        for canon, used in ((SHEET_PARTICIPANTS, them.nature == "accompagnement"),
+                            (SHEET_CER, them.code == "RU")):
+            for name in [] if used else matches.get(canon, []):
+                parse = _parse_participants if canon == SHEET_PARTICIPANTS else _parse_cer
+                args = (nomen,) if canon == SHEET_PARTICIPANTS else ()
+                try:
+                    n = parse(_read_grid(wb, name), name, exercice, None, *args).rows_read
+                except _FileRejected:
+                    n = 0
+                if n:
+                    ignored.append(f"feuille « {name} » non lue ({n} ligne{'s' if n > 1 else ''}"
+                                   f") : une action {them.code} n'a pas de feuille {canon}")
 
     participants: list[tuple] = []
     cer: list[tuple] = []
@@ -1210,4 +1235,5 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         rows_loaded=loaded,
         rows_rejected=read - loaded,
         file_rejected=False,
+        detail="; ".join(ignored) or None,
     )
