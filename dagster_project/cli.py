@@ -57,8 +57,10 @@ def _pid_alive(pid: int) -> bool:
 def reap_dead_runs(instance, warehouse: Path) -> list[str]:
     """Close the runs of a ``bilan run`` that was killed (SIGKILL, OOM, power cut).
 
-    Such a run stays STARTED in the instance and keeps the ``warehouse_writer`` pool slot its step
-    held, so every later run would wait for that slot forever. A CLI run holds the writer lock for
+    Such a run stays STARTED in the instance: the queue (one run at a time) counts it as in
+    progress, and an instance whose pools are enforced per step (the template's before) keeps the
+    ``warehouse_writer`` slot its step held, so later runs would wait for it until run monitoring
+    fails it, hours later. A CLI run holds the writer lock for
     its whole life, so one of ours on this warehouse that is unfinished while we hold the lock is
     dead; on another warehouse, it is dead if its process is gone from this host. Call under the
     writer lock. Returns the run ids closed.

@@ -215,7 +215,10 @@ def test_instance_template(tmp_path):
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
         assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
-        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        pools = instance.get_concurrency_config().pool_config
+        assert pools.default_pool_limit == 1
+        # per run (the queue), never a step waiting for a slot (tests/test_reliability_concurrency)
+        assert pools.pool_granularity.value == "run"
         storage = instance.event_log_storage
         assert storage.get_concurrency_info("warehouse_writer").limit == 1
         # what the executor does before a pooled step: size the pool from default_limit, claim

@@ -2,8 +2,8 @@
 
 Issue 4, point 5. A second ``bilan run`` while another process holds the warehouse writer lock
 waits ``BILAN_LOCK_TIMEOUT`` seconds, then fails with exit code 3 naming the holder; a DuckDB
-file briefly held by another writer process is retried with backoff by ``warehouse.connect``.
-Seconds each: no Dagster run, no dbt.
+file briefly held by another writer process is retried with backoff by ``warehouse.connect``; a
+step waiting for a pool slot sleeps. Seconds each: no dbt, one toy Dagster run.
 """
 
 from __future__ import annotations
@@ -105,3 +105,40 @@ def test_non_lock_errors_are_not_retried(tmp_path):
     with pytest.raises(duckdb.Error):
         connect(bad)
     assert time.monotonic() - t0 < 1.0
+
+
+def test_a_step_waiting_for_a_pool_slot_sleeps(tmp_path):
+    """A run whose step waits for the ``warehouse_writer`` kind of slot another run holds must
+    not spin: Dagster 1.13's in-process executor never slept between two claims (one core at
+    100 % for the whole wait, here 15 min of CPU beside a run the daemon launched). The code
+    location installs the fix (dagster_project.concurrency_wait); without it this run spends
+    its whole wait on the CPU."""
+    import threading
+
+    import dagster as dg
+
+    import dagster_project.definitions  # noqa: F401  (what every run imports)
+
+    @dg.op(pool="test_pool")
+    def write():
+        return 1
+
+    @dg.job
+    def job():
+        write()
+
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("test_pool", 1)
+        assert storage.claim_concurrency_slot("test_pool", "other-run", "other-step").is_claimed
+        release = threading.Timer(4.0, storage.free_concurrency_slots_for_run, ["other-run"])
+        release.start()
+        try:
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = job.execute_in_process(instance=instance)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            release.cancel()
+    assert result.success
+    assert wall >= 4  # it did wait for the slot
+    assert cpu < 1.5, f"{cpu:.2f} s of CPU while waiting {wall:.2f} s for a slot"

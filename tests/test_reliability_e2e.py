@@ -756,3 +756,34 @@ def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(run_2017):
         [AUDIT_SCHEMA]).fetchall()}
     con.close()
     assert set(relations.values()) <= views, set(relations.values()) - views
+
+
+def test_a_cli_run_never_waits_for_a_slot_another_run_holds(run_2017, tmp_path):
+    """A run the daemon launched holds a ``warehouse_writer`` slot while its step waits for the
+    writer lock that ``bilan run`` holds for its whole run: with slots claimed per step, the CLI
+    then waited for that slot and each waited for the other until the step's lock timeout
+    (10 min, the CLI spinning a core meanwhile). Pools are enforced per run (the queue), so the
+    CLI's steps claim no slot: it completes with a foreign slot held, and the slot is untouched."""
+    import dagster as dg
+
+    raw = copy_drop(tmp_path / "raw")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home.template.yaml", home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse_writer", 1)
+        assert storage.claim_concurrency_slot("warehouse_writer", "daemon-run",
+                                              "raw_tables").is_claimed
+        proc = subprocess.run(
+            [sys.executable, "-m", "dagster_project.cli", "run"], cwd=ROOT,
+            env=pipeline_env(raw, tmp_path / "warehouse", home), capture_output=True,
+            text=True, timeout=400,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+        assert (tmp_path / "warehouse" / "marts.duckdb").exists()
+        info = storage.get_concurrency_info("warehouse_writer")
+        assert [s.run_id for s in info.claimed_slots] == ["daemon-run"]
+    finally:
+        instance.dispose()

@@ -19,6 +19,7 @@ import hashlib
 import subprocess
 import sys
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -225,7 +226,11 @@ def test_publication_alone_republishes_checked_marts_only(copied):
 
 def test_check_planned_but_not_run():
     """A successful run that skipped the asset and its check leaves the last evaluation in
-    force; a run that failed before the check ran does not."""
+    force, and so does a run queued behind; a run that rebuilt the asset and has not checked it
+    yet, or that failed before the check ran, does not."""
+    from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+    from dagster._core.events.log import EventLogEntry
+
     from dagster_project.checks.publication_gate import unverified_checks
 
     key = dg.AssetKey(["staging", "modele"])
@@ -252,6 +257,26 @@ def test_check_planned_but_not_run():
         skipped = dg.materialize(definitions(False, False), instance=instance)
         assert skipped.success and "staging__modele_controle" in steps(skipped, "STEP_SKIPPED")
         assert unverified_checks(instance, [check_key]) == []
+        # a run submitted behind (queued: Dagster plans its checks at submission) has rebuilt
+        # nothing yet: the evaluation of the data published now stays in force
+        defs = dg.Definitions(assets=definitions(True, False))
+        job = defs.resolve_implicit_global_asset_job_def()
+        queued = instance.create_run_for_job(job_def=job)
+        records = instance.event_log_storage.get_latest_asset_check_execution_by_key([check_key])
+        assert records[check_key].run_id == queued.run_id  # its plan is the latest record
+        assert unverified_checks(instance, [check_key]) == []
+        # once it has rebuilt the asset and before its check ran, the data is unverified
+        instance.store_event(EventLogEntry(
+            error_info=None, level="INFO", user_message="", run_id=queued.run_id,
+            timestamp=time.time(), dagster_event=DagsterEvent(
+                event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+                job_name=job.name,
+                event_specific_data=StepMaterializationData(dg.AssetMaterialization(key)),
+            ),
+        ))
+        assert unverified_checks(instance, [check_key]) == [
+            f"staging/modele:controle en cours d'exécution (run {queued.run_id})"]
+        instance.report_run_failed(queued)
         failed = dg.materialize(definitions(True, True), instance=instance, raise_on_error=False)
         assert not failed.success
         [why] = unverified_checks(instance, [check_key])

@@ -8,9 +8,10 @@ runs no check at all and would copy whatever the marts schema holds, e.g. the ma
 rebuilt before its test failed. So the publication also reads, for every blocking check upstream,
 its latest execution in the instance, and refuses unless that execution
 
-* ran and passed (a failed evaluation, or one planned in a run that failed or is still going
-  before it ran, refuses; a check a *successful* run planned but did not run, because that run
-  skipped everything as nothing had changed, leaves the previous evaluation in force), and
+* ran and passed (a failed evaluation, or one planned in a run that failed, or in a run still
+  going that rebuilt the asset, before it ran, refuses; a check a *successful* run planned but
+  did not run, because that run skipped everything as nothing had changed, or one planned by a
+  run still queued or yet to rebuild the asset, leaves the previous evaluation in force), and
 * evaluated the asset's latest materialization (same run, or
   ``AssetCheckEvaluation.target_materialization_data`` = that materialization's storage id, or,
   when Dagster recorded no target, an evaluation stored after it): an asset rebuilt since its
@@ -61,12 +62,24 @@ def _latest_completed(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
     return done[0] if done else None
 
 
-def _not_run(instance: dg.DagsterInstance, record) -> tuple[str | None, object]:
+def _not_run(
+    instance: dg.DagsterInstance, record, latest: dg.EventLogRecord | None
+) -> tuple[str | None, object]:
     """For a check planned but not evaluated: (why it refuses, None) or (None, the previous
-    completed execution, which stays in force when the run that planned it succeeded)."""
+    completed execution, which stays in force when the run that planned it succeeded, or when
+    that run is still to come and has not rebuilt the asset).
+
+    Dagster records a run's checks as planned when the run is *submitted*: a run queued behind
+    the one publishing (a sensor seeing new files, a backfill's next partition) has planned
+    every check before doing anything. Its plans concern data it has yet to build, not the
+    asset's latest materialization, which the previous evaluation vouches for or not
+    (:func:`_is_current`); only a run that rebuilt the asset and has not checked it yet
+    refuses."""
     run = instance.get_run_by_id(record.run_id)
     if run is not None and not run.is_finished:
-        return f"en cours d'exécution (run {record.run_id})", None
+        if latest is not None and latest.event_log_entry.run_id == record.run_id:
+            return f"en cours d'exécution (run {record.run_id})", None
+        return None, _latest_completed(instance, record.key)
     if run is not None and run.status != dg.DagsterRunStatus.SUCCESS:
         return f"non exécuté, run {record.run_id} {run.status.value}", None
     return None, _latest_completed(instance, record.key)
@@ -85,7 +98,7 @@ def _is_current(record, latest: dg.EventLogRecord | None) -> bool:
 def why_unverified(instance: dg.DagsterInstance, record, latest: dg.EventLogRecord | None):
     """Why this check's latest execution does not vouch for the asset's current data, or None."""
     if record is not None and record.status == AssetCheckExecutionRecordStatus.PLANNED:
-        why, record = _not_run(instance, record)
+        why, record = _not_run(instance, record, latest)
         if why:
             return why
     if record is None:
