@@ -403,8 +403,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             invalidate(wh)
         print(f"bilan: run Dagster {result.run_id} (journal dbt : {log_path})")
-        if settings.warehouse_path().exists():
-            con = connect(settings.warehouse_path(), read_only=True)
+        con, exists = None, settings.warehouse_path().exists()
+        try:  # the warehouse held read-write by another process: no summary, same verdict
+            con = connect(settings.warehouse_path(), read_only=True) if exists else None
+        except duckdb.Error as exc:
+            print(f"\nChargement : résumé indisponible : {exc}")
+        if con is not None:
             try:
                 print("\nChargement :")
                 print("\n".join(load_summary(con, result.run_id)))
@@ -421,7 +425,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  résumé indisponible : {exc}")
             finally:
                 con.close()
-        else:  # ingestion failed before creating the warehouse: nothing to summarise
+        elif not exists:  # ingestion failed before creating the warehouse: nothing to summarise
             print(f"\nChargement : aucun entrepôt {settings.warehouse_path()} (ingestion en échec)")
     finally:
         os.environ.pop(LOCK_HELD_ENV, None)

@@ -45,16 +45,17 @@ class WarehouseResource(dg.ConfigurableResource):
     def marts_path(self) -> Path:
         return self.dir_path() / "marts.duckdb"
 
+    def locked(self, holder: str) -> contextlib.AbstractContextManager:
+        """The warehouse writer lock (re-entrant for the CLI's own run), without a connection."""
+        ensure_private_dir(self.dir_path())
+        if os.environ.get(LOCK_HELD_ENV) == str(os.getpid()):
+            return contextlib.nullcontext()
+        return writer_lock(self.dir_path(), timeout_s=self.lock_timeout_s, holder=holder)
+
     @contextlib.contextmanager
     def writer(self, holder: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection under the writer lock (re-entrant for the CLI's own run)."""
-        ensure_private_dir(self.dir_path())
-        lock = (
-            contextlib.nullcontext()
-            if os.environ.get(LOCK_HELD_ENV) == str(os.getpid())
-            else writer_lock(self.dir_path(), timeout_s=self.lock_timeout_s, holder=holder)
-        )
-        with lock:
+        with self.locked(holder):
             con = connect(self.db_path())
             try:
                 yield con

@@ -23,8 +23,13 @@ Protocol (all writes happen under the warehouse writer lock):
    mtime, and the (size, mtime, sha256) of every raw file (a cache so the next check hashes only
    files whose size or mtime changed, as git and the loader do), with each workbook's convention
    as the loader read it (so the check knows which workbook now counts where there is a choice);
-4. :func:`check_unchanged` says "unchanged" only when the state file exists, its digest equals the
-   digest computed now, and bilan.duckdb and marts.duckdb exist with the recorded size and mtime.
+4. the report asset, the run's last step, marks that state complete once the deliverables are
+   written (:func:`record_reports`): a run killed between the publication and its reports (a
+   ``kill -9`` of ``bilan run``) leaves a state no run may skip against, so the next one rebuilds
+   the reports and closes the dead run in the Dagster instance;
+5. :func:`check_unchanged` says "unchanged" only when the state file exists and is complete, its
+   digest equals the digest computed now, and bilan.duckdb and marts.duckdb exist with the
+   recorded size and mtime.
 
 A run tagged :data:`FORCE_TAG` skips the check (``bilan run --force``). Anything else
 (changed/added/removed raw file, seed, model, macro, Python code, library version,
@@ -216,11 +221,30 @@ def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) 
         "published_at": datetime.now().isoformat(timespec="seconds"),
         "marts": _stat(Path(marts_path)),
         "files": files,
+        "rapports_run_id": None,  # set by record_reports, once this run's reports are written
     }
+    _write_state(warehouse_dir, state)
+    return True
+
+
+def _write_state(warehouse_dir: Path, state: dict) -> None:
     target = state_path(warehouse_dir)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, target)
+
+
+def record_reports(warehouse_dir: Path, run_id: str) -> bool:
+    """The reports of the publication recorded by ``run_id`` are written: its state is complete
+    (step 4 above). Returns False when the state file is another run's or absent."""
+    try:
+        state = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if state.get("run_id") != run_id:
+        return False
+    state["rapports_run_id"] = run_id
+    _write_state(Path(warehouse_dir), state)
     return True
 
 
@@ -253,6 +277,8 @@ def check_unchanged(
         return Verdict(False, "état de publication illisible")
     if state.get("version") != STATE_VERSION:
         return Verdict(False, "état de publication d'une autre version")
+    if state.get("rapports_run_id") != state.get("run_id"):
+        return Verdict(False, "run publié interrompu avant ses rapports")
     marts = warehouse_dir / "marts.duckdb"
     if _stat(marts) is None or _stat(marts) != state.get("marts"):
         return Verdict(False, "marts.duckdb absent ou modifié depuis la publication")

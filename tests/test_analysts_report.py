@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import html as htmllib
+import os
 import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -157,9 +159,13 @@ def test_deliverables_no_longer_published_are_deleted(run_2017, tmp_path, monkey
     rapport = tmp_path / "rapport"
     rapport.mkdir()
     stale = ["bilan_2019.html", "bilan_2019.pdf", "synthese_2019.xlsx", "bilan_2017.pdf"]
-    kept = ["notes.txt", "bilan_2019_annote.html", "synthese_2019.xlsx.bak"]
-    for name in stale + kept:
+    kept = ["notes.txt", "bilan_2019_annote.html", "synthese_2019.xlsx.bak",
+            ".bilan_2017.pdf.tmp"]  # a temporary copy being written (recent): left alone
+    for name in stale + kept + [".bilan_2017.pdf.tmp", f".synthese_2017.xlsx.{'a' * 32}.tmp"]:
         (rapport / name).write_text("ancien", encoding="utf-8")
+    old = time.time() - 7200  # a killed run's temporary copy: deleted
+    os.utime(rapport / f".synthese_2017.xlsx.{'a' * 32}.tmp", (old, old))
+    stale.append(f".synthese_2017.xlsx.{'a' * 32}.tmp")
     out = generate(run_2017.marts, tmp_path, run_2017.warehouse)
     assert sorted(p.name for p in out.removed) == sorted(stale)
     assert sorted(p.name for p in rapport.iterdir()) == sorted(

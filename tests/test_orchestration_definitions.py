@@ -273,6 +273,15 @@ def test_dbt_data_failures_are_not_retried_but_lock_errors_are():
             invocation(["Failure in test fct_controles_publies_conformes (x)"]), context)
     assert failure.value.allow_retries is False
     assert "fct_controles_publies_conformes" in failure.value.description
+    # a model error: its cause is on the line after the model's name, and must not be lost
+    with pytest.raises(dg.Failure) as failure:
+        raise_unless_successful(invocation([
+            "Runtime Error in model fct_synthese_thematiques (models/marts/x.sql)\n"
+            '  Binder Error: Referenced column "sorties_emploi_formatio" not found\n'
+            "  Candidate bindings: ..."]), context)
+    assert ("Runtime Error in model fct_synthese_thematiques (models/marts/x.sql) : Binder "
+            'Error: Referenced column "sorties_emploi_formatio" not found') in (
+        failure.value.description)
     # transient: the DuckDB file still locked by another process, or dbt killed: a retry, after
     # 4 s on the second attempt (2 s, then doubled)
     for transient in (invocation(["IO Error: Could not set lock on file bilan.duckdb"]),

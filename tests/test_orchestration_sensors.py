@@ -404,3 +404,11 @@ def test_a_check_without_result_description_is_named_by_its_spec(tmp_path, monke
     [check] = build_message(context)["failed_checks"]
     assert check["description"].startswith("sortie(s) datée(s) après la fin")
     assert check["observed_vs_expected"] == "observé 3 ligne(s) en échec / attendu 0"
+
+
+def test_the_alert_also_watches_runs_of_bilan_run():
+    """``bilan run`` executes the job in process: its runs carry no code location, and a run
+    failure sensor matches only its own location's runs unless told to watch all (Dagster's
+    matching treats a missing location as a match only in tests, hence this check of the
+    definition): failed CLI runs posted nothing while the daemon ran."""
+    assert run_failure_alert._monitor_all_code_locations is True

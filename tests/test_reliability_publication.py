@@ -394,3 +394,54 @@ def test_cli_and_alert_never_show_an_earlier_runs_control_totals(copied, monkeyp
     assert message["failed_controls"] == [] and message["controls_evaluated"] is False
     assert "nb_actions" not in message["text"]
     assert "contrôles des chiffres publiés non évalués" in message["text"]
+
+
+def test_cli_summary_survives_a_warehouse_held_by_another_process(copied, monkeypatch, capsys):
+    """Another process holding bilan.duckdb read-write when the run ends: the closing summary
+    cannot read it. The CLI said nothing of the failure and died on a traceback; it says the
+    summary is unavailable and gives its verdict."""
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time, duckdb
+        con = duckdb.connect({str(copied.warehouse / 'bilan.duckdb')!r})
+        print("held", flush=True)
+        time.sleep(40)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+
+        @dg.asset(key=["raw", "raw_mandats"])
+        def ingestion_en_echec():
+            raise dg.Failure("ingestion : entrepôt tenu par un autre processus",
+                             allow_retries=False)
+
+        rc, out, err = run_cli(copied, monkeypatch, capsys, ingestion_en_echec)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert rc == 1
+    assert "résumé indisponible" in out and "Could not set lock" in out
+    assert "ÉCHEC : rien n'a été publié" in err and "entrepôt tenu" in err
+
+
+def test_a_refusal_names_the_failed_checks_first():
+    """A refusal names the first 10 unverified checks: sorted by name, the one that failed hid
+    behind the checks its failure stopped ('non exécuté', 'jamais évalué')."""
+    from dagster_project.checks.publication_gate import unverified_checks
+
+    key = dg.AssetKey(["staging", "modele"])
+
+    @dg.asset(key=key)
+    def modele():
+        return None
+
+    @dg.asset_check(asset=key, name="z_controle", blocking=True)
+    def z_controle() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, description="écart")
+
+    with dg.instance_for_test() as instance:
+        dg.materialize([modele, z_controle], instance=instance, raise_on_error=False)
+        lines = unverified_checks(instance, [dg.AssetCheckKey(key, "a_controle"),
+                                             dg.AssetCheckKey(key, "z_controle")])
+    assert [line.split(" ", 1)[0] for line in lines] == [
+        "staging/modele:z_controle", "staging/modele:a_controle"]
+    assert "en échec" in lines[0] and "jamais évalué" in lines[1]

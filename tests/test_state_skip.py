@@ -40,6 +40,7 @@ def _publish_fake(raw: Path, wh: Path, code: str | None = None) -> str:
     state.store_pending(con, "run-1", digest, summaries)
     assert state.record_publication(con, wh, "run-1", wh / "marts.duckdb")
     con.close()
+    assert state.record_reports(wh, "run-1")  # the run's last step: its reports are written
     return digest
 
 
@@ -188,6 +189,25 @@ def test_invalidated_or_partial_run_forces_rebuild(published, code):
     assert not state.record_publication(con, wh, "run-4", wh / "marts.duckdb")
     con.close()
     assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
+
+
+def test_a_run_killed_before_its_reports_forces_rebuild(tmp_path, code):
+    """Killed between its publication and its reports (kill -9 of bilan run), a run left a state
+    whose digest matches: skipping against it kept stale reports and the dead run STARTED in the
+    instance (the queue blocked for hours). Only the reports' step completes the state."""
+    raw = tmp_path / "raw"
+    shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
+    wh = tmp_path / "wh"
+    _publish_fake(raw, wh, code)
+    stored = json.loads(state.state_path(wh).read_text(encoding="utf-8"))
+    stored["rapports_run_id"] = None  # as the publication writes it
+    state.state_path(wh).write_text(json.dumps(stored), encoding="utf-8")
+    v = state.check_unchanged(raw, wh, [EX], code=code)
+    assert not v.unchanged and "rapports" in v.reason
+    assert not state.record_reports(wh, "run-other")  # another run's reports complete nothing
+    assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    assert state.record_reports(wh, "run-1")
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
 
 def test_digest_matches_the_loaders_inputs_digest(tmp_path, code):

@@ -37,6 +37,13 @@ def is_transient(messages: list[str], returncode: int | None) -> bool:
     return is_lock_error("\n".join(messages))
 
 
+def _gist(message: str) -> str:
+    """What failed and why: a model error's first line names the model, its second the cause
+    ('Binder Error: Referenced column … not found'), which the run summary and the alert need."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return " : ".join(lines[:2])[:400]
+
+
 def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> None:
     """After ``invocation.stream()`` (dbt.cli(..., raise_on_error=False)): raise on failure."""
     if invocation.is_successful():
@@ -59,7 +66,7 @@ def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> No
         description=(
             "dbt build en échec sur les données (tests en échec ou erreurs de modèle ; "
             "pas de nouvel essai) : "
-            + "; ".join(m.strip().splitlines()[0] for m in messages[:5] if m.strip())
+            + "; ".join(_gist(m) for m in messages[:5] if m.strip())
         )[:2000],
         metadata={"dbt_errors": len(messages), "dbt_exit_code": invocation.process.returncode},
         allow_retries=False,

@@ -13,6 +13,7 @@ import os
 
 import dagster as dg
 
+from dagster_project import state
 from dagster_project.assets.publication import MARTS_PUBLIES
 from dagster_project.reporting import generate
 from dagster_project.resources import WarehouseResource
@@ -82,6 +83,9 @@ def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
     for w in out.warnings:
         context.log.warning(w)
+    # this run's publication is complete: an unchanged next run may skip (dagster_project/state)
+    with warehouse.locked(holder=f"dagster run {context.run.run_id} (rapports)"):
+        state.record_reports(warehouse.dir_path(), context.run.run_id)
     md: dict[str, dg.MetadataValue] = {
         "rapport_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "rapport")),
         "parquet_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "parquet")),

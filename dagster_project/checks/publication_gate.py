@@ -118,7 +118,9 @@ def why_unverified(instance: dg.DagsterInstance, record, latest: dg.EventLogReco
 def unverified_checks(
     instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]
 ) -> list[str]:
-    """One line per blocking check that does not vouch for its asset's latest data."""
+    """One line per blocking check that does not vouch for its asset's latest data, the failed
+    ones first (a refusal names the first :data:`SHOWN`: the check that failed must not hide
+    behind the checks its failure stopped), then by asset and check."""
     keys = sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name))
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     latest = _latest_materializations(instance, list({k.asset_key: None for k in keys}))
@@ -126,5 +128,6 @@ def unverified_checks(
     for key in keys:
         why = why_unverified(instance, records.get(key), latest.get(key.asset_key))
         if why:
-            lines.append(f"{key.asset_key.to_user_string()}:{key.name} {why}")
-    return lines
+            lines.append((not why.startswith("en échec"),
+                          f"{key.asset_key.to_user_string()}:{key.name} {why}"))
+    return [line for _, line in sorted(lines, key=lambda x: x[0])]

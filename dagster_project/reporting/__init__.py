@@ -9,8 +9,9 @@ Pure functions (no Dagster): :func:`generate` writes, under the warehouse folder
 
 A deliverable that the marts no longer back is deleted: the report and workbook of an exercise
 whose folder was removed (it is no longer published), and a PDF left by an earlier run when this
-one prints none (no Chromium any more). Officials open these files; one that outlives the
-figures it prints is a wrong number in front of them.
+one prints none (no Chromium any more), and a temporary copy an hour old (a killed run's).
+Officials open these files; one that outlives the figures it prints is a wrong number in front of
+them.
 
 Figures are read from ``marts.duckdb`` opened read-only; the data-quality section reads
 aggregates of the internal warehouse (read-only too). Modules: :mod:`.fr` (French formatting),
@@ -20,9 +21,11 @@ aggregates of the internal warehouse (read-only too). Modules: :mod:`.fr` (Frenc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +40,9 @@ RAPPORT_DIR = "rapport"
 PARQUET_DIR = "parquet"
 # the per-exercise deliverables this module writes in RAPPORT_DIR (and so may delete)
 _DELIVERABLE = re.compile(r"(?:bilan_\d{4}\.(?:html|pdf)|synthese_\d{4}\.xlsx)")
+# their temporary copies (written, then renamed): one an hour old was left by a killed run
+_TEMPORARY = re.compile(r"\.(?:bilan|synthese)_\d{4}\.(?:html|pdf|xlsx)(?:\.[0-9a-f]{32})?\.tmp")
+_TEMPORARY_AGE_S = 3600
 
 
 @dataclass
@@ -106,8 +112,13 @@ def _remove_stale(rapport: Path, out: Outputs) -> list[Path]:
     """Delete the deliverables in ``rapport`` that this generation did not write (see above)."""
     written = {p.name for kind in (out.html, out.pdf, out.xlsx) for p in kind.values()}
     removed = []
+    now = time.time()
     for path in sorted(rapport.iterdir()) if rapport.is_dir() else []:
-        if _DELIVERABLE.fullmatch(path.name) and path.name not in written:
+        stale = _DELIVERABLE.fullmatch(path.name) and path.name not in written
+        if _TEMPORARY.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                stale = now - path.stat().st_mtime > _TEMPORARY_AGE_S
+        if stale:
             path.unlink(missing_ok=True)
             log.info("deliverable no longer backed by the published marts, deleted: %s", path)
             removed.append(path)

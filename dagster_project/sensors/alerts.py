@@ -218,6 +218,9 @@ def post(url: str, payload: dict, timeout: float = 10.0) -> int:
 @dg.run_failure_sensor(
     name="alerte_echec_run",
     default_status=dg.DefaultSensorStatus.RUNNING,
+    # a `bilan run` executes its job in process: its runs have no code location, and a sensor
+    # watching only its own location never saw them fail (this instance has one location)
+    monitor_all_code_locations=True,
     description="Posts what failed (check, observed vs expected, link) to BILAN_ALERT_WEBHOOK.",
 )
 def run_failure_alert(context: dg.RunFailureSensorContext):
