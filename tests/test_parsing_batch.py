@@ -466,3 +466,53 @@ def test_row_sink_never_leaves_two_partial_row_groups(tmp_path, first, then):
     sink.flush()
     con.execute("COMMIT")
     _check_cer_table(con, first["rows"] + then)
+
+
+ORPHANS = """
+import os, sys, time
+from dagster_project.ingestion.loader import _pool
+pool = _pool(2)
+for f in [pool.submit(time.sleep, 0.3) for _ in range(4)]:
+    f.result()
+workers = list(pool._processes)
+print(" ".join(map(str, workers)), flush=True)
+time.sleep(120)
+"""
+
+
+def test_parse_workers_leave_when_their_loader_is_killed(tmp_path):
+    """A worker waits for its next batch on a queue it holds both ends of, and the fork server
+    waits for its workers: after a ``kill -9`` of the loader (``bilan run``), both stayed for
+    ever (~190 MB). The workers now watch the loader and leave within a second of its death."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    proc = subprocess.Popen([sys.executable, "-c", ORPHANS], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    try:
+        assert len(workers) == 2 and all(alive(pid) for pid in workers)
+        with open(f"/proc/{workers[0]}/stat", encoding="ascii") as f:
+            server = int(f.read().rsplit(")", 1)[1].split()[1])
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(map(alive, [*workers, server])):
+            time.sleep(0.1)
+        assert not any(map(alive, workers)), "parse workers outlived their loader"
+        assert not alive(server), "the fork server outlived the loader"
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass

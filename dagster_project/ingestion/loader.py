@@ -256,7 +256,8 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # Tasks must be importable by module name: its workers do not load the parent's ``__main__``
     # (parsing/preload.py), so a function defined there kills the worker that unpickles it.
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=_forkserver(), initializer=init_worker
+        max_workers=workers, mp_context=_forkserver(), initializer=init_worker,
+        initargs=(os.getpid(),),  # workers leave when this process dies (parsing/worker.py)
     )
 
 
