@@ -82,7 +82,7 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
             continue
         instance.report_run_failed(
             run, message=f"bilan run (pid {pid or '?'}) interrompu sans finir : run clos par "
-            f"le run suivant, créneaux de concurrence libérés",
+            f"le run suivant (la file des runs ne l'attend plus)",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(run.run_id)
@@ -375,7 +375,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         instance = _instance()
         for run_id in reap_dead_runs(instance, wh):
             print(f"bilan: run Dagster {run_id} interrompu (processus disparu) : clos, "
-                  "créneau warehouse_writer libéré")
+                  "la file des runs ne l'attend plus")
         sync_partitions(instance, exercices)
         from dagster_project.definitions import defs
 

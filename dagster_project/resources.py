@@ -45,12 +45,15 @@ class WarehouseResource(dg.ConfigurableResource):
     def marts_path(self) -> Path:
         return self.dir_path() / "marts.duckdb"
 
-    def locked(self, holder: str) -> contextlib.AbstractContextManager:
+    def locked(
+        self, holder: str, timeout_s: float | None = None
+    ) -> contextlib.AbstractContextManager:
         """The warehouse writer lock (re-entrant for the CLI's own run), without a connection."""
         ensure_private_dir(self.dir_path())
         if os.environ.get(LOCK_HELD_ENV) == str(os.getpid()):
             return contextlib.nullcontext()
-        return writer_lock(self.dir_path(), timeout_s=self.lock_timeout_s, holder=holder)
+        return writer_lock(self.dir_path(), holder=holder,
+                           timeout_s=self.lock_timeout_s if timeout_s is None else timeout_s)
 
     @contextlib.contextmanager
     def writer(self, holder: str) -> Iterator[duckdb.DuckDBPyConnection]:

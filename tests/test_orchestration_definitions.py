@@ -221,7 +221,8 @@ def test_instance_template(tmp_path):
         assert pools.pool_granularity.value == "run"
         storage = instance.event_log_storage
         assert storage.get_concurrency_info("warehouse_writer").limit == 1
-        # what the executor does before a pooled step: size the pool from default_limit, claim
+        # the pool's storage still counts slots (an instance configured per step, e.g. one
+        # copied from an older template, claims them): size from default_limit, claim
         storage.initialize_concurrency_limit_to_default("warehouse_writer")
         first = storage.claim_concurrency_slot("warehouse_writer", "run-a", "raw_tables")
         second = storage.claim_concurrency_slot("warehouse_writer", "run-b", "bilan_dbt_assets")

@@ -250,12 +250,22 @@ def test_punctuation_inside_header_labels_is_ignored(tmp_path):
     assert not r.file_rejected and r.rows[0]["siret"] == "12345678900012"
 
 
-def test_a_malformed_siret_is_kept_as_written(tmp_path):
-    """Nulled, it escaped the warning on a SIRET other than the operator's (which ignores
-    NULLs): the payment still counts, its SIRET as written is what that warning names."""
-    r = parse(write(tmp_path, [HEADER, _line(1, "Asso").replace("12345678900012",
-                                                                   " 1234567890001 ")]))
-    assert r.rejets == [] and r.rows[0]["siret"] == "1234567890001"
+def test_quote_edge_cases(tmp_path):
+    """Found by a review: a blank line before the header, a 'sep=;' hint (2 fields: not the
+    record width), an unclosed quote on the last line, a trailing delimiter, every field quoted."""
+    lines = [_line(1, '"Asso', "10,00"), _line(2, "Asso", "20,00") + ";",
+             '"2017";"M3";"15/02/2017";"PDI-2017-0003";"Asso ""X";"12345678900012";"Avance";'
+             '"30,00"',
+             '"2017";"M6";"15/02/2017";"PDI-2017-0006";"Asso;"12345678900012";"Avance";"60,00"']
+    quoted = '"2017";"M4";"15/02/2017";"PDI-2017-0004";"Asso;\r\nsite";"12345678900012";' \
+             '"Avance";"40,00"'
+    for head in ([""], ["sep=;"], ["sep=;", ""]):
+        r = parse(write(tmp_path, [*head, HEADER, quoted, *lines, _line(5, '"Asso', "50,00")]))
+        assert not r.file_rejected and r.rejets == [], (head, r.rejets)
+        assert [m["num_mandat"] for m in r.rows] == ["M4", "M1", "M2", "M3", "M6", "M5"], head
+        assert r.rows[0]["tiers"] == "Asso;\r\nsite" and r.rows[3]["tiers"] == 'Asso "X'
+        assert r.rows[4]["tiers"] == '"Asso' and r.rows[4]["montant"] == Decimal("60.00")
+        assert r.rows[-1]["source_row"] == len(head) + 8
 
 
 def test_an_excel_separator_hint_line_is_skipped(tmp_path):

@@ -601,6 +601,16 @@ def test_a_value_spelled_like_a_label_is_a_value(tmp_path, fmt):
     assert not r.file_rejected, r.rejets
     assert r.action["intitule"] == "Accueils individuels"
     assert r.action["accueils_individuels"] is None
+    # but a label two cells away is a pair of its own, both empty (found by a review: the
+    # operator was read as 'Date de fin')
+    rows = action_rows()
+    rows.insert(2, ["Opérateur", None, "Date de fin", None])
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}, "paires"))
+    assert not r.file_rejected and r.action["operateur"] == "Association Tremplin"
+    rows = action_rows(drop=("Intitulé de l'action",))
+    rows.insert(2, ["Intitulé de l'action", None, "Accueils individuels", None])
+    r = parse(build(tmp_path, fmt, {"Action": rows, "Participants": participants()}, "vide"))
+    assert r.file_rejected and "sans valeur" in r.rejets[0].reason
 
 
 def test_accompagnement_without_participants_sheet(tmp_path, fmt):

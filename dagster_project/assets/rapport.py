@@ -15,6 +15,7 @@ import dagster as dg
 
 from dagster_project import state
 from dagster_project.assets.publication import MARTS_PUBLIES
+from dagster_project.ingestion.warehouse import WarehouseBusy
 from dagster_project.reporting import generate
 from dagster_project.resources import WarehouseResource
 
@@ -83,9 +84,15 @@ def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
     for w in out.warnings:
         context.log.warning(w)
-    # this run's publication is complete: an unchanged next run may skip (dagster_project/state)
-    with warehouse.locked(holder=f"dagster run {context.run.run_id} (rapports)"):
-        state.record_reports(warehouse.dir_path(), context.run.run_id)
+    # this run's publication is complete: an unchanged next run may skip (dagster_project/state).
+    # Not worth a long wait: left incomplete, the state only makes the next run rebuild.
+    try:
+        with warehouse.locked(holder=f"dagster run {context.run.run_id} (rapports)",
+                              timeout_s=5):
+            state.record_reports(warehouse.dir_path(), context.run.run_id)
+    except WarehouseBusy as exc:
+        context.log.warning(f"état de publication non complété (le prochain run refera "
+                            f"tout) : {exc}")
     md: dict[str, dg.MetadataValue] = {
         "rapport_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "rapport")),
         "parquet_dir": dg.MetadataValue.path(str(warehouse.dir_path() / "parquet")),

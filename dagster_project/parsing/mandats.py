@@ -119,6 +119,21 @@ def _rejected(reason: str, n: int, column: str | None = None) -> MandatsResult:
     )
 
 
+def _is_separator_hint(fields: list[str]) -> bool:
+    """Excel's 'sep=;' first line, which names the delimiter: not the header."""
+    return bool(fields) and fields[0].strip().lower().startswith("sep=") and not any(
+        x.strip() for x in fields[1:]
+    )
+
+
+def _unquoted(field: str) -> str:
+    """A field read without quoting, as the CSV reader gives it when it was quoted alone."""
+    f = field.strip()
+    if len(f) >= 2 and f[0] == f[-1] == '"':
+        return f[1:-1].replace('""', '"')
+    return field
+
+
 # why a line is refused when it cannot be cut into fields
 ILLISIBLE = ("ligne illisible : un guillemet y est ouvert sans être fermé et, lue sans "
              "guillemets, elle n'a pas les colonnes de l'en-tête")
@@ -152,7 +167,11 @@ def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
     def alone(i: int) -> tuple[int, list[str] | None]:
         line = physical[i - 1].rstrip("\r\n")
         if line.count('"') % 2:
-            fields = line.split(delimiter)
+            fields = [_unquoted(x) for x in line.split(delimiter)]
+            if width is not None and len(fields) > width and not any(
+                x.strip() for x in fields[width:]
+            ):
+                fields = fields[:width]  # trailing delimiters, as the header may lack them
             return i, fields if len(fields) == width else None
         try:
             return i, next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
@@ -165,11 +184,16 @@ def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
         start = 1
         for fields in reader:
             end = reader.line_num
-            if width is None and any(x.strip() for x in fields):
+            if width is None and any(x.strip() for x in fields) and not _is_separator_hint(
+                fields
+            ):
                 width = len(fields)
-            if end > start and (len(fields) != width or any(
+            # a quote left open on the file's last line: a one-line record, read to its end
+            unclosed = end == start and physical[start - 1].count('"') % 2
+            swallowed = end > start and (len(fields) != width or any(
                 len(physical[i - 1].split(delimiter)) >= width for i in range(start, end + 1)
-            )):
+            ))
+            if width is not None and (unclosed or swallowed):
                 out.extend(alone(i) for i in range(start, end + 1))
             else:
                 out.append((start, fields))
@@ -193,10 +217,8 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
 
     # header: first non-blank line (an Excel "sep=;" hint line is skipped)
     h = 0
-    while h < len(lines) and (
-        not any(x.strip() for x in lines[h][1] or ["?"])
-        or (lines[h][1] and lines[h][1][0].strip().lower().startswith("sep=")
-            and not any(x.strip() for x in lines[h][1][1:]))
+    while h < len(lines) and lines[h][1] is not None and (
+        not any(x.strip() for x in lines[h][1]) or _is_separator_hint(lines[h][1])
     ):
         h += 1
     if h == len(lines) or lines[h][1] is None:
@@ -304,9 +326,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         try:
             siret = parse_siret(fields[cs])
         except ValeurInvalide:
-            # informative only: the payment is still loaded, with the SIRET as written, which
-            # the warning test on the operator's SIRET (stg_finances__mandats) then names
-            siret = fields[cs].strip() or None
+            siret = None  # informative only: the payment is still loaded
         rows.append(
             {
                 "exercice": exercice,

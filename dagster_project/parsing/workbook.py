@@ -361,12 +361,13 @@ def _scan_action(grid: list[list]) -> dict[str, _Found]:
                 if v is None or v == "" or (type(v) is str and v.isspace()):
                     j += 1
                     continue
-                if type(v) is str and _label_key(v, keys) is not None and any(
-                    not is_blank(x) for x in row[j + 1 :]
+                if type(v) is str and _label_key(v, keys) is not None and (
+                    j > c or any(not is_blank(x) for x in row[j + 1 :])
                 ):
-                    # the next cell is another label, with its own value after it: this one
-                    # has no value. A label's spelling with nothing after it is this label's
-                    # value (an Intitulé "Accueils individuels"), not a label without one.
+                    # the next cell is another label: this one has no value. Unless it stands
+                    # right beside this label with nothing after it on the row: then it is this
+                    # label's value (an Intitulé "Accueils individuels"). A label two cells away
+                    # is a pair of its own ('Opérateur | | Date de fin |': both empty).
                     break
                 value, has_value = v, True
                 c = j + 1  # never read a value cell as a label

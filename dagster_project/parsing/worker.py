@@ -38,15 +38,21 @@ def init_worker(loader: int | None = None) -> None:
                          name="parse-watchdog", daemon=True).start()
 
 
+GONE = "gone"
+
+
 def _started(pid: int) -> str | None:
     """When ``pid`` started (Linux), so that another process given the same pid is not it;
-    "Z" for a zombie (killed, not yet reaped: gone all the same)."""
+    :data:`GONE` for no such process or a zombie (killed, not yet reaped); None when it cannot
+    be told (no /proc, a transient error): never a reason to leave."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
+    except FileNotFoundError:
+        return GONE
+    except (OSError, IndexError):
         return None
-    return "Z" if fields[0] == "Z" else fields[19]
+    return GONE if fields[0] == "Z" else fields[19]
 
 
 def _leave_with_the_loader(loader: int, started: str | None, every_s: float = 0.5) -> None:
@@ -64,5 +70,6 @@ def _leave_with_the_loader(loader: int, started: str | None, every_s: float = 0.
             os._exit(1)
         except PermissionError:
             pass
-        if started is not None and _started(loader) != started:
+        now = _started(loader)
+        if now == GONE or (None not in (now, started) and now != started):
             os._exit(1)
