@@ -227,6 +227,14 @@ def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) 
     return True
 
 
+def _read_state(warehouse_dir: Path) -> dict | None:
+    """The state file's content; None when absent or unreadable."""
+    try:
+        return json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def _write_state(warehouse_dir: Path, state: dict) -> None:
     target = state_path(warehouse_dir)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -237,11 +245,8 @@ def _write_state(warehouse_dir: Path, state: dict) -> None:
 def record_reports(warehouse_dir: Path, run_id: str) -> bool:
     """The reports of the publication recorded by ``run_id`` are written: its state is complete
     (step 4 above). Returns False when the state file is another run's or absent."""
-    try:
-        state = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if state.get("run_id") != run_id:
+    state = _read_state(warehouse_dir)
+    if state is None or state.get("run_id") != run_id:
         return False
     state["rapports_run_id"] = run_id
     _write_state(Path(warehouse_dir), state)
@@ -304,11 +309,8 @@ def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:
     touched files, starts a run for these. Returns num_convention → the workbook that now counts
     (empty: every counted workbook is still the newest), or None when no publication is on
     record to compare with (a run going on, the last one failed, another state version)."""
-    try:
-        recorded = json.loads(state_path(warehouse_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if recorded.get("version") != STATE_VERSION:
+    recorded = _read_state(warehouse_dir)
+    if recorded is None or recorded.get("version") != STATE_VERSION:
         return None
     before, now = [], []
     for sf, (_, mtime_ns, _, conv) in (recorded.get("files") or {}).items():
