@@ -15,6 +15,8 @@ from __future__ import annotations
 import signal
 
 import dagster as dg
+from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster._utils.interrupts import check_captured_interrupt
 
 from dagster_project.assets.retries import retry_request
 from dagster_project.ingestion.warehouse import is_lock_error
@@ -37,6 +39,12 @@ def is_transient(messages: list[str], returncode: int | None) -> bool:
     return is_lock_error("\n".join(messages))
 
 
+def _interrupt_pending(messages: list[str]) -> bool:
+    """An interrupt this process received and Dagster has not raised yet, or dbt's own report
+    of one (it catches SIGINT and ends on a KeyboardInterrupt traceback)."""
+    return check_captured_interrupt() or any("KeyboardInterrupt" in m for m in messages)
+
+
 def _gist(message: str) -> str:
     """What failed and why: a model error's first line names the model, its second the cause
     ('Binder Error: Referenced column … not found'), which the run summary and the alert need."""
@@ -53,6 +61,11 @@ def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> No
     returncode = invocation.process.returncode
     if is_transient(messages, returncode):
         raise retry_request(context) from error
+    if _interrupt_pending(messages):
+        # Ctrl-C reached dbt and this process together, and dbt's exit was seen first: the
+        # step was stopped, not failed on the data (Dagster raises this itself when its own
+        # delivery wins the race)
+        raise DagsterExecutionInterruptedError() from error
     if interrupted(returncode):
         raise dg.Failure(
             description=(
