@@ -59,13 +59,13 @@ def raise_unless_successful(invocation, context: dg.AssetExecutionContext) -> No
     error = invocation.get_error()
     messages = list(getattr(invocation, "_error_messages", []) or [])
     returncode = invocation.process.returncode
-    if is_transient(messages, returncode):
-        raise retry_request(context) from error
     if _interrupt_pending(messages):
         # Ctrl-C reached dbt and this process together, and dbt's exit was seen first: the
-        # step was stopped, not failed on the data (Dagster raises this itself when its own
-        # delivery wins the race)
+        # step was stopped, not failed on the data nor to be retried (Dagster raises this
+        # itself when its own delivery wins the race)
         raise DagsterExecutionInterruptedError() from error
+    if is_transient(messages, returncode):
+        raise retry_request(context) from error
     if interrupted(returncode):
         raise dg.Failure(
             description=(
