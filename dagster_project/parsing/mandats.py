@@ -24,6 +24,8 @@ from .models import MandatsResult, Rejet
 from .normalize import (
     ValeurInvalide,
     is_total_label,
+    label_table,
+    lookup_label,
     normalize_label,
     parse_date,
     parse_french_amount,
@@ -66,9 +68,7 @@ _FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "montant": ("Montant", ("Montant", "Montant (€)", "Montant TTC", "Montant en euros")),
 }
 _REQUIRED = tuple(_FIELDS)
-_KEYS = {normalize_label(s): f for f, (_, spellings) in _FIELDS.items() for s in spellings}
-# punctuation inside a word is ignored too ('S.I.R.E.T.'), as in the workbooks (workbook._keys)
-_KEYS.update({k.replace(" ", ""): f for k, f in list(_KEYS.items())})
+_KEYS = label_table(_FIELDS)
 _NATURES = {n.lower(): n for n in ("Avance", "Solde", "Avenant", "Annulation")}
 
 
@@ -227,8 +227,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         return _rejected("ligne d'en-tête illisible", _count_data_lines(lines[h + 1 :]))
     cols: dict[str, int] = {}
     for i, label in enumerate(lines[h][1]):
-        key = _KEYS.get(normalize_label(label)) or _KEYS.get(
-            normalize_label(label).replace(" ", ""))
+        key = lookup_label(label, _KEYS)
         if key is not None and key not in cols:
             cols[key] = i
     data_lines = lines[h + 1 :]

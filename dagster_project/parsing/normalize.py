@@ -23,6 +23,8 @@ from functools import lru_cache
 __all__ = [
     "ValeurInvalide",
     "normalize_label",
+    "label_table",
+    "lookup_label",
     "parse_french_decimal",
     "parse_french_amount",
     "parse_date",
@@ -77,6 +79,32 @@ def normalize_label(s: str) -> str:
     if not s.isascii():
         s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
     return _NON_ALNUM.sub(" ", s.casefold()).strip()
+
+
+def label_table(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
+    """Each spelling's normalised label → its field (``fields``: field → (label, spellings)),
+    and the same without spaces, for :func:`lookup_label`.
+
+    The contract matches labels ignoring punctuation: 'E.T.P. mobilisés' is 'ETP mobilisés'
+    and 'Intitulé de laction' is 'Intitulé de l'action', while punctuation read as a space
+    ('N°convention' is 'N° convention') needs the spaced form. The space-less form is looked up
+    only when the spaced one is unknown; two fields never share one (checked here).
+    """
+    table: dict[str, str] = {}
+    for field_name, (_, spellings) in fields.items():
+        for spelling in spellings:
+            table.setdefault(normalize_label(spelling), field_name)
+    for key, field_name in list(table.items()):
+        compact = key.replace(" ", "")
+        if table.setdefault(compact, field_name) != field_name:
+            raise AssertionError(f"label {key!r} of {field_name} reads as another field's")
+    return table
+
+
+def lookup_label(text: str, table: dict[str, str]) -> str | None:
+    """The field ``text`` names in a :func:`label_table`, or None."""
+    label = normalize_label(text)
+    return table.get(label) or table.get(label.replace(" ", ""))
 
 
 def is_blank(value: object) -> bool:

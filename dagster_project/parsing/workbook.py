@@ -39,6 +39,8 @@ from .normalize import (
     hash_identifiant,
     is_blank,
     is_total_label,
+    label_table,
+    lookup_label,
     normalize_label,
     parse_date,
     parse_french_decimal,
@@ -202,41 +204,20 @@ _CER_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 _CER_REQUIRED = ("identifiant", "date_signature", "accompagnement_social")
 
 
-def _keys(fields: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
-    """Each spelling's normalised label → its field, and the same without spaces.
-
-    The contract matches labels ignoring punctuation: 'E.T.P. mobilisés' is 'ETP mobilisés'
-    and 'Intitulé de laction' is 'Intitulé de l'action', while punctuation read as a space
-    ('N°convention' is 'N° convention') needs the spaced form. The space-less form is looked up
-    only when the spaced one is unknown; two fields never share one (checked here).
-    """
-    table: dict[str, str] = {}
-    for field_name, (_, spellings) in fields.items():
-        for spelling in spellings:
-            table.setdefault(normalize_label(spelling), field_name)
-    for key, field_name in list(table.items()):
-        compact = key.replace(" ", "")
-        if table.setdefault(compact, field_name) != field_name:
-            raise AssertionError(f"label {key!r} of {field_name} reads as another field's")
-    return table
-
-
-_ACTION_KEYS = _keys(_ACTION_FIELDS)
-_PARTICIPANT_KEYS = _keys(_PARTICIPANT_FIELDS)
-_CER_KEYS = _keys(_CER_FIELDS)
-_SHEET_KEYS = _keys({sheet: (sheet, al) for sheet, al in _SHEET_ALIASES.items()})
+_ACTION_KEYS = label_table(_ACTION_FIELDS)
+_PARTICIPANT_KEYS = label_table(_PARTICIPANT_FIELDS)
+_CER_KEYS = label_table(_CER_FIELDS)
+_SHEET_KEYS = label_table({sheet: (sheet, al) for sheet, al in _SHEET_ALIASES.items()})
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def _label_key(text: str, table: dict[str, str]) -> str | None:
     """The field a label cell names, tolerating a parenthesised hint '(JJ/MM/AAAA)' and
-    punctuation inside words ('E.T.P.': see :func:`_keys`)."""
-    label = normalize_label(text)
-    key = table.get(label) or table.get(label.replace(" ", ""))
+    punctuation inside words ('E.T.P.': see :func:`.normalize.label_table`)."""
+    key = lookup_label(text, table)
     if key is None and ("(" in text or "[" in text):
-        label = normalize_label(_PAREN.sub(" ", text))
-        key = table.get(label) or table.get(label.replace(" ", ""))
+        key = lookup_label(_PAREN.sub(" ", text), table)
     return key
 
 
@@ -1109,8 +1090,8 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         # is refused, naming both
         matches: dict[str, list[str]] = {}
         for name in wb.sheet_names:
-            label = normalize_label(name)  # 'Participants (2)', Excel's copy, is another sheet
-            canon = _SHEET_KEYS.get(label) or _SHEET_KEYS.get(label.replace(" ", ""))
+            # no parenthesised hint here: 'Participants (2)', Excel's copy, is another sheet
+            canon = lookup_label(name, _SHEET_KEYS)
             if canon is not None:
                 matches.setdefault(canon, []).append(name)
         sheets = {canon: names[0] for canon, names in matches.items()}
@@ -1118,17 +1099,20 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         part_sheet = sheets.get(SHEET_PARTICIPANTS)
         cer_sheet = sheets.get(SHEET_CER)
 
+        def rows_in(canon: str, name: str) -> int:
+            """The data rows of participant or CER sheet ``name`` (0 if it cannot be read)."""
+            with contextlib.suppress(_FileRejected):
+                if canon == SHEET_PARTICIPANTS:
+                    return _parse_participants(_read_grid(wb, name), name, exercice, None,
+                                               nomen).rows_read
+                return _parse_cer(_read_grid(wb, name), name, exercice, None).rows_read
+            return 0
+
         def rows_held() -> int:
             """The rows of a refused file: its Action sheet, and every participant or CER row
             of every sheet that may hold them."""
-            n = 1
-            for canon, parse in ((SHEET_PARTICIPANTS, _parse_participants),
-                                 (SHEET_CER, _parse_cer)):
-                for name in matches.get(canon, []):
-                    args = (nomen,) if canon == SHEET_PARTICIPANTS else ()
-                    with contextlib.suppress(_FileRejected):
-                        n += parse(_read_grid(wb, name), name, exercice, None, *args).rows_read
-            return n
+            return 1 + sum(rows_in(canon, name) for canon in (SHEET_PARTICIPANTS, SHEET_CER)
+                           for name in matches.get(canon, []))
 
         def ambiguous(canon: str) -> _FileRejected | None:
             names = matches.get(canon, [])
@@ -1200,13 +1184,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         for canon, used in ((SHEET_PARTICIPANTS, them.nature == "accompagnement"),
                             (SHEET_CER, them.code == "RU")):
             for name in [] if used else matches.get(canon, []):
-                parse = _parse_participants if canon == SHEET_PARTICIPANTS else _parse_cer
-                args = (nomen,) if canon == SHEET_PARTICIPANTS else ()
-                try:
-                    n = parse(_read_grid(wb, name), name, exercice, None, *args).rows_read
-                except _FileRejected:
-                    n = 0
-                if n:
+                if n := rows_in(canon, name):
                     ignored.append(f"feuille « {name} » non lue ({n} ligne{'s' if n > 1 else ''}"
                                    f") : une action {them.code} n'a pas de feuille {canon}")
 
