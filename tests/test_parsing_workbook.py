@@ -529,6 +529,12 @@ ACTION_CASES = [
     ({"Date de début": "le 1er janvier"}, (), "Date de début", "illisible"),
     ({}, ("Date de fin",), "Date de fin", "absente"),
     ({"Date de fin": D(2016, 12, 31)}, (), "Date de fin", "antérieure"),
+    # a 2017 convention starts in 2017 or 2018: a start typed years early widened the period
+    # its participants' dates are checked against, and old exits counted in 2017
+    ({"Date de début": D(2016, 12, 31)}, (), "Date de début", "hors des années 2017-2018"),
+    ({"Date de début": D(2012, 1, 2)}, (), "Date de début", "hors des années 2017-2018"),
+    ({"Date de début": D(2019, 1, 1), "Date de fin": D(2019, 6, 30)}, (), "Date de début",
+     "hors des années 2017-2018"),
     ({"ETP mobilisés": "-1"}, (), "ETP mobilisés", "négatif"),
     ({"ETP mobilisés": "deux"}, (), "ETP mobilisés", "illisible"),
     ({}, ("ETP mobilisés",), "ETP mobilisés", "absente"),
@@ -810,6 +816,15 @@ def test_implausible_dates_are_refused(tmp_path, fmt):
     assert [c["identifiant"] for c in r.cer] == ["C2"]
     assert [(j.sheet, j.row_number) for j in r.rejets] == [("CER", 2)]
     assert "1989" in r.rejets[0].reason
+
+
+def test_a_convention_may_start_late_in_the_next_year(tmp_path, fmt):
+    """Adopted on budget 2017, carried out over 2017 and 2018: a start on 31/12/2018 is read."""
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Date de début": D(2018, 12, 31), "Date de fin": D(2019, 6, 30)}),
+        "Participants": participants(["P1", D(2019, 1, 2), None, None, None])}), idents=("P1",))
+    assert not r.file_rejected and r.rejets == [], r.rejets
+    assert r.action["date_debut"] == D(2018, 12, 31)
 
 
 def test_dates_outside_the_convention_period_are_refused(tmp_path, fmt):

@@ -280,6 +280,10 @@ def build_drop(raw: Path, fmt: str) -> Drop:
          sheet="CER", column="Accompagnement social", num=conv(12))
     case("autre_exercice", "N° convention d'un autre exercice",
          good_sheets(conv(13, 2016), ["X10"]), sheet="Action", column="N° convention")
+    # a start typed years early would let those years' exits count in this exercise
+    case("debut_hors_exercice", "date de début hors des années 2017-2018",
+         good_sheets(conv(14), ["X11"], **{"Date de début": D(2012, 1, 2)}), sheet="Action",
+         column="Date de début", num=conv(14))
 
     # -- two workbooks for convention 20: the most recently modified counts (not the name order)
     older = wb("b_version_ancienne", good_sheets(conv(20), ["V1", "V2", "V3"]))
@@ -356,7 +360,7 @@ WHOLE_FILE_CASES = [
     "corrompu", "tronque", "protege", "texte_deguise", "sans_feuille_action",
     "convention_malformee", "thematique_inconnue", "siret_court", "dates_illisibles",
     "fin_avant_debut", "etp_negatif", "participants_sans_date_entree",
-    "cer_sans_accompagnement", "autre_exercice",
+    "cer_sans_accompagnement", "autre_exercice", "debut_hors_exercice",
 ]
 
 

@@ -363,6 +363,17 @@ def _label(field_name: str) -> str:
     return _ACTION_FIELDS[field_name][0]
 
 
+# The conventions of exercise N are adopted on budget N and carried out over N and N+1 (the
+# published report: "adoptées lors des commissions permanentes qui ont ventilé le budget 2017.
+# Leur mise en œuvre s'est étalée sur les années 2017 et 2018"). A start date outside those two
+# years is a typing error, and a costly one: participants' dates are checked against the
+# convention's period, so a start typed 2012 would let exits of 2013 count in the 2017 bilan.
+_START_OUTSIDE = (
+    "date de début hors des années {exercice}-{suivant} (une convention de l'exercice "
+    "{exercice} est adoptée sur son budget et mise en œuvre en {exercice} et {suivant})"
+)
+
+
 def _parse_action(
     grid: list[list], sheet: str, exercice: int, nomen: Nomenclature
 ) -> tuple[dict, Thematique]:
@@ -455,6 +466,16 @@ def _parse_action(
                 cell_to_text(out["date_fin"]),
                 "date de fin antérieure à la date de début",
                 row_of("date_fin"),
+            )
+        )
+    debut = out["date_debut"]
+    if debut is not None and not exercice <= debut.year <= exercice + 1:  # type: ignore[union-attr]
+        problems.append(
+            (
+                _label("date_debut"),
+                cell_to_text(debut),
+                _START_OUTSIDE.format(exercice=exercice, suivant=exercice + 1),
+                row_of("date_debut"),
             )
         )
 
