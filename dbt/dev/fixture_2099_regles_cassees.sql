@@ -7,6 +7,13 @@ insert into raw.raw_participants values
 insert into raw.raw_mandats values
     (2099, 'M-0999', '2099-06-01', 'PDI-2099-0999', 'INCONNU', '99999999999999', 'Avance', 123.45,
      '2099/finances/mandats_2099.csv', null, 10, 'sha-f', '2099-12-31 10:00:00', 'run-1');
+-- a negative payment that is not an Annulation → stg_finances__mandats_paiement_non_negatif (error)
+-- a payment of 0 → stg_finances__mandats_paiement_non_nul (warning only)
+insert into raw.raw_mandats values
+    (2099, 'M-0998', '2099-06-01', 'PDI-2099-0001', 'ASSOC A', '11111111111111', 'Avance', -200.00,
+     '2099/finances/mandats_2099.csv', null, 11, 'sha-f', '2099-12-31 10:00:00', 'run-1'),
+    (2099, 'M-0997', '2099-06-01', 'PDI-2099-0001', 'ASSOC A', '11111111111111', 'Solde', 0.00,
+     '2099/finances/mandats_2099.csv', null, 12, 'sha-f', '2099-12-31 10:00:00', 'run-1');
 -- action without any mandate → relationships_combination stg_operateurs__actions → mandats
 -- with an unknown thematic  → relationships stg_operateurs__actions.code_thematique
 insert into raw.raw_actions values
