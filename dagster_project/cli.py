@@ -140,14 +140,16 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
     _named(lines, f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
                   "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed,
            "raw.manifest_history")
+    # a whole file refused has no row (its reason names the cell's row, when there is one)
     reasons = con.execute(
-        "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), "
+        "SELECT file_name, coalesce(sheet, '-'), "
+        "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "
         "ORDER BY exercice, file_name, row_number NULLS FIRST LIMIT 10"
     ).fetchall()
     if reasons:
         lines.append("  premiers refus :")
-        lines += [f"    {f} [{s} ligne {r}, {c}] {why}" for f, s, r, c, why in reasons]
+        lines += [f"    {f} [{s}, {r}, {c}] {why}" for f, s, r, c, why in reasons]
     return lines
 
 

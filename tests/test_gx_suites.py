@@ -250,6 +250,41 @@ def test_mandats_negative_solde_fails(gx_dir):
     assert "only an Annulation" in result.failures[0].description
 
 
+def test_a_failed_mandats_expectation_says_where_and_what_was_expected(gx_dir):
+    """The data engineer reads which line of which export breaks which rule, observed vs
+    expected (the failure said 'observé None', with neither line nor bound)."""
+    df = mandats_frame()
+    df.loc[1, "montant"] = -100.0  # a Solde, line 3 of the export
+    df.loc[5, "montant"] = -7.0  # another Solde, line 7
+    result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
+    (o,) = result.failures
+    assert o.examples == ("2017/finances/mandats_2017.csv ligne 3",
+                          "2017/finances/mandats_2017.csv ligne 7")
+    assert (o.observed, o.attendu) == ("2 ligne(s) hors règle", "≥ 0")
+    line = result.summary().splitlines()[1]
+    assert "only an Annulation may be negative" in line and "ligne 3" in line, line
+    assert "observé 2 ligne(s) hors règle / attendu ≥ 0" in line, line
+    assert "-100" not in line and "-7" not in line  # where, never the value
+    from dagster_project.sensors.alerts import observed
+
+    md = {"failed": [{"rule": o.description, "expectation": o.expectation_type,
+                      "observed": o.observed, "expected": o.attendu,
+                      "examples": list(o.examples)}]}
+    assert observed(md) == (
+        "1 expectation(s) en échec : only an Annulation may be negative : observé 2 ligne(s) "
+        "hors règle / attendu ≥ 0 (ex. 2017/finances/mandats_2017.csv ligne 3 ; "
+        "2017/finances/mandats_2017.csv ligne 7)")
+
+
+def test_participants_failures_are_counts_only(gx_dir):
+    """No row of the participants is named or sampled, even by lineage: counts only."""
+    df = participants_frame()
+    df.loc[0, "date_sortie"] = df.loc[0, "date_entree"] - pd.Timedelta(days=5)
+    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
+    (o,) = result.failures
+    assert o.examples == () and o.observed == "1 ligne(s) hors règle"
+
+
 def test_mandats_positive_annulation_fails(gx_dir):
     df = mandats_frame()
     assert df.loc[3, "nature"] == "Annulation"
@@ -299,6 +334,8 @@ def test_synthese_missing_thematic_in_one_exercice_fails(gx_dir):
     df = df.drop(index=df.index[df.exercice == 2018][0])
     result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
     assert_only_failure(result, "expect_table_row_count_to_equal", ())
+    # it said "expect_table_row_count_to_equal(None) observé 37", not what was expected
+    assert "observé 37 / attendu 38" in result.summary(), result.summary()
 
 
 def test_synthese_fins_above_accompagnements_fails(gx_dir):

@@ -459,10 +459,16 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
         assert f"    {path} : {detail}" in out, (path, out[-3000:])
     assert f"  {EX} chargés " in out  # statuses in French
     con = first_run.con()
-    first_file = con.execute("SELECT file_name FROM raw.rejets "
-                             "ORDER BY exercice, file_name, row_number NULLS FIRST").fetchone()[0]
+    first = con.execute("SELECT file_name, sheet, row_number, column_name FROM raw.rejets "
+                        "ORDER BY exercice, file_name, row_number NULLS FIRST LIMIT 10").fetchall()
     con.close()
+    first_file = first[0][0]
     assert first_file in out
+    # a refused row says its row; a whole file refused says so (it printed "ligne -")
+    for f, sheet, row, col in first:
+        where = "fichier entier" if row is None else f"ligne {row}"
+        assert f"    {f} [{sheet or '-'}, {where}, {col or '-'}] " in out, (f, out[-3000:])
+    assert any(row is None for *_, row, _ in first)  # the drop has whole files refused
 
     instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
     ev = instance.get_latest_materialization_event(dg.AssetKey(["raw", "manifest"]))

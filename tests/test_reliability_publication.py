@@ -149,8 +149,9 @@ def test_publication_waits_for_every_blocking_check_of_the_code_location():
 
 @pytest.fixture(scope="module")
 def gx_failed(run_2017, tmp_path_factory) -> tuple[Copy, dg.ExecuteInProcessResult]:
-    """A 2017 mandate paid negative (not an Annulation): GX ``gx_mandats`` fails (ERROR), no dbt
-    test does (the sign rule is a dbt *warn*); run with the publication, as the job does."""
+    """A 2017 mandate paid negative (not an Annulation): GX ``gx_mandats`` fails (ERROR; dbt's
+    ``stg_finances__mandats_paiement_non_negatif`` would too, not run here); run with the
+    publication, as the job does."""
     copied = Copy(run_2017, tmp_path_factory.mktemp("gx_failed"))
     copied.sql(
         "UPDATE raw.raw_mandats SET montant = -montant WHERE num_mandat = "
@@ -169,6 +170,12 @@ def test_failed_staging_check_skips_the_publication_in_the_run(gx_failed):
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.asset_check_key == GX_MANDATS and not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    # which rule, observed vs expected, and which line of which export
+    [failed] = evaluation.metadata["failed"].value
+    assert failed["rule"] == "only an Annulation may be negative", failed
+    assert (failed["observed"], failed["expected"]) == ("1 ligne(s) hors règle", "≥ 0")
+    [where] = failed["examples"]
+    assert where.startswith("2017/finances/mandats_2017.csv ligne "), where
     assert not result.success
     assert "analystes__marts_publies" not in steps(result, "STEP_START")  # skipped by Dagster
     assert sha256(copied.marts) == copied.before

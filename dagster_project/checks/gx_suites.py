@@ -39,7 +39,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,12 +70,34 @@ SUITE_MODELS: dict[str, str] = {
     "synthese_thematiques": "marts.fct_synthese_thematiques",
 }
 
-# No sample of unexpected values anywhere (result JSON, Data Docs): counts only.
+# Participants: no sample of unexpected values anywhere (result JSON, Data Docs), counts only:
+# an identifier typed in the wrong column must never be copied out of the warehouse's tables.
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "BASIC",
     "partial_unexpected_count": 0,
     "include_unexpected_rows": False,
 }
+# The mandates and the synthesis hold no personal data: a failed expectation names up to
+# EXAMPLES of its rows by these columns (the export's file and line, the synthesis' key), so that
+# the data engineer knows where to look, as a failed dbt test does.
+EXAMPLES = 3
+WHERE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mandats": ("source_file", "source_row"),
+    "synthese_thematiques": ("exercice", "code_thematique"),
+}
+
+
+def result_format(name: str) -> dict[str, Any]:
+    """The result format of suite ``name``: counts only, or a few failing rows located."""
+    where = WHERE_COLUMNS.get(name)
+    if where is None:
+        return RESULT_FORMAT
+    return {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": EXAMPLES,
+        "unexpected_index_column_names": list(where),
+        "include_unexpected_rows": False,
+    }
 
 NATURES_MANDAT = ("Avance", "Solde", "Avenant", "Annulation")
 TYPES_ACTION = ("PRO", "SOC", "RU")
@@ -160,6 +182,36 @@ class ExpectationOutcome:
     unexpected_count: int | None = None
     error_message: str | None = None
     description: str = ""
+    expected: str | None = None  # what the expectation asks, when its arguments say it
+    examples: tuple[str, ...] = ()  # where some failing rows are (WHERE_COLUMNS suites only)
+
+    @property
+    def observed(self) -> str:
+        """What was found, in the words of a failed check: rows breaking the rule, or the value."""
+        if self.error_message:
+            return f"erreur : {self.error_message}"
+        if self.unexpected_count is not None:
+            return f"{self.unexpected_count} ligne(s) hors règle"
+        return str(self.observed_value)
+
+    @property
+    def attendu(self) -> str | None:
+        """What was expected: the bound or value, or no row breaking a row-wise rule."""
+        if self.expected is not None:
+            return self.expected
+        return "0 ligne hors règle" if self.expectation_type not in _AGGREGATE_TYPES else None
+
+    def line(self) -> str:
+        """One line: the rule (its notes), the expectation, observed vs expected, examples."""
+        cols = f"({self.column})" if self.column else ""
+        head = f"{self.description} [{self.expectation_type}{cols}]" if self.description else (
+            f"{self.expectation_type}{cols}")
+        said = f"{head} : observé {self.observed}"
+        if self.attendu is not None and not self.error_message:
+            said += f" / attendu {self.attendu}"
+        if self.examples:
+            said += " ; ex. " + " ; ".join(self.examples)
+        return said
 
     @property
     def column(self) -> str | None:
@@ -187,13 +239,7 @@ class SuiteResult:
         if self.success:
             return f"{self.suite_name}: {len(self.outcomes)} expectations passed"
         lines = [f"{self.suite_name}: {len(self.failures)}/{len(self.outcomes)} failed"]
-        for o in self.failures:
-            detail = o.error_message or (
-                f"unexpected_count={o.unexpected_count}"
-                if o.unexpected_count is not None
-                else f"observed_value={o.observed_value!r}"
-            )
-            lines.append(f"  - {o.expectation_type}({', '.join(o.columns)}): {detail}")
+        lines += [f"  - {o.line()}" for o in self.failures]
         return "\n".join(lines)
 
 
@@ -595,7 +641,43 @@ def _notes_of(config: Any) -> str:
     return " ".join(notes) if isinstance(notes, list) else str(notes)
 
 
-def _outcome(result: Any) -> ExpectationOutcome:
+def _expected_of(kwargs: dict[str, Any]) -> str | None:
+    """What an expectation asks, from its arguments (None: its notes say it)."""
+    if kwargs.get("value") is not None:
+        return str(kwargs["value"])
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if lo is not None or hi is not None:
+        def num(v: Any) -> str:
+            return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+        bounds = []
+        if lo is not None:
+            bounds.append(f"{'>' if kwargs.get('strict_min') else '≥'} {num(lo)}")
+        if hi is not None:
+            bounds.append(f"{'<' if kwargs.get('strict_max') else '≤'} {num(hi)}")
+        return " et ".join(bounds)
+    if kwargs.get("value_set") is not None:
+        values = [str(v) for v in kwargs["value_set"]]
+        return "dans {" + ", ".join(values[:8]) + (", …" if len(values) > 8 else "") + "}"
+    if kwargs.get("regex"):
+        return f"conforme à {kwargs['regex']}"
+    return None
+
+
+def _examples_of(body: dict[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
+    """Where the first failing rows are, by ``where`` columns only (never the failing value)."""
+    out = []
+    for row in (body.get("partial_unexpected_index_list") or [])[:EXAMPLES]:
+        if not isinstance(row, dict) or not all(c in row for c in where):
+            continue
+        if where == ("source_file", "source_row"):
+            out.append(f"{row['source_file']} ligne {row['source_row']}")
+        else:
+            out.append(", ".join(str(row[c]) for c in where))
+    return tuple(out)
+
+
+def _outcome(result: Any, where: tuple[str, ...] = ()) -> ExpectationOutcome:
     config = result.expectation_config
     etype = config.type
     body = result.result or {}
@@ -617,6 +699,8 @@ def _outcome(result: Any) -> ExpectationOutcome:
         unexpected_count=None if unexpected is None else int(unexpected),
         error_message=error,
         description=_notes_of(config),
+        expected=_expected_of(config.kwargs),
+        examples=_examples_of(body, where) if where and not success else (),
     )
 
 
@@ -634,15 +718,7 @@ def _redact(result: SuiteResult, secrets: set[str]) -> SuiteResult:
     outcomes = [
         o
         if clean(o.error_message) == o.error_message
-        else ExpectationOutcome(
-            o.expectation_type,
-            o.columns,
-            o.success,
-            o.observed_value,
-            o.unexpected_count,
-            clean(o.error_message),
-            o.description,
-        )
+        else replace(o, error_message=clean(o.error_message))
         for o in result.outcomes
     ]
     return SuiteResult(
@@ -719,7 +795,7 @@ def _run(
             name=name,
             validation_definitions=[validation],
             actions=actions,
-            result_format=RESULT_FORMAT,
+            result_format=result_format(name),
         )
     )
     run = checkpoint.run(
@@ -729,7 +805,8 @@ def _run(
     validation_results = list(run.run_results.values())
     if len(validation_results) != 1:
         raise RuntimeError(f"expected 1 validation result, GX returned {len(validation_results)}")
-    outcomes = [_outcome(r) for r in validation_results[0].results]
+    where = WHERE_COLUMNS.get(name, ())
+    outcomes = [_outcome(r, where) for r in validation_results[0].results]
     if len(outcomes) != len(expectations):
         raise RuntimeError(
             f"{len(expectations)} expectations but {len(outcomes)} results returned by GX"

@@ -46,10 +46,11 @@ def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=bool(result.success),
             severity=dg.AssetCheckSeverity.ERROR,
+            # what failed, observed vs expected and where, is in the metadata's "failed" (the
+            # CLI and the alert say it from there: alerts.observed), not repeated here
             description=(
                 f"{len(result.outcomes) - len(failed)}/{len(result.outcomes)} expectations OK"
                 + (f"; {result.error_message}" if result.error_message else "")
-                + (f"; {result.summary()}" if failed else "")
             ),
             metadata={
                 "rows": len(df),
@@ -58,9 +59,12 @@ def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
                     [
                         {
                             "expectation": o.expectation_type,
+                            "rule": o.description,
                             "column": str(o.column),
-                            "observed": str(o.observed_value),
+                            "observed": o.observed,
+                            "expected": o.attendu,
                             "unexpected_count": o.unexpected_count,
+                            "examples": list(o.examples),
                             "error": o.error_message,
                         }
                         for o in failed

@@ -40,11 +40,15 @@ def observed(md: dict) -> str:
         return f"observé {md['dagster_dbt/failed_row_count']} ligne(s) en échec / attendu 0"
     failed = md.get("failed")
     if isinstance(failed, list) and failed:  # GX suite: failing expectations
-        shown = "; ".join(
-            f"{f.get('expectation')}({f.get('column')}) observé {f.get('observed')}"
-            for f in failed[:3]
-        )
-        return f"{len(failed)} expectation(s) en échec : {shown}"
+        def one(f: dict) -> str:
+            said = f"{f.get('rule') or f.get('expectation')} : observé {f.get('observed')}"
+            if f.get("expected") is not None:
+                said += f" / attendu {f['expected']}"
+            if f.get("examples"):
+                said += f" (ex. {' ; '.join(f['examples'])})"
+            return said
+
+        return f"{len(failed)} expectation(s) en échec : " + " | ".join(one(f) for f in failed[:3])
     if md.get("files_not_conserved"):  # manifest conservation
         return (f"{md['files_not_conserved']} fichier(s) non conservés "
                 f"(lues {md.get('rows_read')} = chargées {md.get('rows_loaded')} "
