@@ -793,3 +793,30 @@ def test_a_cli_run_never_waits_for_a_slot_another_run_holds(run_2017, tmp_path):
         assert [s.run_id for s in info.claimed_slots] == ["daemon-run"]
     finally:
         instance.dispose()
+
+
+def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_2017, tmp_path):
+    """2017's folder removed *and* its partition deleted before a run emptied it (the README's
+    order reversed): no run covers 2017 any more, and its rows were republished by every run,
+    with no word. The next run removes them, says so, and records a state the run after skips
+    on."""
+    subprocess.run([str(Path(sys.executable).parent / "bilan-data"), "--exercice", "2018",
+                    "--seed", "18", "--out", str(tmp_path / "raw")],
+                   check=True, capture_output=True, cwd=ROOT)
+    wh = tmp_path / "warehouse"
+    shutil.copytree(run_2017.warehouse_dir, wh)  # holds 2017; raw/ has 2018 only
+    (tmp_path / "dagster_home").mkdir()  # an instance that knows no 2017 partition
+    rc, out, err = launch(tmp_path, "orphan", note=False).wait()
+    assert rc == 0, out + err[-3000:]
+    assert "exercice 2017 : ni dossier" in err, err[-3000:]
+    con = duckdb.connect(str(wh / "marts.duckdb"), read_only=True)
+    published = {r[0] for r in con.execute(
+        "SELECT DISTINCT exercice FROM synthese_thematiques").fetchall()}
+    con.close()
+    assert published == {2018}
+    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+    held = {r[0] for r in con.execute("SELECT DISTINCT exercice FROM raw.manifest").fetchall()}
+    con.close()
+    assert held == {2018}
+    rc, out, err = launch(tmp_path, "after", note=False).wait()
+    assert rc == 0 and "rien n'a changé" in out + err, out + err[-2000:]

@@ -17,6 +17,7 @@ from dagster_project.ingestion.loader import (
     default_workers,
     ingest_exercice,
 )
+from dagster_project.ingestion.warehouse import init_raw_schema
 from dagster_project.partitions import EXERCICE_PARTITIONS
 from dagster_project.resources import WarehouseResource
 
@@ -72,6 +73,22 @@ def _run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
     return run is None or run.status == dg.DagsterRunStatus.SUCCESS
 
 
+def orphans(context: dg.AssetExecutionContext, con, warehouse: WarehouseResource) -> list[int]:
+    """Exercises the warehouse holds whose folder is gone and that no partition names any more.
+
+    A removed folder's rows are removed by the next run covering its partition (README); if the
+    partition was deleted first, no run can cover it again and its rows would be published by
+    every run, with no word. They are removed by whichever run comes next."""
+    init_raw_schema(con)  # a fresh warehouse: no table yet
+    held = {r[0] for r in con.execute("SELECT DISTINCT exercice FROM raw.manifest").fetchall()}
+    known = {
+        int(k) for k in context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
+        if k.isdigit()
+    }
+    present = set(discover_exercices(warehouse.raw_path()))
+    return sorted(held - present - known - {int(k) for k in context.partition_keys})
+
+
 def _ingest(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> tuple[list[IngestSummary], dict[str, int]] | None:
@@ -92,6 +109,18 @@ def _ingest(
             )
             return None
         state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
+        for exercice in orphans(context, con, warehouse):
+            context.log.warning(
+                f"exercice {exercice} : ni dossier sous {warehouse.raw_path()} ni partition "
+                "Dagster, mais encore dans l'entrepôt : ses lignes sont retirées (elles auraient "
+                "été publiées à chaque run, aucun run ne pouvant plus le couvrir)"
+            )
+            summaries.append(
+                ingest_exercice(
+                    con, warehouse.raw_path(), exercice, run_id=context.run.run_id,
+                    workers=default_workers(), log=context.log.info,
+                )
+            )
         for exercice in exercices:
             summaries.append(
                 ingest_exercice(
