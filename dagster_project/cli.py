@@ -106,9 +106,10 @@ def _named(lines: list[str], title: str, rows: list[tuple], table: str = "raw.ma
 
 
 def load_summary(con, run_id: str | None = None) -> list[str]:
-    """What the warehouse holds, per exercise and fate; the files ignored or replaced (a report in
-    the wrong place or format is named, not only counted); the files this run found removed from
-    the folder (gone from raw.manifest, on record in raw.manifest_history); the first refusals."""
+    """What the warehouse holds, per exercise and fate; the files refused (with their reason),
+    ignored or replaced (a report in the wrong place or format is named, not only counted); the
+    files this run found removed from the folder (gone from raw.manifest, on record in
+    raw.manifest_history); the first refusals."""
     lines = []
     files = {"loaded": 0, "rejected": 0, "ignored": 0, "replaced": 0}
     rows_loaded = rows_rejected = 0
@@ -126,7 +127,8 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         f"{files['ignored']} ignoré(s), {files['replaced']} remplacé(s) ; "
         f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
     )
-    for status, title in (("ignored", "ignoré(s), pas lus comme rapports"),
+    for status, title in (("rejected", "refusé(s), avec la raison"),
+                          ("ignored", "ignoré(s), pas lus comme rapports"),
                           ("replaced", "remplacé(s) par un classeur plus récent")):
         rows = con.execute(
             "SELECT source_file, detail FROM raw.manifest WHERE status = ? ORDER BY ALL",
@@ -142,10 +144,10 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
            "raw.manifest_history")
     # a whole file refused has no row (its reason names the cell's row, when there is one)
     reasons = con.execute(
-        "SELECT file_name, coalesce(sheet, '-'), "
+        "SELECT source_file, coalesce(sheet, '-'), "
         "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), "
         "coalesce(column_name, '-'), reason FROM raw.rejets "
-        "ORDER BY exercice, file_name, row_number NULLS FIRST LIMIT 10"
+        "ORDER BY exercice, source_file, row_number NULLS FIRST LIMIT 10"
     ).fetchall()
     if reasons:
         lines.append("  premiers refus :")

@@ -459,8 +459,11 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
         assert f"    {path} : {detail}" in out, (path, out[-3000:])
     assert f"  {EX} chargés " in out  # statuses in French
     con = first_run.con()
-    first = con.execute("SELECT file_name, sheet, row_number, column_name FROM raw.rejets "
-                        "ORDER BY exercice, file_name, row_number NULLS FIRST LIMIT 10").fetchall()
+    first = con.execute("SELECT source_file, sheet, row_number, column_name FROM raw.rejets "
+                        "ORDER BY exercice, source_file, row_number NULLS FIRST LIMIT 10"
+                        ).fetchall()
+    refused = con.execute("SELECT source_file, detail FROM raw.manifest "
+                          "WHERE status = 'rejected' ORDER BY 1").fetchall()
     con.close()
     first_file = first[0][0]
     assert first_file in out
@@ -469,6 +472,12 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
         where = "fichier entier" if row is None else f"ligne {row}"
         assert f"    {f} [{sheet or '-'}, {where}, {col or '-'}] " in out, (f, out[-3000:])
     assert any(row is None for *_, row, _ in first)  # the drop has whole files refused
+    # every refused file is named with its reason, not only those the first refusals reach
+    # (a refused export's lines sorted before them and hid them)
+    assert 1 < len(refused) <= cli.LISTED
+    assert f"refusé(s), avec la raison : {len(refused)} fichier(s) :" in out
+    for path, detail in refused:
+        assert f"    {path} : {detail}" in out, (path, out[-3000:])
 
     instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
     ev = instance.get_latest_materialization_event(dg.AssetKey(["raw", "manifest"]))
@@ -478,6 +487,8 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
             md["files_replaced"]) == (files["loaded"], files["rejected"], files["ignored"], 0)
     assert (md["rows_loaded"], md["rows_rejected"]) == (rows_loaded, rows_rejected)
     assert first_file in md["first_rejections"]
+    for path, detail in refused:
+        assert f"- {path} : {detail}" in md["fichiers_refuses"], path
 
 
 def test_payments_of_a_refused_workbook_are_stated_not_lost(first_run: FirstRun):

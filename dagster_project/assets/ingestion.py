@@ -32,6 +32,9 @@ RAW_TABLES = {
 RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
 
 
+REFUSED_LISTED = 100  # refused files named in the metadata; raw.manifest has them all
+
+
 def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataValue]:
     total = {
         k: sum(getattr(s, k) for s in summaries)
@@ -62,6 +65,13 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
     reasons = [r for s in summaries for r in s.first_reasons][:10]
     if reasons:
         md["first_rejections"] = dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons))
+    refused = [r for s in summaries for r in s.refused_files]
+    if refused:  # every refused file, named (the first rejections may all be one file's rows)
+        md["fichiers_refuses"] = dg.MetadataValue.md(
+            "\n".join(f"- {r}" for r in refused[:REFUSED_LISTED])
+            + (f"\n- … et {len(refused) - REFUSED_LISTED} autre(s) (raw.manifest)"
+               if len(refused) > REFUSED_LISTED else "")
+        )
     return md
 
 

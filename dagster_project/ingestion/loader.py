@@ -69,6 +69,8 @@ class IngestSummary:
     rows_loaded: int = 0
     rows_rejected: int = 0
     first_reasons: list[str] = field(default_factory=list)
+    # every refused file of the exercise, "path : reason" (the first reasons may name only some)
+    refused_files: list[str] = field(default_factory=list)
     input_sha256: str = ""
     # processes that parsed workbooks: 0 none parsed, 1 the loader's own, else the pool's workers
     parse_workers: int = 0
@@ -79,7 +81,8 @@ class IngestSummary:
     clock: dict[str, float] = field(default_factory=dict)
 
     def as_metadata(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("first_reasons", "clock")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("first_reasons", "refused_files", "clock")}
 
 
 class PhaseClock:
@@ -893,11 +896,15 @@ def ingest_exercice(
     summary.files_removed = len(removed_rows)
     summary.timings_s, summary.clock = phases.durations(), dict(phases.ends)
     cur = con.execute(
-        "SELECT file_name, coalesce(sheet, '-'), coalesce(CAST(row_number AS VARCHAR), '-'), reason"
-        " FROM raw.rejets WHERE exercice = ? ORDER BY file_name, row_number NULLS FIRST LIMIT 5",
+        "SELECT source_file, coalesce(sheet, '-'), "
+        "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), reason FROM "
+        "raw.rejets WHERE exercice = ? ORDER BY source_file, row_number NULLS FIRST LIMIT 5",
         [exercice],
     )
-    summary.first_reasons = [f"{a} [{b} ligne {c}] : {d}" for a, b, c, d in cur.fetchall()]
+    summary.first_reasons = [f"{a} [{b}, {c}] : {d}" for a, b, c, d in cur.fetchall()]
+    summary.refused_files = sorted(
+        f"{r['source_file']} : {r['detail']}" for r in manifest_rows if r["status"] == "rejected"
+    )
     log(
         f"exercice {exercice}: {summary.files_parsed} fichier(s) lu(s), "
         f"{summary.files_unchanged} inchangé(s), {summary.files_ignored} ignoré(s) ; "
