@@ -2,18 +2,21 @@
     Generic test: composite foreign key. Every combination of `columns` in the model
     (rows where all of them are non null) exists as `to_columns` in `to`
     (`to_columns` defaults to `columns`), optionally among the rows of `to` matching `to_condition`.
-    Fails with one row per orphan key and its number of rows.
+    Fails with one row per orphan key and its number of rows, plus the first value of each
+    `show` column (e.g. the lineage, so that a failure says which file and row to look at).
     Usage:
         data_tests:
           - relationships_combination:
               arguments:
                 columns: [exercice, num_convention]
                 to: ref('stg_operateurs__actions')
+                show: [source_file, source_row]
 #}
-{% test relationships_combination(model, columns, to, to_columns=none, to_condition=none) %}
+{% test relationships_combination(model, columns, to, to_columns=none, to_condition=none, show=none) %}
 {%- set to_cols = to_columns if to_columns else columns -%}
 with child as (
     select {{ columns | join(', ') }}, count(*) as nb_lignes
+    {%- for c in (show or []) %}, min({{ c }}) as {{ c }}{% endfor %}
     from {{ model }}
     where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
     group by {{ columns | join(', ') }}
