@@ -348,10 +348,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.export_env()
     import duckdb
 
-    from dagster_project.ingestion.discovery import discover_exercices
+    from dagster_project.ingestion.discovery import discover_exercices, stray_entries
     from dagster_project.ingestion.warehouse import WarehouseBusy, connect, writer_lock
 
     raw, wh = settings.raw_dir(), settings.warehouse_dir()
+    if not raw.is_dir():
+        print(f"bilan: dossier des fichiers bruts introuvable : {raw} (BILAN_RAW_DIR)",
+              file=sys.stderr)
+        return 2
+    stray = stray_entries(raw)
+    if stray:
+        print(f"bilan: ignoré(s) sous {raw}, pas des dossiers d'exercice (AAAA/) : "
+              + ", ".join(stray), file=sys.stderr)
     exercices = discover_exercices(raw)
     if not exercices:
         print(f"bilan: aucun dossier d'exercice (AAAA/) sous {raw}", file=sys.stderr)

@@ -102,4 +102,4 @@ def test_tick_without_exercise_folder_skips(tmp_path, monkeypatch):
                 instance=instance, scheduled_execution_time=datetime(2027, 1, 4, 2, tzinfo=PARIS)
             )
         )
-        assert not data.run_requests and "no exercise folder" in data.skip_message
+        assert not data.run_requests and "aucun dossier d'exercice" in data.skip_message

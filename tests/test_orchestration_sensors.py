@@ -115,7 +115,7 @@ def test_changed_touched_removed_and_restored_files(drop):
     st = target.stat()
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     assert daemon.settle() == []
-    assert "contents unchanged" in daemon.last.skip_message
+    assert "contenus inchangés" in daemon.last.skip_message
 
     # changed content: exactly one new run, with a new run key
     original = target.read_bytes()
@@ -166,7 +166,7 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
     os.utime(new, ns=(time.time_ns(), new.stat().st_mtime_ns + 1_000_000_000))  # still newest
     os.utime(other, ns=(time.time_ns(), other.stat().st_mtime_ns + 1_000_000_000))  # alone
     assert daemon.settle() == []
-    assert "contents unchanged" in daemon.last.skip_message
+    assert "contenus inchangés" in daemon.last.skip_message
 
     os.utime(old, ns=(time.time_ns(), new.stat().st_mtime_ns + 1_000_000_000))  # now the newest
     runs = daemon.settle()
@@ -185,7 +185,7 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
     v2_before = new.stat().st_mtime_ns
     os.utime(new, ns=(time.time_ns(), old.stat().st_mtime_ns + 1_000_000_000))
     assert daemon.settle() == []
-    assert "judged once a publication is on record" in daemon.last.skip_message
+    assert "jugé une fois une publication enregistrée" in daemon.last.skip_message
     assert daemon.tick() == []  # still nothing on record
     files[f"2017/operateurs/{old.name}"][1] = old.stat().st_mtime_ns  # as the run's loader saw
     files[f"2017/operateurs/{new.name}"][1] = v2_before
@@ -412,3 +412,19 @@ def test_the_alert_also_watches_runs_of_bilan_run():
     matching treats a missing location as a match only in tests, hence this check of the
     definition): failed CLI runs posted nothing while the daemon ran."""
     assert run_failure_alert._monitor_all_code_locations is True
+
+
+def test_the_alert_lists_a_ranges_exercises_in_order(tmp_path):
+    """Partitions added 2017, 2019, then 2016: the nightly run's range is 2017 → 2016 in the
+    instance's order, and the alert read 'exercice(s) 2017-2016, déclenché par manuel'."""
+    from dagster_project.partitions import all_partitions_tags
+    from dagster_project.sensors.alerts import run_exercices
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("exercice", ["2017", "2019", "2016"])
+    tags = all_partitions_tags(instance)
+    assert run_exercices(instance, tags) == "2016, 2017, 2019"
+    instance.delete_dynamic_partition("exercice", "2019")
+    assert run_exercices(instance, tags) == "2016, 2017"
+    assert run_exercices(instance, {"dagster/asset_partition_range_start": "2017",
+                                    "dagster/asset_partition_range_end": "2015"}) == "2017 à 2015"

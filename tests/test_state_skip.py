@@ -352,3 +352,30 @@ def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path
     # as the ingestion asset asks it for a run over every partition (schedule, sensor)
     assert state.check_unchanged(raw, wh, [2017, 2018]).unchanged
     assert not state.check_unchanged(raw, wh, [2018]).unchanged  # 2017 is not in that run
+
+
+def _bilan_run(raw: Path, wh: Path, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dagster_project.cli", "run"], cwd=ROOT,
+                          capture_output=True, text=True, env=pipeline_env(raw, wh, home),
+                          timeout=300)
+
+
+def test_what_is_not_an_exercise_folder_is_named_not_passed_over(run_2017, tmp_path):
+    """A folder 'Exercice 2021' or a workbook at the raw folder's root is not loaded (the
+    contract names <exercice>/operateurs and /finances) and was passed over in silence: 'rien
+    n'a changé'. It is named; hidden files are not."""
+    raw, wh, _ = copy_run(run_2017, tmp_path)
+    (raw / "Exercice 2021" / "operateurs").mkdir(parents=True)
+    (raw / "oubli.xlsx").write_bytes(b"PK")
+    (raw / ".DS_Store").write_bytes(b"\0")
+    proc = _bilan_run(raw, wh, tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (f"ignoré(s) sous {raw}, pas des dossiers d'exercice (AAAA/) : Exercice 2021/, "
+            "oubli.xlsx\n") in proc.stderr, proc.stderr
+    assert "rien n'a changé" in proc.stdout  # what is loaded did not change
+
+
+def test_a_raw_folder_that_does_not_exist_is_said_so(tmp_path):
+    proc = _bilan_run(tmp_path / "nope", tmp_path / "wh", tmp_path / "home")
+    assert proc.returncode == 2
+    assert f"dossier des fichiers bruts introuvable : {tmp_path / 'nope'}" in proc.stderr

@@ -10,7 +10,7 @@ import dagster as dg
 
 from dagster_project import state
 from dagster_project.assets.retries import retried_if_transient
-from dagster_project.ingestion.discovery import discover_exercices
+from dagster_project.ingestion.discovery import discover_exercices, stray_entries
 from dagster_project.ingestion.loader import (
     IngestSummary,
     PhaseClock,
@@ -119,6 +119,12 @@ def _ingest(
             )
             return None
         state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
+        stray = stray_entries(warehouse.raw_path())
+        if stray:
+            context.log.warning(
+                f"ignoré(s) sous {warehouse.raw_path()}, pas des dossiers d'exercice (AAAA/) : "
+                + ", ".join(stray)
+            )
         for exercice in orphans(context, con, warehouse):
             context.log.warning(
                 f"exercice {exercice} : ni dossier sous {warehouse.raw_path()} ni partition "

@@ -50,6 +50,20 @@ def discover_exercices(raw_dir: Path) -> list[int]:
     )
 
 
+def stray_entries(raw_dir: Path) -> list[str]:
+    """What lies directly under the raw folder and is not an exercise folder (``AAAA/``): a
+    folder named ``Exercice 2021``, a workbook dropped at the root. Never loaded (the contract
+    names ``<exercice>/operateurs`` and ``<exercice>/finances``), but said, not passed over in
+    silence. Hidden entries (``.DS_Store``) are left out."""
+    if not raw_dir.is_dir():
+        return []
+    return sorted(
+        recorded_name(p.name) + ("/" if p.is_dir() else "")
+        for p in raw_dir.iterdir()
+        if not p.name.startswith(".") and not (p.is_dir() and EXERCICE_DIR.match(p.name))
+    )
+
+
 def _classify(folder: str, name: str) -> tuple[str, str | None]:
     suffix = os.path.splitext(name)[1].lower()
     if name.startswith("~$") or name.startswith(".~lock"):

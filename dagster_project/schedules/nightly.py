@@ -33,7 +33,7 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
     if new:
         context.log.info(f"new exercise partitions: {', '.join(new)}")
     if not context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name):
-        return dg.SkipReason(f"no exercise folder (AAAA/) under {raw_dir}")
+        return dg.SkipReason(f"aucun dossier d'exercice (AAAA/) sous {raw_dir}")
     tick = context.scheduled_execution_time
     return dg.RunRequest(
         run_key=f"nightly-{tick:%Y-%m-%d}" if tick else None,

@@ -21,7 +21,7 @@ import urllib.request
 import dagster as dg
 
 from dagster_project import settings
-from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.partitions import EXERCICE_PARTITIONS, RANGE_END_TAG, RANGE_START_TAG
 
 WEBHOOK_ENV = "BILAN_ALERT_WEBHOOK"
 URL_ENV = "BILAN_DAGSTER_URL"
@@ -159,14 +159,27 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
     return [control_line(r) for r in rows]
 
 
+def run_exercices(instance: dg.DagsterInstance, tags: dict) -> str:
+    """The exercises a run covering a partition range stands for, in order ("2016, 2017").
+
+    A dynamic range runs from its first to its last key in the order the partitions were added
+    (partitions.range_tags), so its bounds alone may read backwards ("2017-2016")."""
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not start or not end:
+        return start or end or ""
+    keys = instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
+    if start in keys and end in keys and keys.index(start) <= keys.index(end):
+        return ", ".join(sorted(keys[keys.index(start): keys.index(end) + 1]))
+    return f"{start} à {end}"
+
+
 def build_message(context: dg.RunFailureSensorContext) -> dict:
     run = context.dagster_run
     base = os.environ.get(URL_ENV, "http://localhost:3000").rstrip("/")
     url = f"{base}/runs/{run.run_id}"
     tags = run.tags or {}
-    bounds = [t for t in (tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)) if t]
-    exercices = tags.get("dagster/partition") or "-".join(dict.fromkeys(bounds)) or "?"
-    trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name") or "manuel"
+    exercices = tags.get("dagster/partition") or run_exercices(context.instance, tags) or "?"
+    trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name")
     repo = context.repository_def
     checks = failed_checks(context.instance, run.run_id, repo.asset_graph if repo else None)
     steps = failed_steps(context)
@@ -175,7 +188,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     failure = context.failure_event.message if context.failure_event else ""
     lines = [
         f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
-        f"déclenché par {trigger})."
+        + (f"déclenché par {trigger})." if trigger else "lancé à la main).")
     ]
     # what failed the run first: failed ERROR checks, control totals, then the failed steps when
     # no ERROR check explains them; failed warnings (non-blocking, e.g. payments not counted,

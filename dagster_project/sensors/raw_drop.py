@@ -75,14 +75,14 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
         cursor.update(fingerprint=fingerprint, since=now)
         context.update_cursor(json.dumps(cursor))
         return dg.SkipReason(
-            f"the raw folder changed ({len(files)} files): waiting {quiet_period_s():g} s for it "
-            "to settle"
+            f"le dossier brut a changé ({len(files)} fichiers) : attente de {quiet_period_s():g} s "
+            "sans nouveau changement avant de lancer un run"
         )
     if now - cursor.get("since", now) < quiet_period_s():
-        return dg.SkipReason("waiting for the quiet period to end")
+        return dg.SkipReason("dépôt en cours : le délai de calme n'est pas écoulé")
     seen = cursor.get("launched_fingerprint") == fingerprint
     if seen and not cursor.get("touch_undecided"):
-        return dg.SkipReason("no change since the last run")
+        return dg.SkipReason("aucun changement depuis le dernier run demandé")
     # a new fingerprint, or a touch seen while no publication was on record, to judge again
     digest = cursor["launched_digest"] if seen else content_digest(files)
     cursor["launched_fingerprint"] = fingerprint
@@ -96,28 +96,29 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
             cursor["touch_undecided"] = True
             context.update_cursor(json.dumps(cursor))
             return dg.SkipReason(
-                "files touched but contents unchanged; whether the newest workbook of a "
-                "convention changed is judged once a publication is on record"
+                "fichiers touchés, contenus inchangés : si le classeur le plus récent d'une "
+                "convention a changé sera jugé une fois une publication enregistrée"
             )
         if not touched_winners or touched_winners == cursor.get("launched_winners"):
             context.update_cursor(json.dumps(cursor))
-            return dg.SkipReason("files touched but contents unchanged: no run")
+            return dg.SkipReason("fichiers touchés, contenus inchangés : pas de run")
 
     known = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     new = [str(e) for e in discover_exercices(raw_dir) if str(e) not in known]
     keys = list(known) + new
     if not keys:
         context.update_cursor(json.dumps(cursor))
-        return dg.SkipReason(f"no exercise folder (AAAA/) under {raw_dir}")
+        return dg.SkipReason(f"aucun dossier d'exercice (AAAA/) sous {raw_dir}")
 
     seq = int(cursor.get("seq", 0)) + 1
     cursor.update(launched_digest=digest, launched_winners=touched_winners, seq=seq)
     context.update_cursor(json.dumps(cursor))  # carried by the SensorResult below
     context.log.info(
-        f"drop settled: {len(files)} files, digest {digest[:12]}, exercises {', '.join(keys)}"
-        + (f" (new: {', '.join(new)})" if new else "")
+        f"dépôt stabilisé : {len(files)} fichiers, empreinte {digest[:12]}, exercices "
+        f"{', '.join(keys)}"
+        + (f" (nouveaux : {', '.join(new)})" if new else "")
         + (
-            f"; same contents, but another workbook is now the newest for "
+            f" ; mêmes contenus, mais un autre classeur est désormais le plus récent pour "
             f"{', '.join(f'{c} ({sf})' for c, sf in touched_winners.items())}"
             if touched_winners else ""
         )
