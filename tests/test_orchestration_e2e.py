@@ -291,6 +291,28 @@ def test_every_asset_carries_useful_metadata(story):
     assert [row.split(" | ")[0].strip("| ") for row in table[2:]] == phases
     assert manifest["rows_read"] == manifest["rows_loaded"] + manifest["rows_rejected"]
     assert md(by_key["raw/raw_participants"][0])["dagster/row_count"] > 20000
+    # Dagster gives those run totals to both partitions (it said 2016's were every exercise's):
+    # the metadata says so, and each partition's own figures are in its observation
+    assert manifest["portee"].startswith("totaux des exercices 2017, 2019 de ce run")
+    records = story.instance.get_records_for_run(
+        b.run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION).records
+    own = {}
+    for r in records:
+        obs = r.event_log_entry.asset_observation
+        if obs.asset_key.path[0] == "raw":
+            own[(obs.asset_key.to_user_string(), obs.partition)] = {
+                k: getattr(v, "value", v) for k, v in obs.metadata.items()}
+    from dagster_project.assets.ingestion import RAW_KEYS
+
+    assert len(own) == 2 * len(RAW_KEYS), sorted(own)  # every raw table, both exercises
+    for ex in ("2017", "2019"):
+        o = own[("raw/manifest", ex)]
+        assert o["exercices"] == ex and set(o["par_exercice"]) == {ex}
+        for k in ("files_loaded", "files_rejected", "rows_read", "rows_loaded", "rows_rejected"):
+            assert o[k] == per_ex[ex][k], (ex, k)
+    counts = [own[("raw/raw_participants", ex)]["dagster/row_count"] for ex in ("2017", "2019")]
+    assert all(c > 0 for c in counts)
+    assert sum(counts) == md(by_key["raw/raw_participants"][0])["dagster/row_count"]
 
     dbt_md = md(by_key["marts/fct_synthese_thematiques"][0])
     assert dbt_md["status"] == "success" and dbt_md["unique_id"].startswith("model.")

@@ -144,12 +144,13 @@ def _ingest(
                     workers=default_workers(), log=context.log.info,
                 )
             )
-        # rows each table holds for the exercises of this run (the materialized partitions)
+        # rows each table holds per exercise of this run (the materialized partitions)
         in_list = ", ".join(str(e) for e in exercices) or "NULL"
         row_counts = {
-            name: con.execute(
-                f"SELECT count(*) FROM raw.{name} WHERE exercice IN ({in_list})"
-            ).fetchone()[0]
+            name: dict(con.execute(
+                f"SELECT exercice, count(*) FROM raw.{name} WHERE exercice IN ({in_list}) "
+                "GROUP BY exercice"
+            ).fetchall())
             for name in RAW_TABLES
         }
         # what was loaded, for the publication to record: only when every exercise folder was
@@ -167,6 +168,27 @@ def _ingest(
         )
         state.store_pending(con, context.run.run_id, digest, exercices)
     return summaries, row_counts
+
+
+def _per_exercice(
+    context: dg.AssetExecutionContext, summaries: list[IngestSummary],
+    row_counts: dict[str, dict[int, int]],
+):
+    """One observation per raw table and exercise, with that exercise's own figures.
+
+    Dagster gives a run's materialization metadata to every partition it covers (no metadata per
+    partition of a range, dagster-io/dagster#18123): the figures shown for partition 2016 of a
+    nightly run were the totals of every exercise. Its own are in these observations."""
+    for s in summaries:
+        if str(s.exercice) not in context.partition_keys:  # an orphan emptied (not a partition)
+            continue
+        own = summaries_metadata([s])
+        for name, key in RAW_KEYS.items():
+            yield dg.AssetObservation(
+                asset_key=key, partition=str(s.exercice),
+                metadata={**own, "dagster/row_count": dg.MetadataValue.int(
+                    int(row_counts[name].get(s.exercice, 0)))},
+            )
 
 
 @dg.multi_asset(
@@ -200,8 +222,18 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
     )
     metadata = summaries_metadata(summaries)
+    several = len(context.partition_keys) > 1
+    if several:
+        metadata["portee"] = dg.MetadataValue.text(
+            f"totaux des exercices {', '.join(sorted(context.partition_keys))} de ce run, "
+            "donnés par Dagster à chacune de ses partitions ; les chiffres d'un exercice : "
+            "par_exercice, et l'observation de sa partition (même run)"
+        )
     for name, key in RAW_KEYS.items():
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={**metadata, "dagster/row_count": dg.MetadataValue.int(int(row_counts[name]))},
+            metadata={**metadata, "dagster/row_count": dg.MetadataValue.int(
+                int(sum(row_counts[name].values())))},
         )
+    if several:
+        yield from _per_exercice(context, summaries, row_counts)
