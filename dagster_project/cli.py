@@ -139,6 +139,13 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         "SELECT source_file, NULL FROM raw.manifest_history WHERE status = 'removed' "
         "AND run_id = ? ORDER BY ALL", [run_id]
     ).fetchall() if run_id else []
+    gone = con.execute(
+        "SELECT exercice, count(*) FROM raw.manifest_history WHERE status = 'removed' "
+        "AND run_id = ? AND exercice NOT IN (SELECT exercice FROM raw.manifest) "
+        "GROUP BY ALL ORDER BY ALL", [run_id]
+    ).fetchall() if run_id else []
+    lines += [f"  exercice {ex} retiré de l'entrepôt : plus de dossier {ex}/ ({n} fichier(s) "
+              "retiré(s)), il n'est plus publié" for ex, n in gone]
     _named(lines, f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
                   "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed,
            "raw.manifest_history")

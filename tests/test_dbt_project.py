@@ -150,7 +150,7 @@ def test_broken_rules_fail_their_tests(dbt_env):
         "stg_operateurs__actions_a_au_moins_un_mandat",
         # thematic not in the nomenclature
         "relationships_stg_operateurs__actions_code_thematique__code_thematique__ref_stg_nomenclature__thematiques_",
-        # a negative Avance: only an Annulation is negative (GX blocks it too, naming no line)
+        # a negative Avance: only an Annulation is negative (GX blocks it too)
         "stg_finances__mandats_paiement_non_negatif",
     }, out
     # the failing rows say which workbook, sheet and row (the convention alone said nothing
@@ -158,10 +158,11 @@ def test_broken_rules_fail_their_tests(dbt_env):
     with connect(dbt_env) as con:
         rows = con.sql("select num_convention, source_file, source_sheet, source_row from "
                        "dbt_test__audit.stg_operateurs__actions_a_au_moins_un_mandat").fetchall()
-        orphan = con.sql("select num_convention, source_file, source_row from "
+        orphan = con.sql("select num_convention, nb_lignes, source_file, source_row from "
                          "dbt_test__audit.stg_finances__mandats_convention_a_un_bilan").fetchall()
     assert rows == [("PDI-2099-0006", "2099/operateurs/e.xlsx", "Action", 3)], rows
-    assert orphan == [("PDI-2099-0999", "2099/finances/mandats_2099.csv", 10)], orphan
+    # two lines in two exports: one line of one file (not 'mandats_2099.csv line 2')
+    assert orphan == [("PDI-2099-0999", 2, "2099/finances/mandats_2099.csv", 10)], orphan
     # the unknown operator's SIRET and a payment of 0 are only warnings
     assert statuses["stg_finances__mandats_siret_de_l_operateur"] == "warn"
     assert statuses["stg_finances__mandats_paiement_non_nul"] == "warn"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -276,13 +277,27 @@ def test_a_failed_mandats_expectation_says_where_and_what_was_expected(gx_dir):
         "2017/finances/mandats_2017.csv ligne 7)")
 
 
-def test_participants_failures_are_counts_only(gx_dir):
-    """No row of the participants is named or sampled, even by lineage: counts only."""
-    df = participants_frame()
-    df.loc[0, "date_sortie"] = df.loc[0, "date_entree"] - pd.Timedelta(days=5)
-    result = run_suite("participants", df, gx_dir=gx_dir, build_docs=False)
-    (o,) = result.failures
+def test_stored_results_hold_counts_only_even_when_rows_are_located(tmp_path):
+    """The examples are asked of GX in memory: the stored results and Data Docs keep no value
+    of any suite (a run that stored samples of the mandates kept an amount equal to a participant
+    number), and no participant row is named, even by lineage."""
+    gx_dir = tmp_path / "gx"
+    df = mandats_frame()
+    df.loc[1, "montant"] = -24963463.0  # a number that could be anybody's identifier
+    located = run_suite("mandats", df, gx_dir=gx_dir)
+    assert located.failures[0].examples == ("2017/finances/mandats_2017.csv ligne 3",)
+    p = participants_frame()
+    p.loc[0, "date_sortie"] = p.loc[0, "date_entree"] - pd.Timedelta(days=5)
+    counted = run_suite("participants", p, gx_dir=gx_dir)
+    (o,) = counted.failures
     assert o.examples == () and o.observed == "1 ligne(s) hors règle"
+    stored = [f for f in gx_dir.rglob("*") if f.is_file() and f.suffix in (".json", ".html")]
+    assert any("validations" in f.parts for f in stored)
+    for f in stored:
+        text = f.read_text(errors="replace")
+        assert "24963463" not in text and "partial_unexpected_index_list" not in text, f
+        samples = re.findall(r'"partial_unexpected_list": (\[[^\]]*\])', text)
+        assert set(samples) <= {"[]"}, (f, samples)
 
 
 def test_mandats_positive_annulation_fails(gx_dir):

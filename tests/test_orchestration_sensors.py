@@ -428,3 +428,12 @@ def test_the_alert_lists_a_ranges_exercises_in_order(tmp_path):
     assert run_exercices(instance, tags) == "2016, 2017"
     assert run_exercices(instance, {"dagster/asset_partition_range_start": "2017",
                                     "dagster/asset_partition_range_end": "2015"}) == "2017 à 2015"
+
+
+def test_the_alert_says_who_launched_the_run_in_french():
+    from dagster_project.sensors.alerts import launched_by
+
+    assert launched_by({"bilan/trigger": "schedule"}) == "lancé par la planification nocturne"
+    assert launched_by({"bilan/trigger": "raw_drop_sensor"}) == "lancé par le capteur de dépôts"
+    assert launched_by({"bilan/launcher": "cli"}) == "lancé par bilan run"
+    assert launched_by({}) == "lancé à la main (UI ou CLI Dagster)"

@@ -534,7 +534,10 @@ ACTION_CASES = [
     ({"Date de début": D(2016, 12, 31)}, (), "Date de début", "hors des années 2017-2018"),
     ({"Date de début": D(2012, 1, 2)}, (), "Date de début", "hors des années 2017-2018"),
     ({"Date de début": D(2019, 1, 1), "Date de fin": D(2019, 6, 30)}, (), "Date de début",
-     "hors des années 2017-2018"),
+     "date de début 01/01/2019 hors des années 2017-2018"),
+    # its end too (exits after it are read as still accompanied); extensions reach 2019 at most
+    ({"Date de fin": D(2020, 1, 1)}, (), "Date de fin",
+     "date de fin 01/01/2020 au-delà du 31/12/2019"),
     ({"ETP mobilisés": "-1"}, (), "ETP mobilisés", "négatif"),
     ({"ETP mobilisés": "deux"}, (), "ETP mobilisés", "illisible"),
     ({}, ("ETP mobilisés",), "ETP mobilisés", "absente"),
@@ -819,9 +822,10 @@ def test_implausible_dates_are_refused(tmp_path, fmt):
 
 
 def test_a_convention_may_start_late_in_the_next_year(tmp_path, fmt):
-    """Adopted on budget 2017, carried out over 2017 and 2018: a start on 31/12/2018 is read."""
+    """Adopted on budget 2017, carried out over 2017 and 2018: a start on 31/12/2018 is read,
+    and an end on 31/12/2019 (an extension by avenant)."""
     r = parse(build(tmp_path, fmt, {
-        "Action": action_rows({"Date de début": D(2018, 12, 31), "Date de fin": D(2019, 6, 30)}),
+        "Action": action_rows({"Date de début": D(2018, 12, 31), "Date de fin": D(2019, 12, 31)}),
         "Participants": participants(["P1", D(2019, 1, 2), None, None, None])}), idents=("P1",))
     assert not r.file_rejected and r.rejets == [], r.rejets
     assert r.action["date_debut"] == D(2018, 12, 31)

@@ -820,6 +820,7 @@ def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_
     rc, out, err = launch(tmp_path, "orphan", note=False).wait()
     assert rc == 0, out + err[-3000:]
     assert "exercice 2017 : ni dossier" in err, err[-3000:]
+    assert "exercice 2017 retiré de l'entrepôt : plus de dossier 2017/" in out, out[-3000:]
     con = duckdb.connect(str(wh / "marts.duckdb"), read_only=True)
     published = {r[0] for r in con.execute(
         "SELECT DISTINCT exercice FROM synthese_thematiques").fetchall()}

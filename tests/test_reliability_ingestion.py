@@ -281,7 +281,7 @@ def build_drop(raw: Path, fmt: str) -> Drop:
     case("autre_exercice", "N° convention d'un autre exercice",
          good_sheets(conv(13, 2016), ["X10"]), sheet="Action", column="N° convention")
     # a start typed years early would let those years' exits count in this exercise
-    case("debut_hors_exercice", "date de début hors des années 2017-2018",
+    case("debut_hors_exercice", "date de début 02/01/2012 hors des années 2017-2018",
          good_sheets(conv(14), ["X11"], **{"Date de début": D(2012, 1, 2)}), sheet="Action",
          column="Date de début", num=conv(14))
 

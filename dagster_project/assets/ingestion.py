@@ -101,10 +101,13 @@ def orphans(context: dg.AssetExecutionContext, con, warehouse: WarehouseResource
 
 def _ingest(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> tuple[list[IngestSummary], dict[str, int]] | None:
-    """The load of the run's exercises under the writer lock; None when nothing changed."""
+) -> tuple[list[IngestSummary], dict[str, dict[int, int]], dict[int, int]] | None:
+    """The load of the run's exercises under the writer lock: their summaries, each raw table's
+    rows per exercise, and the orphan exercises emptied (files removed); None when nothing
+    changed."""
     exercices = sorted(int(k) for k in context.partition_keys)
     summaries = []
+    removed: dict[int, int] = {}  # orphan exercise emptied -> its files removed (not a partition)
     with warehouse.writer(holder=f"dagster run {context.run.run_id}") as con:
         forced = context.run.tags.get(state.FORCE_TAG) == "1"
         verdict = (
@@ -131,12 +134,11 @@ def _ingest(
                 "Dagster, mais encore dans l'entrepôt : ses lignes sont retirées (elles auraient "
                 "été publiées à chaque run, aucun run ne pouvant plus le couvrir)"
             )
-            summaries.append(
-                ingest_exercice(
-                    con, warehouse.raw_path(), exercice, run_id=context.run.run_id,
-                    workers=default_workers(), log=context.log.info,
-                )
+            emptied = ingest_exercice(
+                con, warehouse.raw_path(), exercice, run_id=context.run.run_id,
+                workers=default_workers(), log=context.log.info,
             )
+            removed[exercice] = emptied.files_removed
         for exercice in exercices:
             summaries.append(
                 ingest_exercice(
@@ -167,7 +169,7 @@ def _ingest(
             if present <= set(exercices) and held <= present else None
         )
         state.store_pending(con, context.run.run_id, digest, exercices)
-    return summaries, row_counts
+    return summaries, row_counts, removed
 
 
 def _per_exercice(
@@ -180,8 +182,6 @@ def _per_exercice(
     partition of a range, dagster-io/dagster#18123): the figures shown for partition 2016 of a
     nightly run were the totals of every exercise. Its own are in these observations."""
     for s in summaries:
-        if str(s.exercice) not in context.partition_keys:  # an orphan emptied (not a partition)
-            continue
         own = summaries_metadata([s])
         for name, key in RAW_KEYS.items():
             yield dg.AssetObservation(
@@ -212,7 +212,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         loaded = _ingest(context, warehouse)
     if loaded is None:  # nothing changed since the last publication
         return
-    summaries, row_counts = loaded
+    summaries, row_counts, removed = loaded
     context.log.info(
         "; ".join(
             f"{s.exercice}: {s.files_loaded} chargé(s), {s.files_rejected} refusé(s), "
@@ -222,6 +222,10 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         )
     )
     metadata = summaries_metadata(summaries)
+    if removed:  # not in the totals: they are this run's partitions' (an orphan is none)
+        metadata["exercices_retires"] = dg.MetadataValue.text(", ".join(
+            f"{ex} ({n} fichier(s) retiré(s) : ni dossier ni partition)"
+            for ex, n in sorted(removed.items())))
     several = len(context.partition_keys) > 1
     if several:
         metadata["portee"] = dg.MetadataValue.text(

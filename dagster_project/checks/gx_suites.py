@@ -15,6 +15,8 @@ every nightly check. Three constraints shape the code:
   ``identifiant_present``; results are asked in ``BASIC`` format with no unexpected-value samples
   (``partial_unexpected_count = 0``), so neither the stored validation JSON nor the Data Docs
   HTML hold any data value - only counts, the suites' own parameters and observed row counts.
+  Where a failed mandates or synthesis expectation fails (export file and line, exercise and
+  thematic) is found again in pandas, only for the message: :func:`_locate`.
 
 Public API::
 
@@ -70,34 +72,22 @@ SUITE_MODELS: dict[str, str] = {
     "synthese_thematiques": "marts.fct_synthese_thematiques",
 }
 
-# Participants: no sample of unexpected values anywhere (result JSON, Data Docs), counts only:
-# an identifier typed in the wrong column must never be copied out of the warehouse's tables.
+# No sample of unexpected values anywhere (result JSON, Data Docs): counts only. Any value may be
+# an identifier typed in the wrong column (a payment amount equal to a participant's number was
+# found stored by a run that asked for samples).
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "BASIC",
     "partial_unexpected_count": 0,
     "include_unexpected_rows": False,
 }
-# The mandates and the synthesis hold no personal data: a failed expectation names up to
-# EXAMPLES of its rows by these columns (the export's file and line, the synthesis' key), so that
-# the data engineer knows where to look, as a failed dbt test does.
+# Where a failed row-wise expectation fails, for the mandates and the synthesis: up to EXAMPLES
+# of its rows by these columns only (the export's file and line, the synthesis' key), found again
+# in pandas, never stored (_locate).
 EXAMPLES = 3
 WHERE_COLUMNS: dict[str, tuple[str, ...]] = {
     "mandats": ("source_file", "source_row"),
     "synthese_thematiques": ("exercice", "code_thematique"),
 }
-
-
-def result_format(name: str) -> dict[str, Any]:
-    """The result format of suite ``name``: counts only, or a few failing rows located."""
-    where = WHERE_COLUMNS.get(name)
-    if where is None:
-        return RESULT_FORMAT
-    return {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": EXAMPLES,
-        "unexpected_index_column_names": list(where),
-        "include_unexpected_rows": False,
-    }
 
 NATURES_MANDAT = ("Avance", "Solde", "Avenant", "Annulation")
 TYPES_ACTION = ("PRO", "SOC", "RU")
@@ -666,18 +656,91 @@ def _expected_of(kwargs: dict[str, Any]) -> str | None:
 
 def _examples_of(body: dict[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
     """Where the first failing rows are, by ``where`` columns only (never the failing value)."""
+
+    def text(v: Any) -> str:
+        return "?" if v is None or (isinstance(v, float) and v != v) else str(v)
+
     out = []
     for row in (body.get("partial_unexpected_index_list") or [])[:EXAMPLES]:
         if not isinstance(row, dict) or not all(c in row for c in where):
             continue
         if where == ("source_file", "source_row"):
-            out.append(f"{row['source_file']} ligne {row['source_row']}")
+            out.append(f"{text(row['source_file'])} ligne {text(row['source_row'])}")
         else:
-            out.append(", ".join(str(row[c]) for c in where))
+            out.append(", ".join(text(row[c]) for c in where))
     return tuple(out)
 
 
-def _outcome(result: Any, where: tuple[str, ...] = ()) -> ExpectationOutcome:
+def _failing_rows(kwargs: dict[str, Any], etype: str, frame: pd.DataFrame) -> pd.Series | None:
+    """The rows a row-wise expectation of the mandates or synthesis suites rejects, recomputed
+    in pandas to say where they are (None: a type not handled here)."""
+    import pandas as pd
+
+    def col(c: str) -> pd.Series:
+        return frame[c]
+
+    cond = pd.Series(True, index=frame.index)
+    rc = kwargs.get("row_condition")
+    if rc:
+        c, op, value = rc["column"]["name"], rc["operator"], rc["parameter"]
+        if op not in ("==", "!="):
+            return None
+        cond = (col(c) == value) if op == "==" else (col(c) != value)
+    if etype == "expect_column_values_to_not_be_null":
+        bad = col(kwargs["column"]).isna()
+    elif etype == "expect_column_values_to_be_between":
+        v = pd.to_numeric(col(kwargs["column"]), errors="coerce").astype(float)
+        lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+        bad = pd.Series(False, index=frame.index)
+        if lo is not None:
+            bad |= (v <= lo) if kwargs.get("strict_min") else (v < lo)
+        if hi is not None:
+            bad |= (v >= hi) if kwargs.get("strict_max") else (v > hi)
+        bad &= v.notna()
+    elif etype == "expect_column_values_to_be_in_set":
+        v = col(kwargs["column"])
+        bad = v.notna() & ~v.isin(list(kwargs["value_set"]))
+    elif etype == "expect_column_values_to_match_regex":
+        v = col(kwargs["column"])
+        bad = v.notna() & ~v.astype(str).str.contains(kwargs["regex"], regex=True)
+    elif etype == "expect_compound_columns_to_be_unique":
+        bad = frame.duplicated(list(kwargs["column_list"]), keep=False)
+    elif etype == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = col(kwargs["column_A"]), col(kwargs["column_B"])
+        bad = a.notna() & b.notna() & ((a < b) if kwargs.get("or_equal") else (a <= b))
+    else:
+        return None
+    return bad & cond
+
+
+def _locate(name: str, frame: pd.DataFrame, outcomes: list[ExpectationOutcome],
+            configs: list[Any]) -> list[ExpectationOutcome]:
+    """``outcomes`` (with their expectations' ``configs``, in the same order) with examples of
+    where their failed row-wise expectations fail.
+
+    GX is asked for counts only (nothing of the data is stored); for the :data:`WHERE_COLUMNS`
+    suites, the failing rows are found again in pandas and named by those columns alone, and only
+    when they are as many as GX counted (the same rows, then). Best effort: whatever goes wrong
+    here leaves the outcomes as they are (the verdict is GX's)."""
+    where = WHERE_COLUMNS.get(name)
+    if not where or not set(where) <= set(frame.columns):
+        return outcomes
+    out = list(outcomes)
+    for i, o in enumerate(outcomes):
+        if o.success or o.error_message is not None or not o.unexpected_count:
+            continue
+        try:
+            bad = _failing_rows(dict(configs[i].kwargs), configs[i].type, frame)
+            if bad is None or int(bad.sum()) != o.unexpected_count:
+                continue
+            rows = frame.loc[bad, list(where)].head(EXAMPLES).to_dict("records")
+        except Exception:  # noqa: BLE001 - examples are a help, never a reason to fail or pass
+            continue
+        out[i] = replace(o, examples=_examples_of({"partial_unexpected_index_list": rows}, where))
+    return out
+
+
+def _outcome(result: Any) -> ExpectationOutcome:
     config = result.expectation_config
     etype = config.type
     body = result.result or {}
@@ -700,7 +763,6 @@ def _outcome(result: Any, where: tuple[str, ...] = ()) -> ExpectationOutcome:
         error_message=error,
         description=_notes_of(config),
         expected=_expected_of(config.kwargs),
-        examples=_examples_of(body, where) if where and not success else (),
     )
 
 
@@ -795,7 +857,7 @@ def _run(
             name=name,
             validation_definitions=[validation],
             actions=actions,
-            result_format=result_format(name),
+            result_format=RESULT_FORMAT,
         )
     )
     run = checkpoint.run(
@@ -805,12 +867,14 @@ def _run(
     validation_results = list(run.run_results.values())
     if len(validation_results) != 1:
         raise RuntimeError(f"expected 1 validation result, GX returned {len(validation_results)}")
-    where = WHERE_COLUMNS.get(name, ())
-    outcomes = [_outcome(r, where) for r in validation_results[0].results]
+    outcomes = [_outcome(r) for r in validation_results[0].results]
     if len(outcomes) != len(expectations):
         raise RuntimeError(
             f"{len(expectations)} expectations but {len(outcomes)} results returned by GX"
         )
+    # (GX returns the results in an order of its own: each carries its configuration)
+    outcomes = _locate(name, frame, outcomes,
+                       [r.expectation_config for r in validation_results[0].results])
     success = bool(validation_results[0].success) and all(o.success for o in outcomes)
     return SuiteResult(
         suite_name=name,

@@ -369,8 +369,15 @@ def _label(field_name: str) -> str:
 # years is a typing error, and a costly one: participants' dates are checked against the
 # convention's period, so a start typed 2012 would let exits of 2013 count in the 2017 bilan.
 _START_OUTSIDE = (
-    "date de début hors des années {exercice}-{suivant} (une convention de l'exercice "
-    "{exercice} est adoptée sur son budget et mise en œuvre en {exercice} et {suivant})"
+    "date de début {date:%d/%m/%Y} hors des années {exercice}-{suivant} (une convention de "
+    "l'exercice {exercice} est adoptée sur son budget et mise en œuvre en {exercice} et {suivant})"
+)
+# Its end, likewise: exits after the end are read as still accompanied, so an end typed 2071
+# would count years of later exits in this bilan. Extensions by avenant ("prolongées par voie
+# d'avenant en 2018") may carry it into N+2, no further.
+_END_BEYOND = (
+    "date de fin {date:%d/%m/%Y} au-delà du 31/12/{limite} (convention de l'exercice {exercice} "
+    "mise en œuvre en {exercice} et {suivant}, prolongations par avenant comprises)"
 )
 
 
@@ -468,14 +475,24 @@ def _parse_action(
                 row_of("date_fin"),
             )
         )
-    debut = out["date_debut"]
+    debut, fin = out["date_debut"], out["date_fin"]
     if debut is not None and not exercice <= debut.year <= exercice + 1:  # type: ignore[union-attr]
         problems.append(
             (
                 _label("date_debut"),
                 cell_to_text(debut),
-                _START_OUTSIDE.format(exercice=exercice, suivant=exercice + 1),
+                _START_OUTSIDE.format(date=debut, exercice=exercice, suivant=exercice + 1),
                 row_of("date_debut"),
+            )
+        )
+    if fin is not None and fin.year > exercice + 2:  # type: ignore[union-attr]
+        problems.append(
+            (
+                _label("date_fin"),
+                cell_to_text(fin),
+                _END_BEYOND.format(date=fin, limite=exercice + 2, exercice=exercice,
+                                   suivant=exercice + 1),
+                row_of("date_fin"),
             )
         )
 

@@ -159,6 +159,19 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
     return [control_line(r) for r in rows]
 
 
+# what launched a run, as the alert says it (tag bilan/trigger, or the schedule's name)
+TRIGGERS = {"schedule": "la planification nocturne", "raw_drop_sensor": "le capteur de dépôts"}
+
+
+def launched_by(tags: dict) -> str:
+    """Who launched a run, in the alert's words."""
+    named = tags.get("bilan/trigger") or tags.get("dagster/schedule_name")
+    if named:
+        return f"lancé par {TRIGGERS.get(named, named)}"
+    return ("lancé par bilan run" if tags.get("bilan/launcher") == "cli"
+            else "lancé à la main (UI ou CLI Dagster)")
+
+
 def run_exercices(instance: dg.DagsterInstance, tags: dict) -> str:
     """The exercises a run covering a partition range stands for, in order ("2016, 2017").
 
@@ -179,7 +192,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     url = f"{base}/runs/{run.run_id}"
     tags = run.tags or {}
     exercices = tags.get("dagster/partition") or run_exercices(context.instance, tags) or "?"
-    trigger = tags.get("bilan/trigger") or tags.get("dagster/schedule_name")
+    trigger = launched_by(tags)
     repo = context.repository_def
     checks = failed_checks(context.instance, run.run_id, repo.asset_graph if repo else None)
     steps = failed_steps(context)
@@ -188,7 +201,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     failure = context.failure_event.message if context.failure_event else ""
     lines = [
         f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
-        + (f"déclenché par {trigger})." if trigger else "lancé à la main).")
+        + f"{trigger})."
     ]
     # what failed the run first: failed ERROR checks, control totals, then the failed steps when
     # no ERROR check explains them; failed warnings (non-blocking, e.g. payments not counted,

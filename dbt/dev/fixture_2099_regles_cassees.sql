@@ -7,6 +7,12 @@ insert into raw.raw_participants values
 insert into raw.raw_mandats values
     (2099, 'M-0999', '2099-06-01', 'PDI-2099-0999', 'INCONNU', '99999999999999', 'Avance', 123.45,
      '2099/finances/mandats_2099.csv', null, 10, 'sha-f', '2099-12-31 10:00:00', 'run-1');
+-- the same orphan convention paid again from a second export, at its line 2: its failing row
+-- names one line of one file (mandats_2099.csv line 10), never the file of one and the line of
+-- the other
+insert into raw.raw_mandats values
+    (2099, 'M-1999', '2099-07-01', 'PDI-2099-0999', 'INCONNU', '99999999999999', 'Solde', 10.00,
+     '2099/finances/mandats_2099_complement.csv', null, 2, 'sha-g', '2099-12-31 10:00:00', 'run-1');
 -- a negative payment that is not an Annulation → stg_finances__mandats_paiement_non_negatif (error)
 -- a payment of 0 → stg_finances__mandats_paiement_non_nul (warning only)
 insert into raw.raw_mandats values

@@ -2,8 +2,9 @@
     Generic test: composite foreign key. Every combination of `columns` in the model
     (rows where all of them are non null) exists as `to_columns` in `to`
     (`to_columns` defaults to `columns`), optionally among the rows of `to` matching `to_condition`.
-    Fails with one row per orphan key and its number of rows, plus the first value of each
-    `show` column (e.g. the lineage, so that a failure says which file and row to look at).
+    Fails with one row per orphan key and its number of rows, plus the `show` columns (e.g. the
+    lineage, so that a failure says which file and row to look at) of its first row in their
+    order: all taken from that one row.
     Usage:
         data_tests:
           - relationships_combination:
@@ -15,11 +16,24 @@
 {% test relationships_combination(model, columns, to, to_columns=none, to_condition=none, show=none) %}
 {%- set to_cols = to_columns if to_columns else columns -%}
 with child as (
+    {%- if show %}
+    select {{ columns | join(', ') }}, nb_lignes, {{ show | join(', ') }}
+    from (
+        select {{ columns | join(', ') }}, {{ show | join(', ') }},
+            count(*) over (partition by {{ columns | join(', ') }}) as nb_lignes,
+            row_number() over (
+                partition by {{ columns | join(', ') }} order by {{ show | join(', ') }}
+            ) as rang
+        from {{ model }}
+        where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
+    ) as rows_of_key
+    where rang = 1
+    {%- else %}
     select {{ columns | join(', ') }}, count(*) as nb_lignes
-    {%- for c in (show or []) %}, min({{ c }}) as {{ c }}{% endfor %}
     from {{ model }}
     where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
     group by {{ columns | join(', ') }}
+    {%- endif %}
 ),
 
 parent as (
