@@ -654,16 +654,14 @@ def _expected_of(kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def _examples_of(body: dict[str, Any], where: tuple[str, ...]) -> tuple[str, ...]:
+def _examples_of(rows: list[dict[str, Any]], where: tuple[str, ...]) -> tuple[str, ...]:
     """Where the first failing rows are, by ``where`` columns only (never the failing value)."""
 
     def text(v: Any) -> str:
         return "?" if v is None or (isinstance(v, float) and v != v) else str(v)
 
     out = []
-    for row in (body.get("partial_unexpected_index_list") or [])[:EXAMPLES]:
-        if not isinstance(row, dict) or not all(c in row for c in where):
-            continue
+    for row in rows[:EXAMPLES]:
         if where == ("source_file", "source_row"):
             out.append(f"{text(row['source_file'])} ligne {text(row['source_row'])}")
         else:
@@ -736,7 +734,7 @@ def _locate(name: str, frame: pd.DataFrame, outcomes: list[ExpectationOutcome],
             rows = frame.loc[bad, list(where)].head(EXAMPLES).to_dict("records")
         except Exception:  # noqa: BLE001 - examples are a help, never a reason to fail or pass
             continue
-        out[i] = replace(o, examples=_examples_of({"partial_unexpected_index_list": rows}, where))
+        out[i] = replace(o, examples=_examples_of(rows, where))
     return out
 
 
