@@ -248,7 +248,7 @@ def test_mandats_negative_solde_fails(gx_dir):
     df.loc[1, "montant"] = -100.0
     result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
     assert_only_failure(result, BETWEEN, ("montant",), 1)
-    assert "only an Annulation" in result.failures[0].description
+    assert "seule une Annulation" in result.failures[0].description
 
 
 def test_a_failed_mandats_expectation_says_where_and_what_was_expected(gx_dir):
@@ -263,7 +263,7 @@ def test_a_failed_mandats_expectation_says_where_and_what_was_expected(gx_dir):
                           "2017/finances/mandats_2017.csv ligne 7")
     assert (o.observed, o.attendu) == ("2 ligne(s) hors règle", "≥ 0")
     line = result.summary().splitlines()[1]
-    assert "only an Annulation may be negative" in line and "ligne 3" in line, line
+    assert "seule une Annulation peut être négative" in line and "ligne 3" in line, line
     assert "observé 2 ligne(s) hors règle / attendu ≥ 0" in line, line
     assert "-100" not in line and "-7" not in line  # where, never the value
     from dagster_project.sensors.alerts import observed
@@ -272,7 +272,7 @@ def test_a_failed_mandats_expectation_says_where_and_what_was_expected(gx_dir):
                       "observed": o.observed, "expected": o.attendu,
                       "examples": list(o.examples)}]}
     assert observed(md) == (
-        "1 expectation(s) en échec : only an Annulation may be negative : observé 2 ligne(s) "
+        "1 expectation(s) en échec : seule une Annulation peut être négative : observé 2 ligne(s) "
         "hors règle / attendu ≥ 0 (ex. 2017/finances/mandats_2017.csv ligne 3 ; "
         "2017/finances/mandats_2017.csv ligne 7)")
 
@@ -306,7 +306,7 @@ def test_mandats_positive_annulation_fails(gx_dir):
     df.loc[3, "montant"] = 100.0
     result = run_suite("mandats", df, gx_dir=gx_dir, build_docs=False)
     assert_only_failure(result, BETWEEN, ("montant",), 1)
-    assert "is negative" in result.failures[0].description
+    assert "une Annulation est négative" in result.failures[0].description
 
 
 def test_mandats_bad_nature_siret_and_huge_amount_fail(gx_dir):

@@ -172,7 +172,7 @@ def test_failed_staging_check_skips_the_publication_in_the_run(gx_failed):
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     # which rule, observed vs expected, and which line of which export
     [failed] = evaluation.metadata["failed"].value
-    assert failed["rule"] == "only an Annulation may be negative", failed
+    assert failed["rule"] == "seule une Annulation peut être négative", failed
     assert (failed["observed"], failed["expected"]) == ("1 ligne(s) hors règle", "≥ 0")
     [where] = failed["examples"]
     assert where.startswith("2017/finances/mandats_2017.csv ligne "), where

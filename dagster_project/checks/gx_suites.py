@@ -345,47 +345,48 @@ def build_expectations(name: str, df: pd.DataFrame | None = None) -> list[Any]:
 
 def _not_null(gxe: Any, columns: tuple[str, ...]) -> list[Any]:
     return [
-        gxe.ExpectColumnValuesToNotBeNull(column=c, notes=f"`{c}` is never null") for c in columns
+        gxe.ExpectColumnValuesToNotBeNull(column=c, notes=f"`{c}` jamais nul") for c in columns
     ]
 
 
 def _participants(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
     return [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one participant"),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="au moins un participant"),
         *_not_null(gxe, ("exercice", "num_convention", "date_entree", "source_file", "source_row")),
         gxe.ExpectColumnValuesToBeInSet(
             column="identifiant_present",
             value_set=[True],
-            notes="`identifiant` is never null nor blank (checked as a boolean so that "
-            "no identifier reaches GX)",
+            notes="`identifiant` jamais nul ni vide (vérifié comme booléen : aucun "
+            "identifiant ne parvient à GX)",
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="num_convention",
             regex=RE_CONVENTION,
-            notes="`num_convention` looks like PDI-YYYY-NNNN",
+            notes="`num_convention` de la forme PDI-AAAA-NNNN",
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="code_motif",
             value_set=_codes_motif(),
-            notes="`code_motif`, when set, is a code of motifs_sortie.csv",
+            notes="`code_motif`, s'il est renseigné, est un code de motifs_sortie.csv",
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="date_sortie",
             column_B="date_entree",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            notes="exit date on or after entry date (rows without exit ignored)",
+            notes="date de sortie postérieure ou égale à la date d'entrée (lignes sans sortie "
+            "ignorées)",
         ),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["source_file", "source_sheet", "source_row"],
-            notes="one participant per source row (lineage is unique)",
+            notes="un participant par ligne source (lignage unique)",
         ),
     ]
 
 
 def _mandats(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
     return [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one mandate"),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="au moins un mandat"),
         *_not_null(
             gxe,
             (
@@ -401,45 +402,45 @@ def _mandats(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
         ),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["exercice", "num_mandat"],
-            notes="`num_mandat` is unique within the exercice",
+            notes="`num_mandat` unique dans l'exercice",
         ),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["source_file", "source_row"],
-            notes="one mandate per source line (lineage is unique)",
+            notes="un mandat par ligne de l'export (lignage unique)",
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="nature",
             value_set=list(NATURES_MANDAT),
-            notes="`nature` is Avance, Solde, Avenant or Annulation",
+            notes="`nature` : Avance, Solde, Avenant ou Annulation",
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="siret",
             regex=RE_SIRET,
-            notes="`siret` is 14 digits",
+            notes="`siret` de 14 chiffres",
         ),
         gxe.ExpectColumnValuesToMatchRegex(
             column="num_convention",
             regex=RE_CONVENTION,
-            notes="`num_convention` looks like PDI-YYYY-NNNN",
+            notes="`num_convention` de la forme PDI-AAAA-NNNN",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="montant",
             min_value=MONTANT_MIN,
             max_value=MONTANT_MAX,
-            notes="amount within +/- 10 M EUR",
+            notes="montant entre -10 et +10 M€",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="montant",
             min_value=0,
             row_condition=Column("nature") != "Annulation",
-            notes="only an Annulation may be negative",
+            notes="seule une Annulation peut être négative",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="montant",
             max_value=0,
             strict_max=True,
             row_condition=Column("nature") == "Annulation",
-            notes="an Annulation is negative",
+            notes="une Annulation est négative",
         ),
     ]
 
@@ -451,52 +452,52 @@ def _synthese(gxe: Any, Column: Any, df: pd.DataFrame | None) -> list[Any]:
         n_exercices = int(df["exercice"].nunique(dropna=True))
     expected_rows = len(codes) * n_exercices
     return [
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="at least one row"),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, notes="au moins une ligne"),
         # With (exercice, code_thematique) unique and code_thematique in the 19 codes, a total of
         # 19 x distinct exercices rows means exactly 19 rows in every exercice.
         gxe.ExpectTableRowCountToEqual(
             value=expected_rows,
-            notes=f"{len(codes)} thematics x {n_exercices} exercice(s) = {expected_rows} "
-            f"rows, i.e. exactly {len(codes)} rows per exercice",
+            notes=f"{len(codes)} thématiques x {n_exercices} exercice(s) = {expected_rows} "
+            f"lignes, soit exactement {len(codes)} lignes par exercice",
         ),
         *_not_null(gxe, ("exercice", "code_thematique", "code_type_action")),
         gxe.ExpectCompoundColumnsToBeUnique(
             column_list=["exercice", "code_thematique"],
-            notes="one row per exercice and thematic",
+            notes="une ligne par exercice et thématique",
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="code_thematique",
             value_set=codes,
-            notes="`code_thematique` is a code of thematiques.csv",
+            notes="`code_thematique` est un code de thematiques.csv",
         ),
         gxe.ExpectColumnValuesToBeInSet(
             column="code_type_action",
             value_set=list(TYPES_ACTION),
-            notes="`code_type_action` is PRO, SOC or RU",
+            notes="`code_type_action` : PRO, SOC ou RU",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="nb_actions",
             min_value=0,
-            notes="`nb_actions` >= 0",
+            notes="`nb_actions` ≥ 0",
         ),
         gxe.ExpectColumnValuesToBeBetween(
             column="montant_paye_eur",
             min_value=0,
-            notes="`montant_paye_eur` >= 0",
+            notes="`montant_paye_eur` ≥ 0",
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="accompagnements",
             column_B="fins_accompagnement",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            notes="fins_accompagnement <= accompagnements",
+            notes="fins_accompagnement ≤ accompagnements",
         ),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="fins_accompagnement",
             column_B="sorties_emploi_formation",
             or_equal=True,
             ignore_row_if="either_value_is_missing",
-            notes="sorties_emploi_formation <= fins_accompagnement",
+            notes="sorties_emploi_formation ≤ fins_accompagnement",
         ),
     ]
 
