@@ -32,6 +32,16 @@ def range_tags(keys: Sequence[str]) -> dict[str, str]:
     return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
+def range_keys(instance: dg.DagsterInstance, tags: dict) -> list[str] | None:
+    """The exercises a run's range tags stand for, sorted (the inverse of :func:`range_tags`);
+    None when a bound is no longer a partition or the bounds are reversed."""
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    keys = instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
+    if start not in keys or end not in keys or keys.index(start) > keys.index(end):
+        return None
+    return sorted(keys[keys.index(start): keys.index(end) + 1])
+
+
 def all_partitions_tags(instance: dg.DagsterInstance) -> dict[str, str]:
     """Tags asking one run to cover every known exercise (ingestion has a single-run policy)."""
     return range_tags(instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name))

@@ -21,7 +21,7 @@ import urllib.request
 import dagster as dg
 
 from dagster_project import settings
-from dagster_project.partitions import EXERCICE_PARTITIONS, RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, range_keys
 
 WEBHOOK_ENV = "BILAN_ALERT_WEBHOOK"
 URL_ENV = "BILAN_DAGSTER_URL"
@@ -173,17 +173,14 @@ def launched_by(tags: dict) -> str:
 
 
 def run_exercices(instance: dg.DagsterInstance, tags: dict) -> str:
-    """The exercises a run covering a partition range stands for, in order ("2016, 2017").
-
-    A dynamic range runs from its first to its last key in the order the partitions were added
-    (partitions.range_tags), so its bounds alone may read backwards ("2017-2016")."""
+    """The exercises a run covering a partition range stands for, in order ("2016, 2017"): its
+    bounds alone may read backwards ("2017-2016"), a dynamic range following the order the
+    partitions were added."""
     start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if not start or not end:
         return start or end or ""
-    keys = instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
-    if start in keys and end in keys and keys.index(start) <= keys.index(end):
-        return ", ".join(sorted(keys[keys.index(start): keys.index(end) + 1]))
-    return f"{start} à {end}"
+    keys = range_keys(instance, tags)
+    return ", ".join(keys) if keys is not None else f"{start} à {end}"
 
 
 def build_message(context: dg.RunFailureSensorContext) -> dict:
