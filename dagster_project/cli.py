@@ -149,13 +149,9 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
     _named(lines, f"  retiré(s) du dossier depuis le chargement précédent : {len(removed)} "
                   "fichier(s) (leurs lignes éventuelles ne sont plus chargées) :", removed,
            "raw.manifest_history")
-    # a whole file refused has no row (its reason names the cell's row, when there is one)
-    reasons = con.execute(
-        "SELECT source_file, coalesce(sheet, '-'), "
-        "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), "
-        "coalesce(column_name, '-'), reason FROM raw.rejets "
-        "ORDER BY exercice, source_file, row_number NULLS FIRST LIMIT 10"
-    ).fetchall()
+    from dagster_project.ingestion.loader import first_refusals
+
+    reasons = first_refusals(con, 10)
     if reasons:
         lines.append("  premiers refus :")
         lines += [f"    {f} [{s}, {r}, {c}] {why}" for f, s, r, c, why in reasons]

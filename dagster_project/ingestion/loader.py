@@ -420,6 +420,20 @@ def _delete_rows(
         con.execute(f"DELETE FROM raw.{t} WHERE source_file IN (SELECT source_file FROM doomed)")
 
 
+def first_refusals(con: duckdb.DuckDBPyConnection, limit: int, exercice: int | None = None
+                   ) -> list[tuple[str, str, str, str, str]]:
+    """The first refusals on record (of ``exercice``, or all), in file and row order: (path under
+    the raw dir, sheet, "ligne N" or "fichier entier" for a whole file refused (its reason names
+    the cell's row, when there is one), column, reason)."""
+    where = "" if exercice is None else f"WHERE exercice = {int(exercice)} "
+    return con.execute(
+        "SELECT source_file, coalesce(sheet, '-'), "
+        "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), "
+        f"coalesce(column_name, '-'), reason FROM raw.rejets {where}"
+        f"ORDER BY exercice, source_file, row_number NULLS FIRST LIMIT {int(limit)}"
+    ).fetchall()
+
+
 def _previous_manifest(con: duckdb.DuckDBPyConnection, exercice: int) -> dict[str, dict]:
     # a literal, not a parameter: DuckDB imports pandas (~0.6 s) for its first parameter, and
     # this query runs before the parse workers start (later, the import overlaps their work)
@@ -895,13 +909,8 @@ def ingest_exercice(
         setattr(summary, key, getattr(summary, key) + 1)
     summary.files_removed = len(removed_rows)
     summary.timings_s, summary.clock = phases.durations(), dict(phases.ends)
-    cur = con.execute(
-        "SELECT source_file, coalesce(sheet, '-'), "
-        "coalesce('ligne ' || CAST(row_number AS VARCHAR), 'fichier entier'), reason FROM "
-        "raw.rejets WHERE exercice = ? ORDER BY source_file, row_number NULLS FIRST LIMIT 5",
-        [exercice],
-    )
-    summary.first_reasons = [f"{a} [{b}, {c}] : {d}" for a, b, c, d in cur.fetchall()]
+    summary.first_reasons = [f"{f} [{s}, {r}] : {why}"
+                             for f, s, r, _, why in first_refusals(con, 5, exercice)]
     summary.refused_files = sorted(
         f"{r['source_file']} : {r['detail']}" for r in manifest_rows if r["status"] == "rejected"
     )
