@@ -16,24 +16,19 @@
 {% test relationships_combination(model, columns, to, to_columns=none, to_condition=none, show=none) %}
 {%- set to_cols = to_columns if to_columns else columns -%}
 with child as (
-    {%- if show %}
-    select {{ columns | join(', ') }}, nb_lignes, {{ show | join(', ') }}
+    {%- set shown = show or [] %}
+    select {{ columns | join(', ') }}, nb_lignes{% for c in shown %}, {{ c }}{% endfor %}
     from (
-        select {{ columns | join(', ') }}, {{ show | join(', ') }},
+        select {{ columns | join(', ') }}{% for c in shown %}, {{ c }}{% endfor %},
             count(*) over (partition by {{ columns | join(', ') }}) as nb_lignes,
             row_number() over (
-                partition by {{ columns | join(', ') }} order by {{ show | join(', ') }}
+                partition by {{ columns | join(', ') }}
+                {%- if shown %} order by {{ shown | join(', ') }}{% endif %}
             ) as rang
         from {{ model }}
         where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
     ) as rows_of_key
     where rang = 1
-    {%- else %}
-    select {{ columns | join(', ') }}, count(*) as nb_lignes
-    from {{ model }}
-    where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-    group by {{ columns | join(', ') }}
-    {%- endif %}
 ),
 
 parent as (
