@@ -83,7 +83,7 @@ def _run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
     return run is None or run.status == dg.DagsterRunStatus.SUCCESS
 
 
-def orphans(context: dg.AssetExecutionContext, con, warehouse: WarehouseResource) -> list[int]:
+def orphans(context: dg.AssetExecutionContext, con, present: set[int]) -> list[int]:
     """Exercises the warehouse holds whose folder is gone and that no partition names any more.
 
     A removed folder's rows are removed by the next run covering its partition (README); if the
@@ -95,7 +95,6 @@ def orphans(context: dg.AssetExecutionContext, con, warehouse: WarehouseResource
         int(k) for k in context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
         if k.isdigit()
     }
-    present = set(discover_exercices(warehouse.raw_path()))
     return sorted(held - present - known - {int(k) for k in context.partition_keys})
 
 
@@ -128,7 +127,8 @@ def _ingest(
                 f"ignoré(s) sous {warehouse.raw_path()}, pas des dossiers d'exercice (AAAA/) : "
                 + ", ".join(stray)
             )
-        for exercice in orphans(context, con, warehouse):
+        present = set(discover_exercices(warehouse.raw_path()))
+        for exercice in orphans(context, con, present):
             context.log.warning(
                 f"exercice {exercice} : ni dossier sous {warehouse.raw_path()} ni partition "
                 "Dagster, mais encore dans l'entrepôt : ses lignes sont retirées (elles auraient "
@@ -160,7 +160,6 @@ def _ingest(
         # is emptied by a run that covers it, then is in no digest (the state check reads the
         # folders): it does not make every later run a rebuild; until then (e.g. one exercise
         # re-run alone), no digest, so the next full run empties it.
-        present = set(discover_exercices(warehouse.raw_path()))
         held = {r[0] for r in con.execute("SELECT DISTINCT exercice FROM raw.manifest").fetchall()}
         digest = (
             state.state_digest(
