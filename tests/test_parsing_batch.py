@@ -175,30 +175,6 @@ def test_parse_job_does_not_wait_for_the_pool_to_start(small_batches, monkeypatc
     assert seen == expected
 
 
-def test_parse_job_started_ahead_takes_more_workbooks(small_batches):
-    """The loader starts the parse of a load's new workbooks before it hashes the files (the job
-    entered on an ExitStack) and hands it the changed ones once hashed: the same stream as one
-    parse of them all, the new ones first. Its own ``with`` neither starts a second pool nor
-    re-queues a batch, and a workbook the job already holds is not parsed twice."""
-    import contextlib
-
-    from dagster_project.ingestion import loader
-
-    first, rest = small_batches[:24], small_batches[24:]
-    expected, _ = _parse_job_run(first + rest, 1)
-    with contextlib.ExitStack() as ahead:
-        job = ahead.enter_context(loader.parse_workbooks(first, 2017, 2))
-        queued = list(job._pending)
-        with job:
-            assert list(job._pending) == queued  # entering again started nothing
-            job.include(small_batches)  # what it holds already, then the rest
-            job.include(rest[:3])
-            seen = [(b, r, {k: t.to_pylist() for k, t in tables.items()}) for b, r, tables in job]
-        assert job._pool is None  # left by its own `with`; the stack's exit changes nothing
-    assert seen == expected
-    assert [p for b, _, _ in seen for p in b] == [str(p) for p in first + rest]
-
-
 def test_parse_job_errors_and_early_exit(small_batches, monkeypatch):
     """A pool that cannot start is an error raised to the consumer, not a hang; leaving the job
     while the pool is still starting cancels the batches and shuts the pool down once it is up;

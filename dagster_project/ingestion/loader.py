@@ -138,10 +138,7 @@ class ParseJob:
     order, as soon as that batch is done, and submits the next one: at most :data:`IN_FLIGHT`
     batches per worker are queued or done-but-not-consumed, so memory does not grow with the
     drop even if the consumer is slower than the workers. Leaving cancels what has not started
-    (an error stops the workers promptly) and shuts the pool down. A job can be started ahead of
-    the code that consumes it (entered on an :class:`~contextlib.ExitStack`, say) and given more
-    workbooks with :meth:`include` before it is iterated; entering it again, then, is a no-op, and
-    so is leaving it again.
+    (an error stops the workers promptly) and shuts the pool down.
     """
 
     # batches per worker queued or done-but-not-consumed: enough to keep the workers busy while
@@ -152,7 +149,6 @@ class ParseJob:
         str_paths = [str(p) for p in paths]
         size = max(1, min(BATCH_FILES, -(-len(str_paths) // (max(workers, 1) * 4))))
         self.batches = [str_paths[i : i + size] for i in range(0, len(str_paths), size)]
-        self._held = set(str_paths)
         self.exercice = exercice
         self.use_pool = workers > 1 and len(str_paths) >= POOL_MIN_FILES
         self.workers = workers
@@ -169,17 +165,7 @@ class ParseJob:
             self._pending.append((batch, self._pool.submit(parse_batch, batch, self.exercice)))
             self._next += 1
 
-    def include(self, paths: Sequence[Path | str]) -> None:
-        """Parse also those of ``paths`` the job does not hold yet, after the others, in batches
-        of the same size (before iterating: a job that has yielded its last batch is done)."""
-        more = [p for p in map(str, paths) if p not in self._held]
-        self._held.update(more)
-        size = len(self.batches[0]) if self.batches else BATCH_FILES
-        self.batches.extend(more[i : i + size] for i in range(0, len(more), size))
-
     def __enter__(self) -> ParseJob:
-        if self._entered:  # started ahead (see the class)
-            return self
         self._entered = True
         if self.use_pool and self.batches:
             # proxies the consumer can wait on before the pool exists; the starter relays the
@@ -470,25 +456,6 @@ def ingest_exercice(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> IngestSummary:
     """Bring the raw tables of ``exercice`` in line with ``<raw_dir>/<exercice>/``."""
-    # the parse of the new workbooks starts before the load's transaction (see _load): left on
-    # every way out, an error before the transaction included
-    with contextlib.ExitStack() as ahead:
-        return _load(con, raw_dir, exercice, ahead, run_id=run_id, workers=workers, now=now,
-                     log=log)
-
-
-def _load(
-    con: duckdb.DuckDBPyConnection,
-    raw_dir: Path,
-    exercice: int,
-    ahead: contextlib.ExitStack,
-    *,
-    run_id: str,
-    workers: int | None,
-    now: datetime | None,
-    log: Callable[[str], None],
-) -> IngestSummary:
-    """:func:`ingest_exercice`'s body (``ahead``: leaves a parse started before the transaction)."""
     from dagster_project.parsing import Rejet, convention_in_name, parse_mandats
     from dagster_project.parsing.mandats import DOUBLON
     from dagster_project.parsing.rules import rules_digest
@@ -512,14 +479,6 @@ def _load(
         )
         if likely >= POOL_MIN_FILES:
             prestart_workers()
-    # Workbooks the manifest has never seen (every workbook of a first load) are parsed whatever
-    # their hash: their parse starts now, so that the pool's start overlaps the hashing as well
-    # as the finance export (SCALE=10, 12 interleaved rounds: the two-worker load's median
-    # 2.39 -> 2.33 s), and the workbooks found changed once hashed join it (step 1).
-    new = [f.path for f in files if f.kind == KIND_OPERATEUR and f.source_file not in prev]
-    started = None
-    if workers > 1 and len(new) >= POOL_MIN_FILES:
-        started = ahead.enter_context(parse_workbooks(new, exercice, workers))
     hashes = hash_files(
         files, {k: (v["size_bytes"], v["mtime_ns"], v["sha256"]) for k, v in prev.items()}
     )
@@ -555,13 +514,8 @@ def _load(
     )
     exports_read: dict[str, Any] = {}  # finance exports read while the workers parse
 
-    def parse_into_tables(
-        todo: list[RawFile], alongside: Callable[[], None] = lambda: None, job=None
-    ) -> None:
-        """Parse ``todo`` into the raw tables (``job``: a parse started ahead, given the rest)."""
-        job = job or parse_workbooks([f.path for f in todo], exercice, workers)
-        with job:
-            job.include([f.path for f in todo])
+    def parse_into_tables(todo: list[RawFile], alongside: Callable[[], None] = lambda: None):
+        with parse_workbooks([f.path for f in todo], exercice, workers) as job:
             alongside()
             # previous rows of these files go first (the new ones carry the same source_file);
             # a file absent from the manifest has none (rows and manifest change together)
@@ -588,7 +542,7 @@ def _load(
     warm_imports.start("pandas")
     con.execute("BEGIN TRANSACTION")
     try:
-        parse_into_tables(to_parse, read_changed_exports, started)
+        parse_into_tables(to_parse, read_changed_exports)
 
         # 2. Which workbook counts for each convention: the most recently modified one, even
         #    when it is refused (the contract: the newest file counts; an operator's refused
