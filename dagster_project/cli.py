@@ -393,8 +393,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "la file des runs ne l'attend plus")
         sync_partitions(instance, exercices)
         from dagster_project.definitions import defs
+        from dagster_project.loggers import console_logger
 
-        job = defs.resolve_job_def("bilan_nightly")
+        # a deliberate stop (dg.Failure) says why without Dagster's stack trace (loggers.py)
+        job = defs.resolve_job_def("bilan_nightly").with_logger_defs({"console": console_logger})
         print(f"bilan: exercices {', '.join(map(str, exercices))} depuis {raw}")
         # dbt's own log lines (hundreds) go to a file; Dagster's events stay on stderr.
         log_dir = wh / "logs"

@@ -736,6 +736,8 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait()
     assert rc == 1, out + err[-3000:]
     assert "ÉCHEC" in err and "rien n'a été publié" in err
+    # the dbt step's deliberate stop says why, without Dagster's frames (loggers.py)
+    assert "Failure: dbt build en échec sur les données" in err and "Stack Trace" not in err
     failed = [line for line in err.splitlines() if "a échoué" in line or "contrôle" in line]
     assert failed, err[-3000:]
     assert any("observé" in line and "attendu" in line for line in err.splitlines()), err[-3000:]

@@ -1,0 +1,60 @@
+"""``bilan run``'s console logger: Dagster's own, without a deliberate failure's stack trace.
+
+Why this module exists: a step that stops on purpose raises ``dg.Failure`` with a message saying
+what failed and why (dbt tests failing on the data, the warehouse held by another writer, a
+control total). Dagster's console logger prints that message, then its stack trace: some twenty
+lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan run``'s
+summary of what failed. This logger is Dagster's colored console logger, but for an error of
+class ``Failure`` it prints the message alone. Any other exception (a bug, an unexpected error)
+keeps its stack trace on the console, and every error keeps it in the run's event log (the
+Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule, sensor) keep
+Dagster's logger: their errors are read in the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dagster as dg
+
+_TRACE = "\nStack Trace:\n"
+
+
+def _error_of(record: logging.LogRecord):
+    """The error a Dagster event log record carries (a step's or a run's failure), if any."""
+    event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+    return getattr(getattr(event, "event_specific_data", None), "error", None)
+
+
+class _WithoutFailureTrace(logging.Formatter):
+    """Formats a copy of the record with a ``Failure``'s stack trace left out (the record itself
+    goes on to Dagster's other loggers unchanged)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        error = _error_of(record)
+        if (error is not None and error.cls_name == "Failure" and error.stack
+                and isinstance(record.msg, str)):
+            trace = _TRACE + "".join(error.stack)
+            if trace in record.msg:
+                record = logging.makeLogRecord({**record.__dict__, "msg": record.msg.replace(
+                    trace, "\n(pile d'appels : dans le journal du run Dagster)\n")})
+        return self.inner.format(record)
+
+
+def _console(init_context: dg.InitLoggerContext) -> logging.Logger:
+    logger = dg.colored_console_logger.logger_fn(init_context)
+    for handler in logger.handlers:
+        handler.setFormatter(_WithoutFailureTrace(handler.formatter or logging.Formatter()))
+    return logger
+
+
+console_logger = dg.LoggerDefinition(
+    _console,
+    config_schema=dg.colored_console_logger.config_schema,
+    description="Dagster's colored console logger, without the stack trace of a dg.Failure "
+    "(a deliberate stop whose message says why); other errors keep theirs.",
+)
