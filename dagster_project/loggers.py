@@ -1,14 +1,15 @@
 """``bilan run``'s console logger: Dagster's own, without a deliberate failure's stack trace.
 
 Why this module exists: a step that stops on purpose raises ``dg.Failure`` with a message saying
-what failed and why (dbt tests failing on the data, the warehouse held by another writer, a
-control total). Dagster's console logger prints that message, then its stack trace: some twenty
-lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan run``'s
-summary of what failed. This logger is Dagster's colored console logger, but for an error of
-class ``Failure`` it prints the message alone. Any other exception (a bug, an unexpected error)
-keeps its stack trace on the console, and every error keeps it in the run's event log (the
-Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule, sensor) keep
-Dagster's logger: their errors are read in the UI.
+what failed and why (dbt tests failing on the data, dbt interrupted, the publication refused by
+the control totals). Dagster's console logger prints that message, then its stack trace: some
+twenty lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan
+run``'s summary of what failed. This logger is Dagster's colored console logger, but for an error
+of class ``Failure`` it leaves out that error's own stack trace. The exception a Failure carries
+as its cause (``raise dg.Failure(...) from exc``) keeps its stack, as does any other exception (a
+bug, a warehouse still busy after the retries), and every error stays whole in the run's event
+log (the Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule,
+sensor) keep Dagster's logger: their errors are read in the UI.
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ def _console(init_context: dg.InitLoggerContext) -> logging.Logger:
     return logger
 
 
+# Dagster's own description: the run's job snapshot stays the code location's
 console_logger = dg.LoggerDefinition(
     _console,
     config_schema=dg.colored_console_logger.config_schema,
-    description="Dagster's colored console logger, without the stack trace of a dg.Failure "
-    "(a deliberate stop whose message says why); other errors keep theirs.",
+    description=dg.colored_console_logger.description,
 )

@@ -15,6 +15,14 @@ def refuse() -> None:
 
 
 @dg.op
+def refuse_from_a_cause() -> None:
+    try:
+        {}["convention"]
+    except KeyError as exc:
+        raise dg.Failure(description="publication refusée") from exc
+
+
+@dg.op
 def bug() -> None:
     raise ValueError("une erreur imprévue")
 
@@ -46,3 +54,13 @@ def test_any_other_error_keeps_its_stack_trace(capfd):
     assert "ValueError: une erreur imprévue" in err
     assert "Stack Trace" in err and 'in bug\n' in err, err
     assert "pile d'appels" not in err
+
+
+def test_a_deliberate_failure_keeps_the_stack_of_its_cause(capfd):
+    """``raise dg.Failure(...) from exc`` (the publication refused): the Failure's own frames
+    are left out, the exception it carries is printed with its stack, on the step's line and on
+    the run's."""
+    err, _ = _console_of(refuse_from_a_cause, capfd)
+    assert err.count("Failure: publication refusée") == 2, err
+    assert err.count("KeyError: 'convention'") == 2, err
+    assert err.count("Stack Trace") == 2 and err.count('in refuse_from_a_cause\n') >= 2, err
