@@ -197,8 +197,7 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     controls = failed_controls() if evaluated else []
     failure = context.failure_event.message if context.failure_event else ""
     lines = [
-        f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, "
-        + f"{trigger})."
+        f"bilan-insertion : échec du run {run.job_name} (exercice(s) {exercices}, {trigger})."
     ]
     # what failed the run first: failed ERROR checks, control totals, then the failed steps when
     # no ERROR check explains them; failed warnings (non-blocking, e.g. payments not counted,
