@@ -49,8 +49,10 @@ select
     actions.nature,
     actions.date_debut,
     actions.date_fin,
-    cast(actions.etp as decimal(18, 4))  as etp,  -- rounded once, where published (a sum of
-                                                 -- roundings drifts)
+    -- rounded here, once, to the hundredth the report prints: every published ETP (action,
+    -- thematic, type, key figure, operator) is a sum of these, so the tables add up (summed
+    -- unrounded, three actions at 0.333 gave a total of 1.00 beside actions showing 0.99)
+    cast(actions.etp as decimal(10, 2))  as etp,
     actions.nb_referents,
     cast(coalesce(paiements.montant_paye_eur, 0) as decimal(14, 2))     as montant_paye_eur,
     cast(coalesce(paiements.nb_mandats, 0) as bigint)                   as nb_mandats,
