@@ -112,20 +112,27 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
     raw.manifest_history); the first refusals."""
     lines = []
     files = {"loaded": 0, "rejected": 0, "ignored": 0, "replaced": 0}
-    rows_loaded = rows_rejected = 0
+    rows_loaded = rows_rejected = rows_replaced = 0
     for ex, status, n, rr, rl, rj in con.execute(
         "SELECT exercice, status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected) "
         "FROM raw.manifest GROUP BY ALL ORDER BY 1, 2"
     ).fetchall():
+        # a replaced workbook's rows are not loaded, but not refused either: a newer workbook
+        # for the same convention counts instead
+        not_loaded = "écartées" if status == "replaced" else "refusées"
         lines.append(f"  {ex} {STATUTS.get(status, status):<9} {n:>5} fichier(s)  lignes lues "
-                     f"{rr:>8}  chargées {rl:>8}  refusées {rj:>6}")
+                     f"{rr:>8}  chargées {rl:>8}  {not_loaded} {rj:>6}")
         files[status] = files.get(status, 0) + n
         rows_loaded += rl or 0
-        rows_rejected += rj or 0
+        if status == "replaced":
+            rows_replaced += rj or 0
+        else:
+            rows_rejected += rj or 0
     lines.append(
         f"  total : fichiers {files['loaded']} chargé(s), {files['rejected']} refusé(s), "
         f"{files['ignored']} ignoré(s), {files['replaced']} remplacé(s) ; "
         f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
+        + (f", {rows_replaced} écartée(s) (classeurs remplacés)" if rows_replaced else "")
     )
     for status, title in (("rejected", "refusé(s), avec la raison"),
                           ("ignored", "ignoré(s), pas lus comme rapports"),

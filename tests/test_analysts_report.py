@@ -99,7 +99,8 @@ def test_report_sections_charts_and_quality(report_2017, text_2017):
     assert re.search(r"\d+ contrôles \(tests dbt", text_2017)
     assert "tous réussis" in text_2017
     assert "152 chiffres" in text_2017 and "tous conformes" in text_2017
-    assert "chargé" in text_2017 and "Lignes refusées" in text_2017
+    assert "chargé" in text_2017 and "Lignes non chargées" in text_2017
+    assert "écartées au profit du classeur plus récent" not in text_2017  # no replaced workbook
 
 
 def test_report_is_self_contained(report_2017):
@@ -199,6 +200,8 @@ def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_p
     text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
     assert "abime.xlsx" in text and "fichier illisible (BadZipFile)" in text
     assert "remplacé par nouveau.xlsx" in text
+    # a replaced workbook's rows are not loaded, not refused: the report says which is which
+    assert "écartées au profit du classeur plus récent de la même convention" in text
     assert re.search(r"x\.xlsx\s+Participants\s+Identifiant\s+Identifiant : vide\s+3\s+10", text)
     assert "sha256:" not in page and "0123456789ab" not in page
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -26,9 +27,10 @@ from hypothesis import strategies as st
 
 from dagster_project.checks.conservation import conservation_failures, manifest_conservation
 from dagster_project.checks.paiements import paiements_comptes
+from dagster_project.cli import load_summary
 from dagster_project.ingestion import loader
 from dagster_project.ingestion.discovery import digest_lines
-from dagster_project.ingestion.loader import ingest_exercice
+from dagster_project.ingestion.loader import ingest_exercice, rows_phrase
 from dagster_project.paiements import paiements_non_comptes, shortfall
 from dagster_project.parsing import hash_identifiant
 from dagster_project.resources import WarehouseResource
@@ -732,6 +734,14 @@ def test_most_recently_modified_workbook_counts(loaded: Loaded):
     assert new["status"] == "loaded" and new["num_convention"] == conv(20)
     assert old["status"] == "replaced" and old["replaced_by"] == new["source_file"]
     assert old["rows_loaded"] == 0 and old["rows_read"] == old["rows_rejected"] == 4
+    # not loaded, but not refused either: said apart (a cold review read "4 refusées")
+    s = loaded.summary
+    assert s.rows_replaced == 4 and s.rows_rejected > s.rows_replaced
+    assert f"{s.rows_rejected - 4} refusées, 4 écartées (classeur remplacé" in rows_phrase(s)
+    said = "\n".join(load_summary(loaded.con))
+    assert "refusée(s), 4 écartée(s) (classeurs remplacés)" in said, said
+    assert re.search(r"remplacés?\s+1 fichier\(s\)  lignes lues +4  chargées +0  écartées +4",
+                     said), said
     ids = {r[0] for r in loaded.con.execute(
         "SELECT identifiant FROM raw.raw_participants WHERE num_convention = ?", [conv(20)]
     ).fetchall()}
@@ -980,8 +990,6 @@ def test_removed_file_rows_removed_and_recorded(tmp_path):
     assert [(h["status"], h["run_id"]) for h in hist] == [("loaded", "r1"), ("removed", "r2")]
     assert "retiré" in hist[-1]["detail"]
     # `bilan run` names the files that run found removed (they left raw.manifest)
-    from dagster_project.cli import load_summary
-
     said = load_summary(con, "r2")
     assert any("retiré(s) du dossier" in line and "2 fichier(s)" in line for line in said)
     assert f"    {EX}/operateurs/b.ods" in said and f"    {EX}/operateurs/notes.txt" in said

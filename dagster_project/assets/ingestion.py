@@ -16,6 +16,7 @@ from dagster_project.ingestion.loader import (
     PhaseClock,
     default_workers,
     ingest_exercice,
+    rows_phrase,
 )
 from dagster_project.ingestion.warehouse import init_raw_schema
 from dagster_project.partitions import EXERCICE_PARTITIONS
@@ -41,6 +42,7 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
         for k in (
             "files_loaded", "files_rejected", "files_ignored", "files_replaced", "files_removed",
             "files_parsed", "files_unchanged", "rows_read", "rows_loaded", "rows_rejected",
+            "rows_replaced",
         )
     }
     md: dict[str, dg.MetadataValue] = {k: dg.MetadataValue.int(v) for k, v in total.items()}
@@ -216,7 +218,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         "; ".join(
             f"{s.exercice}: {s.files_loaded} chargé(s), {s.files_rejected} refusé(s), "
             f"{s.files_ignored} ignoré(s), {s.files_replaced} remplacé(s), "
-            f"{s.rows_loaded} lignes chargées / {s.rows_rejected} refusées"
+            f"{s.rows_loaded} lignes chargées / {rows_phrase(s)}"
             for s in summaries
         )
     )

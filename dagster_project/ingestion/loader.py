@@ -67,7 +67,8 @@ class IngestSummary:
     files_unchanged: int = 0
     rows_read: int = 0
     rows_loaded: int = 0
-    rows_rejected: int = 0
+    rows_rejected: int = 0  # not loaded: refused, or in a replaced workbook (rows_replaced)
+    rows_replaced: int = 0  # of rows_rejected: in workbooks replaced by a newer one, not refused
     first_reasons: list[str] = field(default_factory=list)
     # every refused file of the exercise, "path : reason" (the first reasons may name only some)
     refused_files: list[str] = field(default_factory=list)
@@ -387,6 +388,15 @@ class RowSink:
             self.params,
         )
         self.inserted[name] = self.inserted.get(name, 0) + staged.num_rows
+
+
+def rows_phrase(s: IngestSummary) -> str:
+    """The rows not loaded, in words: refused ones apart from those of replaced workbooks (not
+    refused: a newer workbook for the same convention counts instead)."""
+    phrase = f"{s.rows_rejected - s.rows_replaced} refusées"
+    if s.rows_replaced:
+        phrase += f", {s.rows_replaced} écartées (classeur remplacé par un plus récent)"
+    return phrase
 
 
 def default_workers() -> int:
@@ -900,6 +910,8 @@ def ingest_exercice(
         summary.rows_read += r["rows_read"] or 0
         summary.rows_loaded += r["rows_loaded"] or 0
         summary.rows_rejected += r["rows_rejected"] or 0
+        if r["status"] == "replaced":
+            summary.rows_replaced += r["rows_rejected"] or 0
         key = {
             "loaded": "files_loaded",
             "rejected": "files_rejected",
@@ -917,6 +929,6 @@ def ingest_exercice(
     log(
         f"exercice {exercice}: {summary.files_parsed} fichier(s) lu(s), "
         f"{summary.files_unchanged} inchangé(s), {summary.files_ignored} ignoré(s) ; "
-        f"{summary.rows_loaded} lignes chargées, {summary.rows_rejected} refusées"
+        f"{summary.rows_loaded} lignes chargées, {rows_phrase(summary)}"
     )
     return summary

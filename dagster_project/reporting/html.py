@@ -648,14 +648,18 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
     if q.fichiers_par_statut:
         parts.append(_table(
             ["Statut", "Type de fichier", "Fichiers", "Lignes lues", "Lignes chargées",
-             "Lignes refusées"],
+             "Lignes non chargées"],
             [[_STATUTS.get(r["status"], _e(r["status"])), _e(r["kind"]), _n(r["fichiers"]),
               _n(r["lignes_lues"]), _n(r["lignes_chargees"]), _n(r["lignes_refusees"])]
              for r in q.fichiers_par_statut], num_from=2))
+        if any(r["status"] == "replaced" for r in q.fichiers_par_statut):
+            parts.append("<p>Lignes non chargées : refusées (motifs ci-dessous) ou, pour un "
+                         "classeur remplacé, écartées au profit du classeur plus récent de la "
+                         "même convention, qui seul compte.</p>")
     if q.fichiers_non_charges:
         parts.append("<p>Fichiers non chargés et motifs :</p>")
         parts.append(_table(
-            ["Fichier", "Statut", "Motif", "Lignes refusées"],
+            ["Fichier", "Statut", "Motif", "Lignes non chargées"],
             [[_e(r["file_name"]), _STATUTS.get(r["status"], _e(r["status"])),
               _e(f"remplacé par {r['replaced_by']}" if r["replaced_by"] else (r["detail"] or "")),
               _n(r["lignes_refusees"])] for r in q.fichiers_non_charges], num_from=3))
