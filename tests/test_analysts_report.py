@@ -259,3 +259,30 @@ def test_pdf_failure_names_both_attempts(tmp_path):
     ):
         print_pdf(page, tmp_path / "r.pdf", exe)
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_run_checks_said_to_cover_every_published_exercise():
+    """A run checks every exercise it publishes at once: the 2017 report of a run that also
+    published 2019 counted 2019's failed payment check as one of its own, without saying so
+    (found by a cold analyst review). Not a Dagster run: the section alone, on plain data."""
+    from dagster_project.reporting import html as report_html
+    from dagster_project.reporting.data import Marts, Qualite
+
+    checks = [
+        {"asset": "raw/raw_mandats", "check": "paiements_comptes", "passed": False,
+         "severity": "WARN", "famille": "Paiements comptés (avertissement)",
+         "description": "exercice 2019 : 1 paiement(s) refusé(s)"},
+        {"asset": "marts/fct_actions", "check": "unique", "passed": True, "severity": "ERROR",
+         "famille": "Tests dbt", "description": ""},
+    ]
+    q = Qualite(disponible=False, erreur="-", checks_dagster=checks)
+
+    def section(exercices: list[int]) -> str:
+        m = Marts(exercice=2017, exercices_charges=exercices, chiffres={}, synthese=[],
+                  evolution=[], periode=(2017, 2018))
+        return htmllib.unescape(re.sub(r"<[^>]+>", " ", report_html._section_qualite(m, q)))
+
+    both = section([2017, 2019])
+    assert "1 réussis" in both and "1 en échec" in both
+    assert "tous les exercices publiés par le run (2017, 2019), pas seulement 2017" in both
+    assert "tous les exercices publiés" not in section([2017])

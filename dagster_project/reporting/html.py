@@ -594,10 +594,16 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
             f[0 if c["passed"] else 1] += 1
         statut = ('<span class="statut-ok">tous réussis</span>' if not ko else
                   f'<span class="statut-ko">{_n(len(ko))} en échec</span>')
+        # the run checks every exercise it loads at once (dbt tests, suites, conservation):
+        # said, lest a failure about another exercise be read as this one's
+        portee = (f" Ils portent sur tous les exercices publiés par le run "
+                  f"({', '.join(map(str, m.exercices_charges))}), pas seulement {m.exercice} : "
+                  "le détail d’un échec dit l’exercice concerné."
+                  if len(m.exercices_charges) > 1 else "")
         parts.append(f"<h3>Contrôles exécutés par le run</h3><p>{_n(n)} contrôles (tests dbt, "
                      "suites Great Expectations, conservation des lignes, paiements comptés) : "
                      f"{_n(ok)} réussis, "
-                     f"{statut}.</p>")
+                     f"{statut}.{portee}</p>")
         parts.append(_table(["Famille de contrôles", "Réussis", "En échec"],
                             [[_e(k), _n(v[0]), _n(v[1])] for k, v in sorted(familles.items())]))
         if ko:
