@@ -1102,6 +1102,41 @@ def test_newest_workbook_counts_even_when_refused(tmp_path):
     assert conservation_failures(con) == []
 
 
+def test_unreadable_newest_workbook_counts_under_the_number_its_name_carries(tmp_path):
+    """A correction that cannot be read (truncated while being copied, corrupt) has no N°
+    convention of its own: it must not hand its convention back, silently, to the version it
+    corrects (a cold review: a truncated 'v3' left 'v2' published, exit 0). It takes part under
+    the number its file name carries, for this exercise, and keeps doing so while unchanged."""
+    ops = small_drop(tmp_path / "raw")
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    full = (ops / "c.xlsx").read_bytes()
+    (ops / f"bilan {conv(3)} v4.xlsx").write_bytes(full[: len(full) // 2])  # truncated
+    # unreadable too, but named after no convention, or after another exercise's: no effect
+    (ops / "sans numero.xlsx").write_bytes(full[: len(full) // 2])
+    (ops / f"bilan {conv(1, EX + 1)}.xlsx").write_bytes(full[: len(full) // 2])
+
+    def fate(name):
+        return con.execute("SELECT status, replaced_by, detail FROM raw.manifest "
+                           "WHERE file_name = ?", [name]).fetchone()
+
+    for run in ("r2", "r3"):  # r3: nothing changed, the same outcome from the manifest
+        ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
+        assert fate(f"bilan {conv(3)} v4.xlsx")[0] == "rejected"
+        status, replaced_by, detail = fate("c.xlsx")
+        assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/bilan {conv(3)} v4.xlsx")
+        assert "refusé" in detail, detail
+        assert con.execute("SELECT count(*) FROM raw.raw_participants WHERE num_convention = ?",
+                           [conv(3)]).fetchone()[0] == 0
+        [rj] = rows_of(con, "SELECT * FROM raw.rejets WHERE num_mandat = 'M3'")
+        assert f"bilan {conv(3)} v4.xlsx" in rj["reason"], rj["reason"]
+        assert fate("a.xlsx")[0] == "loaded"  # the other exercise's number: not a candidate
+        assert conservation_failures(con) == []
+    (ops / f"bilan {conv(3)} v4.xlsx").unlink()  # gone: the version it corrected counts again
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
+    assert fate("c.xlsx")[0] == "loaded"
+
+
 def test_workbooks_parsed_under_other_rules_are_parsed_again(tmp_path):
     """Rows parsed before a rule changed (parsers, nomenclature) do not stay until the operator
     sends the file again: every workbook recorded under another rules digest is parsed again,

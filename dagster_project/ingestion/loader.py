@@ -560,8 +560,22 @@ def ingest_exercice(
         #    workbook takes part only when its N° convention was read, for this exercise.
         def convention_of(f: RawFile) -> str | None:
             if f.source_file in results:
-                return results[f.source_file].num_convention
-            return prev[f.source_file]["num_convention"]
+                res = results[f.source_file]
+                conv, refused = res.num_convention, res.file_rejected
+            else:
+                p = prev[f.source_file]
+                conv, refused = p["num_convention"], p["status"] == "rejected"
+            if conv is None and refused:
+                # a refused workbook whose number could not be read (unreadable, truncated
+                # while being copied, malformed number) takes part under the number its file
+                # name carries, for this exercise: a correction that cannot be read must not hand
+                # its convention back, silently, to the version it corrects (cold review: a
+                # truncated 'v3' left 'v2' published, exit 0). A misnamed file makes a
+                # convention lose its workbook loudly (its payments refused), never the reverse.
+                hint = convention_in_name(f.file_name)
+                if hint and hint[1] == exercice:
+                    conv = hint[0]
+            return conv
 
         candidates = [(f.source_file, f.mtime_ns, convention_of(f)) for f in workbooks]
         by_source = {f.source_file: f for f in workbooks}
