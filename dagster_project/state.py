@@ -53,6 +53,7 @@ from dagster_project import settings
 from dagster_project.ingestion.discovery import (
     KIND_OPERATEUR,
     contested_winners,
+    convention_candidate,
     digest_lines,
     discover_exercices,
     discover_files,
@@ -207,11 +208,15 @@ def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) 
     if digest is None:
         invalidate(warehouse_dir)
         return False
+    # each workbook's convention as the loader chose the winners with it (an unreadable one's
+    # from its file name: discovery.convention_candidate), so the check names the same winners
     files = {
-        sf: [size, mtime_ns, sha, conv]
-        for sf, size, mtime_ns, sha, conv in con.execute(
-            "SELECT source_file, size_bytes, mtime_ns, sha256, "
-            f"CASE WHEN kind = '{KIND_OPERATEUR}' THEN num_convention END FROM raw.manifest"
+        sf: [size, mtime_ns, sha,
+             convention_candidate(conv, status == "rejected", name, ex)
+             if kind == KIND_OPERATEUR else None]
+        for sf, size, mtime_ns, sha, kind, conv, status, name, ex in con.execute(
+            "SELECT source_file, size_bytes, mtime_ns, sha256, kind, num_convention, status, "
+            "file_name, exercice FROM raw.manifest"
         ).fetchall()
     }
     state = {

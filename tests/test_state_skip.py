@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,24 @@ def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, cod
     status = _statuses(wh)
     assert (status[original.name], status[copy.name]) == ("replaced", "loaded")
     assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+
+
+def test_an_unreadable_newest_workbook_skips_as_the_loader_chose(tmp_path, code):
+    # A truncated correction counts under the number its file name carries (the loader): the
+    # publication's record must say so, or the check names another winner and never skips
+    raw, wh = tmp_path / "raw", tmp_path / "wh"
+    shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
+    ops = raw / str(EX) / "operateurs"
+    original = next(f for f in sorted(ops.iterdir()) if "PDI-2017-" in f.name)
+    conv = re.search(r"PDI-2017-\d{4}", original.name)[0]
+    data = original.read_bytes()
+    (ops / f"correction {conv}.xlsx").write_bytes(data[: len(data) // 2])
+    _publish_fake(raw, wh, code)
+    status = _statuses(wh)
+    assert (status[original.name], status[f"correction {conv}.xlsx"]) == ("replaced", "rejected")
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    os.utime(original, ns=(time.time_ns(), time.time_ns() + 10**12))  # the older one touched
+    assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
 
 def test_added_removed_or_ignored_file_forces_rebuild(published, code):

@@ -175,6 +175,24 @@ def digest_lines(items: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def convention_candidate(
+    num_convention: str | None, refused: bool, file_name: str, exercice: int
+) -> str | None:
+    """The convention a workbook takes part under in :func:`newest_per_convention`: the N° it
+    was read with or, for a refused workbook whose number could not be read (unreadable,
+    truncated while being copied, malformed number), the number its file name carries for this
+    exercise. A correction that cannot be read must not hand its convention back, silently, to
+    the version it corrects; a misnamed file makes a convention lose its workbook loudly (its
+    payments refused), never the reverse. Shared by the loader and the published state's record
+    (:mod:`dagster_project.state`), which must name the same winners."""
+    if num_convention is not None or not refused:
+        return num_convention
+    from dagster_project.parsing.normalize import convention_in_name  # not for `bilan run`'s check
+
+    hint = convention_in_name(file_name)
+    return hint[0] if hint and hint[1] == exercice else None
+
+
 def newest_per_convention(workbooks: Iterable[tuple[str, int, str | None]]) -> dict[str, str]:
     """The workbook that counts for each convention: the most recently modified (then the
     greatest name, for an exact tie), as the reporting kit says; ``workbooks`` are

@@ -35,6 +35,7 @@ from dagster_project.ingestion.discovery import (
     KIND_FINANCES,
     KIND_OPERATEUR,
     RawFile,
+    convention_candidate,
     digest_lines,
     discover_files,
     hash_files,
@@ -558,24 +559,18 @@ def ingest_exercice(
         #    when it is refused (the contract: the newest file counts; an operator's refused
         #    correction must not hand the convention back to the version it corrects). A refused
         #    workbook takes part only when its N° convention was read, for this exercise.
-        def convention_of(f: RawFile) -> str | None:
+        def read_convention(f: RawFile) -> tuple[str | None, bool]:
+            """(the N° convention read in the workbook, whether it is refused)."""
             if f.source_file in results:
                 res = results[f.source_file]
-                conv, refused = res.num_convention, res.file_rejected
-            else:
-                p = prev[f.source_file]
-                conv, refused = p["num_convention"], p["status"] == "rejected"
-            if conv is None and refused:
-                # a refused workbook whose number could not be read (unreadable, truncated
-                # while being copied, malformed number) takes part under the number its file
-                # name carries, for this exercise: a correction that cannot be read must not hand
-                # its convention back, silently, to the version it corrects (cold review: a
-                # truncated 'v3' left 'v2' published, exit 0). A misnamed file makes a
-                # convention lose its workbook loudly (its payments refused), never the reverse.
-                hint = convention_in_name(f.file_name)
-                if hint and hint[1] == exercice:
-                    conv = hint[0]
-            return conv
+                return res.num_convention, res.file_rejected
+            p = prev[f.source_file]
+            return p["num_convention"], p["status"] == "rejected"
+
+        def convention_of(f: RawFile) -> str | None:
+            # unread but refused: under its file name's number (cold review: a truncated 'v3'
+            # left 'v2' published, exit 0)
+            return convention_candidate(*read_convention(f), f.file_name, exercice)
 
         candidates = [(f.source_file, f.mtime_ns, convention_of(f)) for f in workbooks]
         by_source = {f.source_file: f for f in workbooks}
@@ -749,12 +744,14 @@ def ingest_exercice(
         # conventions without a loaded workbook because theirs (their newest) was refused: their
         # mandates say so, naming that workbook
         refused_workbook: dict[str, str] = {
-            c: f.file_name for c, f in winner_of.items() if f.source_file in refused_winners
+            c: f.file_name for c, f in winner_of.items()
+            if f.source_file in refused_winners and read_convention(f)[0] is not None
         }
         # refused workbooks whose convention could not be read (unreadable file, malformed
         # number) but whose name carries one: named as a hint in their mandates' refusal (a
         # refused workbook whose convention was read is a candidate above: either its
-        # convention's winner, in refused_workbook, or older than a loaded one)
+        # convention's winner, in refused_workbook, or older than a loaded one; one chosen
+        # under its name's number is said so, here)
         named_in_refused: dict[str, str] = {}
         for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
             if (
