@@ -5,7 +5,9 @@ what failed and why (dbt tests failing on the data, dbt interrupted, the publica
 the control totals). Dagster's console logger prints that message, then its stack trace: some
 twenty lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan
 run``'s summary of what failed. This logger is Dagster's colored console logger, but for an error
-of class ``Failure`` it leaves out that error's own stack trace. The exception a Failure carries
+of class ``Failure``, or an interruption (``DagsterExecutionInterruptedError``: the run stopped by
+a signal, ``kill -TERM`` or Ctrl-C, whose frames are Dagster's signal handling), it leaves out
+that error's own stack trace. The exception a Failure carries
 as its cause (``raise dg.Failure(...) from exc``) keeps its stack, as does any other exception (a
 bug, a warehouse still busy after the retries), and every error stays whole in the run's event
 log (the Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule,
@@ -19,6 +21,8 @@ import logging
 import dagster as dg
 
 _TRACE = "\nStack Trace:\n"
+# errors raised on purpose: their message says it all, their stack is Dagster's own frames
+_DELIBERATE = frozenset({"Failure", "DagsterExecutionInterruptedError"})
 
 
 def _error_of(record: logging.LogRecord):
@@ -37,7 +41,7 @@ class _WithoutFailureTrace(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         error = _error_of(record)
-        if (error is not None and error.cls_name == "Failure" and error.stack
+        if (error is not None and error.cls_name in _DELIBERATE and error.stack
                 and isinstance(record.msg, str)):
             trace = _TRACE + "".join(error.stack)
             if trace in record.msg:

@@ -75,9 +75,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def dbt_executable() -> str:
-    """The dbt installed beside this interpreter (the venv's bin/ is not always on PATH)."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """The dbt installed beside this interpreter (the venv's bin/ is not always on PATH), as
+    ``bilan-dbt``: dbt itself, ending with the process that launched it (a ``kill -9`` of ``bilan
+    run`` must not leave a dbt writing the warehouse; :mod:`dagster_project.dbt_guard`)."""
+    for name in ("bilan-dbt", "dbt"):
+        candidate = Path(sys.executable).parent / name
+        if candidate.exists():
+            return str(candidate)
+    return "dbt"
 
 
 def dbt_resource() -> DbtCliResource:

@@ -23,6 +23,13 @@ def refuse_from_a_cause() -> None:
 
 
 @dg.op
+def interrupted() -> None:
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    raise DagsterExecutionInterruptedError  # as Dagster raises it in a step on kill -TERM
+
+
+@dg.op
 def bug() -> None:
     raise ValueError("une erreur imprévue")
 
@@ -64,3 +71,12 @@ def test_a_deliberate_failure_keeps_the_stack_of_its_cause(capfd):
     assert err.count("Failure: publication refusée") == 2, err
     assert err.count("KeyError: 'convention'") == 2, err
     assert err.count("Stack Trace") == 2 and err.count('in refuse_from_a_cause\n') >= 2, err
+
+
+def test_an_interrupted_run_prints_no_stack_trace(capfd):
+    """``kill -TERM`` of ``bilan run``: Dagster interrupts the step; its stack (Dagster's signal
+    handling) printed twice, full, above the summary (cold on-call review)."""
+    err, _ = _console_of(interrupted, capfd)
+    assert err.count("DagsterExecutionInterruptedError") == 2, err
+    assert err.count("pile d'appels : dans le journal du run Dagster") == 2, err
+    assert "Stack Trace" not in err, err

@@ -142,3 +142,54 @@ def test_a_step_waiting_for_a_pool_slot_sleeps(tmp_path):
     assert result.success
     assert wall >= 4  # it did wait for the slot
     assert cpu < 1.5, f"{cpu:.2f} s of CPU while waiting {wall:.2f} s for a slot"
+
+
+ORPHAN_DBT = """
+import subprocess, sys
+from dagster_project.resources import dbt_executable
+exe = dbt_executable()
+child = subprocess.Popen([exe, "parse", "--project-dir", sys.argv[1], "--profiles-dir",
+                          sys.argv[1], "--target-path", sys.argv[2], "--log-path", sys.argv[2]],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(exe, child.pid, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_dbt_ends_with_the_run_that_launched_it(tmp_path):
+    """``kill -9`` of ``bilan run`` during ``dbt build`` left dbt running, re-parented, writing
+    bilan.duckdb without the writer lock its launcher held: the next run failed once its
+    retries were spent (cold on-call review). The resource's dbt (``bilan-dbt``) ends within a
+    second of its launcher's death. Here the launcher starts a real ``dbt parse`` (seconds of
+    work) and is killed while it runs."""
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_DBT, str(ROOT / "dbt"), str(tmp_path / "target")],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=pipeline_env(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "dagster_home"))
+    exe, pid = launcher.stdout.readline().split()
+    dbt = int(pid)
+    try:
+        assert exe.endswith("bilan-dbt"), exe
+        time.sleep(0.5)
+        assert alive(dbt), "dbt parse ended before its launcher was killed"
+        launcher.kill()  # SIGKILL: no cleanup code runs in the launcher
+        launcher.wait()
+        deadline = time.monotonic() + 2  # the parse alone takes ~5 s (plain dbt: still alive)
+        while alive(dbt) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(dbt), "dbt outlived the run that launched it"
+        # stopped, not finished: the parse never wrote its manifest
+        assert not (tmp_path / "target" / "manifest.json").exists()
+    finally:
+        try:
+            os.kill(dbt, 9)
+        except ProcessLookupError:
+            pass

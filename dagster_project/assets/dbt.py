@@ -88,8 +88,10 @@ def skip_version_probe(dbt: DbtCliResource) -> bool:
     already imported here. ``DbtCliResource._cli_version`` is a ``functools.cached_property``;
     filling its cache is exactly what the first access would do, minus the subprocess."""
     exe = shutil.which(dbt.dbt_executable)
-    own = Path(sys.executable).parent / "dbt"
-    if not exe or not own.exists() or not Path(exe).resolve().samefile(own.resolve()):
+    # this environment's dbt, or bilan-dbt (the same dbt-core, run by dagster_project.dbt_guard)
+    own = [p for p in (Path(sys.executable).parent / n for n in ("dbt", "bilan-dbt"))
+           if p.exists()]
+    if not exe or not any(Path(exe).resolve().samefile(p.resolve()) for p in own):
         return False
     try:
         from dbt.version import __version__ as dbt_core_version
