@@ -1137,6 +1137,38 @@ def test_unreadable_newest_workbook_counts_under_the_number_its_name_carries(tmp
     assert fate("c.xlsx")[0] == "loaded"
 
 
+def test_a_legacy_xls_workbook_is_loaded_as_the_same_xlsx(tmp_path):
+    """An operator with an old Excel sends a .xls (Excel 97-2003): it was listed as ignored
+    ("extension non attendue") and its convention's payments refused as if its workbook had
+    been removed (cold on-call review). It is read by content, named .xls or .xlsx, and loads
+    exactly the rows of the same workbook saved as .xlsx (tests/data/make_legacy_xls.py)."""
+    legacy = Path(__file__).resolve().parent / "data" / "bilan_legacy.xls"
+    loads = {}
+    for name in ("ancien format.xls", "ancien format renommé.xlsx", "moderne.xlsx"):
+        raw = tmp_path / name / "raw"
+        ops = raw / str(EX) / "operateurs"
+        ops.mkdir(parents=True)
+        if name == "moderne.xlsx":
+            write_workbook(ops / name, good_sheets(conv(7), ["L1", "L2", "L3"]))
+        else:
+            shutil.copy(legacy, ops / name)
+        write_mandats(raw / str(EX) / "finances" / "mandats.csv", [mandat("M7", conv(7))])
+        con = duckdb.connect(str(tmp_path / name / "bilan.duckdb"))
+        s = ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+        assert (s.files_loaded, s.files_rejected, s.files_ignored) == (2, 0, 0), name
+        assert con.execute("SELECT kind, status, num_convention FROM raw.manifest "
+                           "WHERE file_name = ?", [name]).fetchone() == (
+            "operateur", "loaded", conv(7))
+        loads[name] = [con.execute(
+            f"SELECT * EXCLUDE (source_file, file_sha256, loaded_at, run_id) FROM raw.{t} "
+            "ORDER BY ALL").fetchall() for t in ("raw_actions", "raw_participants", "raw_mandats")]
+        assert not con.execute("SELECT count(*) FROM raw.rejets").fetchone()[0]
+        con.close()
+    assert len(loads["moderne.xlsx"][1]) == 3
+    assert loads["ancien format.xls"] == loads["moderne.xlsx"]
+    assert loads["ancien format renommé.xlsx"] == loads["moderne.xlsx"]
+
+
 def test_workbooks_parsed_under_other_rules_are_parsed_again(tmp_path):
     """Rows parsed before a rule changed (parsers, nomenclature) do not stay until the operator
     sends the file again: every workbook recorded under another rules digest is parsed again,

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EXERCICE_DIR = re.compile(r"^\d{4}$")
-WORKBOOK_SUFFIXES = {".xlsx", ".ods"}
+# the kit asks for .xlsx or .ods; .xls (Excel 97-2003), which an old Excel still saves, is
+# tolerated: the parser reads it by content (parsing/workbook.py), as the others
+WORKBOOK_SUFFIXES = {".xlsx", ".ods", ".xls"}
 FINANCE_SUFFIXES = {".csv"}
 
 KIND_OPERATEUR = "operateur"
