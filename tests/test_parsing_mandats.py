@@ -201,6 +201,25 @@ def test_quoted_fields_and_line_numbers(tmp_path):
     assert r.rejets[0].row_number == 4  # the quoted field spanned lines 2-3
 
 
+def test_a_delimiter_in_an_unquoted_payee_is_said_so(tmp_path):
+    """'HORIZONS; ASSO' unquoted shifts every column after the payee: the line was refused
+    for its 'Nature' (holding the SIRET), a misleading reason (cold on-call review). It is
+    refused for its number of fields, its mandate kept on record, its amount not guessed; a
+    line with only trailing empty fields is read as usual."""
+    path = write(tmp_path, [
+        HEADER,
+        "2017;M1;15/02/2017;PDI-2017-0001;HORIZONS; ASSO;12345678900012;Avance;1 000,00",
+        "2017;M2;15/02/2017;PDI-2017-0001;HORIZONS;12345678900012;Avance;2 000,00;;",
+    ])
+    r = parse(path)
+    [rj] = r.rejets
+    assert (rj.row_number, rj.column_name, rj.montant, rj.num_mandat) == (2, None, None, "M1")
+    assert rj.reason == ("ligne de 9 champs pour 8 colonnes d'en-tête : un « ; » dans une "
+                         "valeur non entre guillemets (le tiers ?) décale les colonnes")
+    assert [m["num_mandat"] for m in r.rows] == ["M2"]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 1, 1)
+
+
 def _line(n, tiers, montant="1 000,00"):
     return f"2017;M{n};15/02/2017;PDI-2017-000{n};{tiers};12345678900012;Avance;{montant}"
 

@@ -139,6 +139,17 @@ ILLISIBLE = ("ligne illisible : un guillemet y est ouvert sans être fermé et, 
              "guillemets, elle n'a pas les colonnes de l'en-tête")
 
 
+def _delimiter(text: str) -> str:
+    """The export's delimiter: ';' (the kit's), else a tab or ',' if the first line has one."""
+    first_line = text.split("\n", 1)[0]
+    if ";" not in first_line:
+        if "\t" in first_line:
+            return "\t"
+        if "," in first_line:
+            return ","
+    return ";"
+
+
 def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
     """(1-based line number, fields) for every record of the file; fields None for a line that
     cannot be cut into fields (refused by the caller, with its number).
@@ -154,13 +165,7 @@ def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
     the header's number of fields (its columns could otherwise be shifted: a SIRET read as an
     amount).
     """
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";"
-    if ";" not in first_line:
-        if "\t" in first_line:
-            delimiter = "\t"
-        elif "," in first_line:
-            delimiter = ","
+    delimiter = _delimiter(text)
     physical = io.StringIO(text, newline="").readlines()
     width: int | None = None  # the header's number of fields: the first non-blank record's
 
@@ -244,6 +249,8 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
 
     ce, cn, cd, cc, ct, cs, cna, cm = (cols[k] for k in _REQUIRED)
     width = max(cols.values()) + 1
+    header_width = len(lines[h][1])
+    delim = {"\t": "tabulation"}.get(_delimiter(text), _delimiter(text))
     rows: list[dict] = []
     rejets: list[Rejet] = []
     seen: set[str] = set()
@@ -267,6 +274,18 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             # mandate number or a convention; a payee named 'Total …' on a payment line does
             continue
         read += 1
+        if any(x.strip() for x in fields[header_width:]):
+            # more fields than the header: a delimiter inside an unquoted value (a payee
+            # 'HORIZONS; ASSO') shifts every column after it; read as they fall, the line was
+            # refused for its 'Nature' (the SIRET's value) and its amount unknown. Its amount is
+            # not read either (which column holds it is a guess): the reason says why.
+            n = len(fields) - next(i for i, x in enumerate(reversed(fields)) if x.strip())
+            rejets.append(Rejet(
+                None, lineno, None, None,
+                f"ligne de {n} champs pour {header_width} colonnes d'en-tête : un « {delim} » "
+                "dans une valeur non entre guillemets (le tiers ?) décale les colonnes",
+                None, fields[cn].strip() or None))
+            continue
 
         def reject(column: str, value: str | None, reason: str) -> None:
             rejets.append(
