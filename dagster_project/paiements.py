@@ -74,9 +74,8 @@ GROUP BY e.exercice
 ORDER BY e.exercice
 """
 
-# the same by exercise, convention (when well-formed) and reason: the largest ``$limit`` of each
-# exercise, and how many groups there are in all
-PAR_CONVENTION_SQL = _NON_COMPTES + """
+# the same by exercise, convention (when well-formed) and reason
+_GROUPES = _NON_COMPTES + """
 , groupes AS (
     SELECT exercice,
            -- a well-formed convention number only (a refused cell may hold anything)
@@ -87,12 +86,38 @@ PAR_CONVENTION_SQL = _NON_COMPTES + """
     FROM non_comptes
     GROUP BY ALL
 )
+"""
+
+# the largest ``$limit`` groups of each exercise, and how many groups there are in all
+PAR_CONVENTION_SQL = _GROUPES + """
 SELECT *, count(*) OVER (PARTITION BY exercice) AS groupes FROM groupes
 QUALIFY row_number() OVER (
     PARTITION BY exercice ORDER BY abs(montant) DESC NULLS LAST, lignes DESC, convention, motif
 ) <= $limit
 ORDER BY exercice, abs(montant) DESC NULLS LAST, lignes DESC, convention, motif
 """
+
+
+# every group, as published to the analysts (marts.duckdb's ``paiements_non_comptes``)
+_PUBLIE_SQL = _GROUPES + """
+SELECT CAST(exercice AS INTEGER)        AS exercice,
+       CAST(convention AS VARCHAR)      AS num_convention,
+       CAST(motif AS VARCHAR)           AS motif,
+       CAST(lignes AS BIGINT)           AS lignes,
+       CAST(montant AS DECIMAL(14, 2))  AS montant_eur
+FROM groupes
+ORDER BY exercice, num_convention NULLS LAST, motif
+"""
+
+
+def published_query() -> str:
+    """The payments not counted, by exercise, convention and reason, as one query whose
+    parameters are written in (constants of this code): what the publication copies into
+    marts.duckdb as ``paiements_non_comptes``, the same rule as the check's and the report's."""
+    sql = _PUBLIE_SQL
+    for name, value in _params(sql).items():
+        sql = sql.replace(f"${name}", "'" + str(value).replace("'", "''") + "'")
+    return sql
 
 
 def _params(sql: str, **extra) -> dict:

@@ -28,12 +28,20 @@ from pathlib import Path
 
 import duckdb
 
-# Published name -> relation of the internal warehouse (dbt marts schema).
+from dagster_project.paiements import published_query
+
+# Published name -> relation of the internal warehouse: the dbt marts (contracts enforced), and
+# the payments of the finance exports that the marts do not count (refused lines: their
+# convention has no loaded workbook, the line is unreadable…), by exercise, convention and
+# reason: the same rule as the payments check and the report (dagster_project/paiements.py).
+# Without it, an analyst comparing montant_paye_eur with the finance system saw a gap that
+# nothing in marts.duckdb explained (cold review).
 PUBLISHED_TABLES: Mapping[str, str] = {
     "synthese_thematiques": "marts.fct_synthese_thematiques",
     "chiffres_cles": "marts.fct_chiffres_cles",
     "actions": "marts.fct_actions",
     "evolution_thematiques": "marts.fct_evolution_thematiques",
+    "paiements_non_comptes": f"({published_query()})",
 }
 
 # Oldest storage format DuckDB 1.x clients (CLI, BI drivers) all read.

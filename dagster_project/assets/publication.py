@@ -116,9 +116,10 @@ def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataVal
     group_name="publication",
     kinds={"duckdb"},
     pool="warehouse_writer",
-    description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions "
-    "(aggregates only), replaced atomically; only when every control total is ok and every "
-    "blocking check upstream passed on the current data.",
+    description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions, "
+    "evolution_thematiques, paiements_non_comptes (aggregates only), replaced atomically; "
+    "only when every control total is ok and every blocking check upstream passed on the "
+    "current data.",
     freshness_policy=dg.FreshnessPolicy.cron(
         deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=6), timezone="Europe/Paris"
     ),

@@ -23,6 +23,7 @@ FEUILLES = {
     "chiffres_cles": "Chiffres clés",
     "actions": "Actions",
     "evolution_thematiques": "Évolution thématiques",
+    "paiements_non_comptes": "Paiements non comptés",
 }
 
 # French header of every published column (also used to read the workbook back).
@@ -79,6 +80,9 @@ ENTETES = {
     "perimetre": "Périmètre",
     "indicateur": "Indicateur",
     "valeur": "Valeur",
+    "motif": "Motif du refus",
+    "lignes": "Lignes de l’export",
+    "montant_eur": "Montant payé non compté (€)",
 }
 
 
