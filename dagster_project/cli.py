@@ -351,6 +351,7 @@ def _unchanged_since_publication(raw: Path, wh: Path, exercices: list[int], lock
     print("\nSynthèse publiée :")
     print_synthese(settings.marts_path())
     print(f"\nPublié : {settings.marts_path()}")
+    print_next_steps()
     return True
 
 
@@ -478,7 +479,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("\nSynthèse publiée :")
     print_synthese(settings.marts_path())
     print(f"\nPublié : {settings.marts_path()}")
+    print_next_steps()
     return 0
+
+
+def print_next_steps() -> None:
+    """Where the deliverables are and how to query the published file (a newcomer's next step,
+    asked for by a cold review: the report's paths were only in a Dagster log line)."""
+    wh = settings.warehouse_dir()
+    print(f"  rapports : {wh / 'rapport'} (bilan_<exercice>.html, synthese_<exercice>.xlsx) ; "
+          f"Parquet : {wh / 'parquet'}")
+    print(f"  SQL : duckdb -readonly {settings.marts_path()} (tables, vues et exemples : "
+          "docs/analysts.md)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1169,6 +1169,24 @@ def test_a_legacy_xls_workbook_is_loaded_as_the_same_xlsx(tmp_path):
     assert loads["ancien format renommé.xlsx"] == loads["moderne.xlsx"]
 
 
+def test_an_exact_tie_of_modification_times_is_not_called_newer(tmp_path):
+    """Two copies with the same mtime (cp -p, an unzipped folder): the name settles it, and
+    the replaced one's detail said 'plus récent' of a file no newer (cold on-call review)."""
+    ops = small_drop(tmp_path / "raw")
+    shutil.copy2(ops / "a.xlsx", ops / "copie de a.xlsx")  # same mtime
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
+    status, replaced_by, detail = con.execute(
+        "SELECT status, replaced_by, detail FROM raw.manifest WHERE file_name = 'a.xlsx'"
+    ).fetchone()
+    assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/copie de a.xlsx")
+    assert detail == ("remplacé par copie de a.xlsx (même date de modification : retenu pour "
+                      "son nom, le dernier dans l'ordre alphabétique)"), detail
+    # c.xlsx is newer than c_old.xlsx: said so
+    assert con.execute("SELECT detail FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
+                       ).fetchone() == ("remplacé par c.xlsx (plus récent)",)
+
+
 def test_workbooks_parsed_under_other_rules_are_parsed_again(tmp_path):
     """Rows parsed before a rule changed (parsers, nomenclature) do not stay until the operator
     sends the file again: every workbook recorded under another rules digest is parsed again,

@@ -632,12 +632,16 @@ def ingest_exercice(
             row.update(kw)
             return row
 
-        def replaced_detail(conv: str) -> str:
+        def replaced_detail(conv: str, f: RawFile) -> str:
             winner = winner_of[conv]
+            # an exact tie of modification times is settled by the name (newest_per_convention):
+            # 'plus récent' would be untrue (a copy made with cp -p, an unzipped folder)
+            why = ("même date de modification : retenu pour son nom, le dernier dans l'ordre "
+                   "alphabétique" if f.mtime_ns == winner.mtime_ns else "plus récent")
             if winner.source_file in refused_winners:
-                return (f"remplacé par {winner.file_name} (plus récent ; refusé, voir son rejet : "
+                return (f"remplacé par {winner.file_name} ({why} ; refusé, voir son rejet : "
                         "la convention n'a pas de classeur chargé)")
-            return f"remplacé par {winner.file_name} (plus récent)"
+            return f"remplacé par {winner.file_name} ({why})"
 
         def replaced_row(f: RawFile, conv: str, rows_read: int) -> dict:
             """A workbook superseded by a newer one for the same convention: its rows count as
@@ -647,7 +651,7 @@ def ingest_exercice(
                 "replaced",
                 num_convention=conv,
                 replaced_by=winner_of[conv].source_file,
-                detail=replaced_detail(conv),
+                detail=replaced_detail(conv, f),
                 rows_read=rows_read,
                 rows_rejected=rows_read,
             )
@@ -694,7 +698,7 @@ def ingest_exercice(
                     p["status"] == "replaced"
                     and conv in winner_of
                     and p["replaced_by"] == winner_of[conv].source_file
-                    and p["detail"] == replaced_detail(conv)
+                    and p["detail"] == replaced_detail(conv, f)
                 )
                 if sf in winners or p["status"] == "rejected" or still_replaced:
                     manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
