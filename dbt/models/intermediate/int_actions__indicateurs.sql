@@ -49,10 +49,12 @@ select
     actions.nature,
     actions.date_debut,
     actions.date_fin,
-    -- rounded here, once, to the hundredth the report prints: every published ETP (action,
-    -- thematic, type, key figure, operator) is a sum of these, so the tables add up (summed
-    -- unrounded, three actions at 0.333 gave a total of 1.00 beside actions showing 0.99)
-    cast(actions.etp as decimal(10, 2))  as etp,
+    -- to the thousandth, as published per action: every ETP total (thematic, type, key figure,
+    -- operator) is the sum of these, rounded once to the hundredth the report prints. So a
+    -- total equals the sum of the actions an analyst sees, rounded (three actions at 0.333:
+    -- 0.999, 1.00; the actions were rounded to 0.33 each, 0.99 beside a total of 1.00), and
+    -- four at 0.125 make 0.50, not 0.52 (rounded per action to the hundredth first)
+    cast(actions.etp as decimal(10, 3))  as etp,
     actions.nb_referents,
     cast(coalesce(paiements.montant_paye_eur, 0) as decimal(14, 2))     as montant_paye_eur,
     cast(coalesce(paiements.nb_mandats, 0) as bigint)                   as nb_mandats,

@@ -14,7 +14,7 @@ select
     nature,
     date_debut,
     date_fin,
-    cast(etp as decimal(10, 2)) as etp,
+    cast(etp as decimal(10, 3)) as etp,
     nb_referents,
     montant_paye_eur,
     nb_mandats,
