@@ -212,11 +212,12 @@ def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) 
     # from its file name: discovery.convention_candidate), so the check names the same winners
     files = {
         sf: [size, mtime_ns, sha,
-             convention_candidate(conv, status == "rejected", name, ex)
+             convention_candidate(conv, (detail or "") if status == "rejected" else None,
+                                  name, ex)
              if kind == KIND_OPERATEUR else None]
-        for sf, size, mtime_ns, sha, kind, conv, status, name, ex in con.execute(
+        for sf, size, mtime_ns, sha, kind, conv, status, detail, name, ex in con.execute(
             "SELECT source_file, size_bytes, mtime_ns, sha256, kind, num_convention, status, "
-            "file_name, exercice FROM raw.manifest"
+            "detail, file_name, exercice FROM raw.manifest"
         ).fetchall()
     }
     state = {

@@ -1106,15 +1106,23 @@ def test_unreadable_newest_workbook_counts_under_the_number_its_name_carries(tmp
     """A correction that cannot be read (truncated while being copied, corrupt) has no N°
     convention of its own: it must not hand its convention back, silently, to the version it
     corrects (a cold review: a truncated 'v3' left 'v2' published, exit 0). It takes part under
-    the number its file name carries, for this exercise, and keeps doing so while unchanged."""
+    the number its file name carries, for this exercise, and keeps doing so while unchanged.
+    A readable file that is not a report (a side list named after a convention) takes no part:
+    it replaced the convention's good workbook (second cold review)."""
     ops = small_drop(tmp_path / "raw")
     con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
     ingest_exercice(con, tmp_path / "raw", EX, run_id="r1", workers=1)
     full = (ops / "c.xlsx").read_bytes()
     (ops / f"bilan {conv(3)} v4.xlsx").write_bytes(full[: len(full) // 2])  # truncated
+    v5 = ops / f"bilan {conv(3)} v5.xlsx"  # truncated too, and newer: the one that counts
+    v5.write_bytes(full[: len(full) // 3])
+    os.utime(v5, ns=(time.time_ns(), time.time_ns() + 10**9))
     # unreadable too, but named after no convention, or after another exercise's: no effect
     (ops / "sans numero.xlsx").write_bytes(full[: len(full) // 2])
     (ops / f"bilan {conv(1, EX + 1)}.xlsx").write_bytes(full[: len(full) // 2])
+    # readable, not a report (no Action sheet), newer, named after convention 1: no effect
+    write_workbook(ops / f"{conv(1)} liste des participants.xlsx",
+                   {"Participants": [PARTICIPANT_HEADER, *participants(["Z1"])]})
 
     def fate(name):
         return con.execute("SELECT status, replaced_by, detail FROM raw.manifest "
@@ -1122,17 +1130,20 @@ def test_unreadable_newest_workbook_counts_under_the_number_its_name_carries(tmp
 
     for run in ("r2", "r3"):  # r3: nothing changed, the same outcome from the manifest
         ingest_exercice(con, tmp_path / "raw", EX, run_id=run, workers=1)
-        assert fate(f"bilan {conv(3)} v4.xlsx")[0] == "rejected"
+        assert fate(f"bilan {conv(3)} v4.xlsx")[0] == fate(v5.name)[0] == "rejected"
         status, replaced_by, detail = fate("c.xlsx")
-        assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/bilan {conv(3)} v4.xlsx")
+        assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/{v5.name}")
         assert "refusé" in detail, detail
         assert con.execute("SELECT count(*) FROM raw.raw_participants WHERE num_convention = ?",
                            [conv(3)]).fetchone()[0] == 0
         [rj] = rows_of(con, "SELECT * FROM raw.rejets WHERE num_mandat = 'M3'")
-        assert f"bilan {conv(3)} v4.xlsx" in rj["reason"], rj["reason"]
-        assert fate("a.xlsx")[0] == "loaded"  # the other exercise's number: not a candidate
+        assert v5.name in rj["reason"], rj["reason"]  # the one that counts, not v4
+        # the other exercise's number, the side list: not candidates
+        assert fate("a.xlsx")[0] == "loaded"
+        assert fate(f"{conv(1)} liste des participants.xlsx")[0] == "rejected"
         assert conservation_failures(con) == []
-    (ops / f"bilan {conv(3)} v4.xlsx").unlink()  # gone: the version it corrected counts again
+    for name in (f"bilan {conv(3)} v4.xlsx", v5.name):  # gone: the corrected version counts
+        (ops / name).unlink()
     ingest_exercice(con, tmp_path / "raw", EX, run_id="r4", workers=1)
     assert fate("c.xlsx")[0] == "loaded"
 

@@ -178,18 +178,25 @@ def digest_lines(items: Iterable[str]) -> str:
 
 
 def convention_candidate(
-    num_convention: str | None, refused: bool, file_name: str, exercice: int
+    num_convention: str | None, refusal: str | None, file_name: str, exercice: int
 ) -> str | None:
     """The convention a workbook takes part under in :func:`newest_per_convention`: the N° it
-    was read with or, for a refused workbook whose number could not be read (unreadable,
-    truncated while being copied, malformed number), the number its file name carries for this
-    exercise. A correction that cannot be read must not hand its convention back, silently, to
-    the version it corrects; a misnamed file makes a convention lose its workbook loudly (its
-    payments refused), never the reverse. Shared by the loader and the published state's record
+    was read with or, for a workbook refused because it could not be opened at all (``refusal``:
+    its refusal's reason, None when not refused; unreadable, truncated while being copied,
+    password-protected: ``parsing.workbook.refused_unopened``), the number its file name carries
+    for this exercise. A correction that cannot be read must not hand its convention back,
+    silently, to the version it corrects; a readable file that is not a report (a side list
+    named after the convention) takes no part (a cold review saw one replace the convention's
+    good workbook). Shared by the loader and the published state's record
     (:mod:`dagster_project.state`), which must name the same winners."""
-    if num_convention is not None or not refused:
+    if num_convention is not None or refusal is None:
         return num_convention
-    from dagster_project.parsing.normalize import convention_in_name  # not for `bilan run`'s check
+    # not at import: `bilan run`'s "nothing changed" check never needs the parsers
+    from dagster_project.parsing.normalize import convention_in_name
+    from dagster_project.parsing.workbook import refused_unopened
+
+    if not refused_unopened(refusal):
+        return None
 
     hint = convention_in_name(file_name)
     return hint[0] if hint and hint[1] == exercice else None

@@ -559,13 +559,14 @@ def ingest_exercice(
         #    when it is refused (the contract: the newest file counts; an operator's refused
         #    correction must not hand the convention back to the version it corrects). A refused
         #    workbook takes part only when its N° convention was read, for this exercise.
-        def read_convention(f: RawFile) -> tuple[str | None, bool]:
-            """(the N° convention read in the workbook, whether it is refused)."""
+        def read_convention(f: RawFile) -> tuple[str | None, str | None]:
+            """(the N° convention read in the workbook, its refusal's reason if it is refused)."""
             if f.source_file in results:
                 res = results[f.source_file]
-                return res.num_convention, res.file_rejected
+                why = (res.rejets[0].reason if res.rejets else "") if res.file_rejected else None
+                return res.num_convention, why
             p = prev[f.source_file]
-            return p["num_convention"], p["status"] == "rejected"
+            return p["num_convention"], (p["detail"] or "") if p["status"] == "rejected" else None
 
         def convention_of(f: RawFile) -> str | None:
             # unread but refused: under its file name's number (cold review: a truncated 'v3'
@@ -756,7 +757,11 @@ def ingest_exercice(
         # refused workbook whose convention was read is a candidate above: either its
         # convention's winner, in refused_workbook, or older than a loaded one; one chosen
         # under its name's number is said so, here)
-        named_in_refused: dict[str, str] = {}
+        # the one that counts first (the newest, chosen under that number), then any other
+        named_in_refused: dict[str, str] = {
+            c: f.file_name for c, f in winner_of.items()
+            if f.source_file in refused_winners and read_convention(f)[0] is None
+        }
         for r in sorted(manifest_rows, key=lambda m: m["source_file"]):
             if (
                 r["kind"] == KIND_OPERATEUR

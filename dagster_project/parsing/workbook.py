@@ -256,6 +256,21 @@ class _AmbiguousSheets(_FileRejected):
 
 
 # --------------------------------------------------------------------------- opening
+# How the refusal of a file that could not be opened as a workbook at all begins (unreadable,
+# empty, corrupt or truncated, password-protected): nothing in it could be read, its N°
+# convention included. Such a file may be a correction still being copied: the loader lets it
+# count, under the number its name carries, as the newest workbook of that convention
+# (discovery.convention_candidate). A readable file that is not a report (a side list without
+# Action sheet) and a file that is not a spreadsheet at all (text, CSV) never do.
+UNOPENED = ("fichier illisible", "fichier vide", "classeur illisible",
+            "classeur protégé par mot de passe")
+
+
+def refused_unopened(reason: str | None) -> bool:
+    """Whether a workbook's refusal ``reason`` says it could not be opened (:data:`UNOPENED`)."""
+    return bool(reason) and reason.startswith(UNOPENED)
+
+
 def _open_workbook(path: Path) -> CalamineWorkbook:
     if path.suffix.lower() in (".xlsx", ".ods"):
         try:  # the common case, in one open: a well-formed workbook named after its format
