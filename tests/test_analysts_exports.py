@@ -119,3 +119,15 @@ def test_key_figures_sheet_formats_each_value_as_its_indicator(run_2017):
     assert found["etp"] == "#,##0.00"
     assert found["part_budget_pct"] == "0.00"
 
+
+
+def test_a_value_with_more_decimals_is_shown_with_them():
+    """An ETP declared '=1/3' is published as 0.333333: the actions' sheet showed 0,33 beside a
+    total that adds up the true values (cold review). A column's own decimals are shown, two at
+    least; the key figures' ETP (two decimals) and amounts keep theirs."""
+    from dagster_project.reporting.exports import _format_chiffre, _format_colonne
+
+    assert _format_colonne("etp", "DECIMAL(12,6)") == "#,##0.00####"
+    assert _format_colonne("etp", "DECIMAL(10,2)") == "#,##0.00"
+    assert _format_chiffre("etp") == "#,##0.00"
+    assert _format_colonne("montant_paye_eur", "DECIMAL(14,2)") == '#,##0.00 "€"'

@@ -109,13 +109,13 @@ def test_green_build_and_published_2017_controls_ok(dbt_env):
         assert cles["RU/personnes_cer"] == 3 and cles["RU/personnes_accompagnement_social"] == 1
         assert cles["PRO/en_cours_avec_mise_en_parcours"] == 1
         assert cles["total/personnes_reprise_activite"] == 3
-        # ETP declared to the thousandth (2.333 and 0.333, PRO): published so per action, the
-        # key figures round their sum once, so they equal the sum of `actions`, rounded (the
-        # actions were rounded to 2.33 and 0.33 beside a PRO figure of 2.67)
+        # ETP declared beyond the hundredth (2.333 and '=1/3', PRO): published so per action,
+        # the key figures round their sum once, so they equal the sum of `actions`, rounded
+        # (the actions were rounded to 2.33 and 0.33 beside a PRO figure of 2.67)
         assert cles["PRO/etp"] == Decimal("2.67") and cles["total/etp"] == Decimal("7.92")
         assert con.sql(
             "select sum(etp) from marts.fct_actions where exercice = 2099"
-        ).fetchone() == (Decimal("7.916"),)
+        ).fetchone() == (Decimal("7.916333"),)
         assert cles["SOC-NUM/certifications_delivrees"] == 12
         # NULL for non-accompaniment thematics, 0 for an accompaniment thematic with none
         synthese = dict(con.sql(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -125,6 +126,11 @@ def _format_colonne(col: str, type_: str) -> str:
         return "0.00"
     if "montant" in col:
         return '#,##0.00 "€"'
+    scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", t)
+    if scale and int(scale[1]) > 2:
+        # shown as declared (an ETP of 0.333333): 2 decimals at least, up to the column's own,
+        # or the actions' sheet prints 0,33 beside a total that adds up their true values
+        return "#,##0.00" + "#" * (int(scale[1]) - 2)
     if t.startswith("DECIMAL") or t in ("DOUBLE", "FLOAT"):
         return "#,##0.00"
     if t in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT"):

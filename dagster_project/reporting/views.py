@@ -187,7 +187,8 @@ SELECT
     min(operateur) AS operateur,
     CAST(count(*) AS BIGINT) AS nb_actions,
     CAST(sum(montant_paye_eur) AS DECIMAL(14, 2)) AS montant_paye_eur,
-    CAST(sum(etp) AS DECIMAL(10, 2)) AS etp,
+    -- round(): a DuckDB 1.1 client truncates a DECIMAL cast to fewer decimals (2.665 -> 2.66)
+    CAST(round(sum(etp), 2) AS DECIMAL(10, 2)) AS etp,
     CAST(sum(accompagnements) AS BIGINT) AS accompagnements,
     CAST(sum(fins_accompagnement) AS BIGINT) AS fins_accompagnement,
     CAST(sum(insertions_durables) AS BIGINT) AS insertions_durables,

@@ -5,7 +5,8 @@
 --   0003 SOC-NUM      accompagnement, operator A again (same SIRET): 2 participants, specific indicators
 --   0004 PRO-PART     partenariat, operator C: no participant
 --   0005 SAN-INF      accompagnement with no participant yet, operator D
--- ETP of 0001 and 0004 (both PRO) to the thousandth: the published totals must add up.
+-- ETP of 0001 and 0004 (both PRO) beyond the hundredth (0004: '=1/3'): the published totals
+-- must add up.
 insert into raw.raw_actions values
     (2099, 'PDI-2099-0001', 'Association A', '11111111111111', 'Mobilisation vers l''emploi', 'PRO-EMP-AME',
      '2099-01-01', '2099-12-31', 2.333, null, null, null, null, null,
@@ -17,7 +18,7 @@ insert into raw.raw_actions values
      '2099-02-01', '2099-12-31', 1.25, null, null, null, 3, 12,
      '2099/operateurs/a2.xlsx', 'Action', 3, 'sha-a2', '2099-12-31 10:00:00', 'run-1'),
     (2099, 'PDI-2099-0004', 'SCOP C', '33333333333333', 'Partenariat ESS', 'PRO-PART',
-     '2099-01-01', '2099-12-31', 0.333, null, null, null, null, null,
+     '2099-01-01', '2099-12-31', 0.3333333333, null, null, null, null, null,
      '2099/operateurs/c.xlsx', 'Action', 3, 'sha-c', '2099-12-31 10:00:00', 'run-1'),
     (2099, 'PDI-2099-0005', 'Centre de santé D', '44444444444444', 'Suivi infirmier', 'SAN-INF',
      '2099-03-01', '2099-12-31', 1.0, null, null, null, null, null,

@@ -2,7 +2,7 @@
     Generic test (model level) for the key figures (long format: exercice, perimetre,
     indicateur, valeur): each of `indicateurs` (the key figure's name → the detail's column) is
     the sum of the detail's column rounded once to the key figures' hundredth (an ETP declared
-    to the thousandth), for perimetre `total` (per exercice) and for each value of
+    to the thousandth or beyond), for perimetre `total` (per exercice) and for each value of
     `par` (per exercice and that value, e.g. each type of action). A sum that is NULL (a figure
     the perimetre does not have, e.g. accompaniments of RU actions) is not checked. Fails with
     one row per figure missing or differing: expected sum, published value.
