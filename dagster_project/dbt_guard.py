@@ -9,6 +9,10 @@ dbt's own (``dbt.cli.main.cli``, same arguments, same exit code) plus a watchdog
 as its parent is gone (it is re-parented), it ends at once, as a ``kill -9`` of dbt would;
 DuckDB's write-ahead log makes the next opening consistent, and the next run rebuilds. The
 resource points dagster-dbt at this script (:func:`dagster_project.resources.dbt_executable`).
+
+The launcher names itself in :data:`PARENT_ENV` (its pid): a launcher killed before this script
+even started is seen at once, and ``bilan-dbt`` run by hand (no such variable; ``nohup … &``, a
+script that exits) is plain dbt, never stopped.
 """
 
 from __future__ import annotations
@@ -20,20 +24,39 @@ import time
 
 # exit status when the launcher is gone (128 + SIGKILL, as if killed with it)
 ORPHANED = 137
+# the pid of the process that launches dbt and whose death must end it (set by the dbt asset)
+PARENT_ENV = "BILAN_DBT_PARENT"
+
+
+def _orphaned() -> None:
+    try:
+        sys.stderr.write("bilan-dbt: le processus qui a lancé dbt a disparu : dbt s'arrête\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # stderr is usually a pipe to the dead launcher (dagster-dbt reads dbt's output):
+        # writing to it fails, and the exit must not depend on it (it did: dbt went on)
+        pass
+    finally:
+        os._exit(ORPHANED)
 
 
 def _end_with(parent: int, every_s: float) -> None:
     while True:
-        time.sleep(every_s)
         if os.getppid() != parent:  # re-parented (to init or a subreaper): the launcher died
-            sys.stderr.write("bilan-dbt: le processus qui a lancé dbt a disparu : dbt s'arrête\n")
-            sys.stderr.flush()
-            os._exit(ORPHANED)
+            _orphaned()
+        time.sleep(every_s)
 
 
-def watch_parent(every_s: float = 0.5) -> threading.Thread:
-    """Start the watchdog (a daemon thread) on this process's current parent."""
-    th = threading.Thread(target=_end_with, args=(os.getppid(), every_s),
+def watch_parent(every_s: float = 0.5) -> threading.Thread | None:
+    """Start the watchdog (a daemon thread) on the launcher named by :data:`PARENT_ENV`; None
+    (no watchdog) when no launcher is named."""
+    try:
+        parent = int(os.environ[PARENT_ENV])
+    except (KeyError, ValueError):
+        return None
+    if os.getppid() != parent:  # the launcher died before this script started
+        _orphaned()
+    th = threading.Thread(target=_end_with, args=(parent, every_s),
                           name="bilan-dbt-watchdog", daemon=True)
     th.start()
     return th

@@ -145,12 +145,16 @@ def test_a_step_waiting_for_a_pool_slot_sleeps(tmp_path):
 
 
 ORPHAN_DBT = """
-import subprocess, sys
+import os, subprocess, sys
+from dagster_project import dbt_guard
 from dagster_project.resources import dbt_executable
 exe = dbt_executable()
+os.environ[dbt_guard.PARENT_ENV] = str(os.getpid())  # as the dbt asset does
+# its output piped to the launcher, as dagster-dbt does: once the launcher is killed, writing
+# to that pipe fails (a watchdog that said goodbye on stderr died of it, dbt went on)
 child = subprocess.Popen([exe, "parse", "--project-dir", sys.argv[1], "--profiles-dir",
                           sys.argv[1], "--target-path", sys.argv[2], "--log-path", sys.argv[2]],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 print(exe, child.pid, flush=True)
 sys.stdin.read()  # until killed
 """
@@ -193,3 +197,20 @@ def test_dbt_ends_with_the_run_that_launched_it(tmp_path):
             os.kill(dbt, 9)
         except ProcessLookupError:
             pass
+
+
+def test_dbt_guard_watches_only_the_launcher_it_is_told_of(tmp_path):
+    """``bilan-dbt`` run by hand (no launcher named) is plain dbt, never stopped; a launcher
+    named but already gone (killed before dbt started) stops it at once."""
+    from dagster_project import dbt_guard
+
+    env = {k: v for k, v in os.environ.items() if k != dbt_guard.PARENT_ENV}
+    probe = ("from dagster_project import dbt_guard; import sys; "
+             "print(dbt_guard.watch_parent() is not None); sys.stdout.flush()")
+    alone = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert (alone.returncode, alone.stdout.strip()) == (0, "False"), alone.stderr
+    gone = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**env, dbt_guard.PARENT_ENV: "1"})
+    assert gone.returncode == dbt_guard.ORPHANED and not gone.stdout, gone.stdout
+    assert "a disparu" in gone.stderr

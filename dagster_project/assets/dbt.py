@@ -6,6 +6,7 @@ dbt's sources are the raw tables the ingestion asset writes, so the translator m
 """
 
 
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from dagster_dbt import (
 )
 from packaging import version
 
-from dagster_project import settings, state
+from dagster_project import dbt_guard, settings, state
 from dagster_project.assets.dbt_errors import raise_unless_successful
 from dagster_project.checks.gx_suites import import_in_background
 from dagster_project.dbt_manifest import TARGET, after_build, ensure_manifest
@@ -63,6 +64,9 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     if _runs_gx_checks(context):
         # the GX checks come next: their ~6 s import runs while dbt builds in its own process
         import_in_background()
+    # dbt (bilan-dbt) ends if this process dies: a kill -9 must not leave it writing the
+    # warehouse once this run's lock is gone (dagster_project/dbt_guard.py)
+    os.environ[dbt_guard.PARENT_ENV] = str(os.getpid())
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     yield from invocation.stream()
     # dbt ran to its end (passed or not): the next build reuses its parse (dbt_manifest.py)
