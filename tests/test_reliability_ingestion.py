@@ -1191,8 +1191,8 @@ def test_an_exact_tie_of_modification_times_is_not_called_newer(tmp_path):
         "SELECT status, replaced_by, detail FROM raw.manifest WHERE file_name = 'a.xlsx'"
     ).fetchone()
     assert (status, replaced_by) == ("replaced", f"{EX}/operateurs/copie de a.xlsx")
-    assert detail == ("remplacé par copie de a.xlsx (même date de modification : retenu pour "
-                      "son nom, le dernier dans l'ordre alphabétique)"), detail
+    assert detail == ("remplacé par copie de a.xlsx (même date de modification : départagé "
+                      "par le nom du fichier)"), detail
     # c.xlsx is newer than c_old.xlsx: said so
     assert con.execute("SELECT detail FROM raw.manifest WHERE file_name = 'c_old.xlsx'"
                        ).fetchone() == ("remplacé par c.xlsx (plus récent)",)

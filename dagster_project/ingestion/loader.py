@@ -637,8 +637,8 @@ def ingest_exercice(
             winner = winner_of[conv]
             # an exact tie of modification times is settled by the name (newest_per_convention):
             # 'plus récent' would be untrue (a copy made with cp -p, an unzipped folder)
-            why = ("même date de modification : retenu pour son nom, le dernier dans l'ordre "
-                   "alphabétique" if f.mtime_ns == winner.mtime_ns else "plus récent")
+            why = ("même date de modification : départagé par le nom du fichier"
+                   if f.mtime_ns == winner.mtime_ns else "plus récent")
             if winner.source_file in refused_winners:
                 return (f"remplacé par {winner.file_name} ({why} ; refusé, voir son rejet : "
                         "la convention n'a pas de classeur chargé)")

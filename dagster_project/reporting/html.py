@@ -598,7 +598,7 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
         # said, lest a failure about another exercise be read as this one's
         portee = (f" Ils portent sur tous les exercices publiés par le run "
                   f"({', '.join(map(str, m.exercices_charges))}), pas seulement {m.exercice} : "
-                  "le détail d’un échec dit l’exercice concerné."
+                  "un échec peut concerner un autre exercice."
                   if len(m.exercices_charges) > 1 else "")
         parts.append(f"<h3>Contrôles exécutés par le run</h3><p>{_n(n)} contrôles (tests dbt, "
                      "suites Great Expectations, conservation des lignes, paiements comptés) : "

@@ -52,7 +52,7 @@ def observed(md: dict) -> str:
     if md.get("files_not_conserved"):  # manifest conservation
         return (f"{md['files_not_conserved']} fichier(s) non conservés "
                 f"(lues {md.get('rows_read')} = chargées {md.get('rows_loaded')} "
-                f"+ refusées {md.get('rows_rejected')} attendu)")
+                f"+ non chargées {md.get('rows_rejected')} attendu)")
     return ""
 
 
