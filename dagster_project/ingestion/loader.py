@@ -558,7 +558,9 @@ def ingest_exercice(
         # 2. Which workbook counts for each convention: the most recently modified one, even
         #    when it is refused (the contract: the newest file counts; an operator's refused
         #    correction must not hand the convention back to the version it corrects). A refused
-        #    workbook takes part only when its N° convention was read, for this exercise.
+        #    workbook takes part under its N° convention when it was read, for this exercise, or,
+        #    when the file could not be opened at all, under the number its name carries
+        #    (discovery.convention_candidate); otherwise it takes no part.
         def read_convention(f: RawFile) -> tuple[str | None, str | None]:
             """(the N° convention read in the workbook, its refusal's reason if it is refused)."""
             if f.source_file in results:
@@ -755,9 +757,8 @@ def ingest_exercice(
         # refused workbooks whose convention could not be read (unreadable file, malformed
         # number) but whose name carries one: named as a hint in their mandates' refusal (a
         # refused workbook whose convention was read is a candidate above: either its
-        # convention's winner, in refused_workbook, or older than a loaded one; one chosen
-        # under its name's number is said so, here)
-        # the one that counts first (the newest, chosen under that number), then any other
+        # convention's winner, in refused_workbook, or older than a loaded one). First the one
+        # that counts (the newest, chosen under its name's number), then any other.
         named_in_refused: dict[str, str] = {
             c: f.file_name for c, f in winner_of.items()
             if f.source_file in refused_winners and read_convention(f)[0] is None
