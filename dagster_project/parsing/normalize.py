@@ -406,9 +406,9 @@ def parse_identifiant(value: object) -> str:
 def convention_in_name(name: str) -> tuple[str, int] | None:
     """The convention number a file name carries, if any: 'Bilan pdi_2017_0176 v2.xlsx' →
     ('PDI-2017-0176', 2017). Only a hint: the spec leaves file names free, so it never stands
-    for the Action sheet's number of a workbook that was read; a refused workbook whose number
-    could not be read takes part under it (the newest workbook of a convention counts, refused or
-    not) and is named by it in messages."""
+    for the Action sheet's number of a workbook that was read; a workbook that could not be
+    opened at all takes part under it (the newest workbook of a convention counts, refused or
+    not: discovery.convention_candidate), and a refused one is named by it in messages."""
     m = _CONVENTION.search(name.upper())
     return (f"PDI-{m[1]}-{m[2]}", int(m[1])) if m else None
 
