@@ -146,6 +146,37 @@ def test_green_build_and_published_2017_controls_ok(dbt_env):
         assert described.strip(), f"{relation}.{column} undocumented"
 
 
+SUM_TESTS = ["fct_chiffres_cles_somme_des_actions", "fct_synthese_thematiques_somme_des_actions"]
+
+
+def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env):
+    """The marts add up by construction; the two tests guarding it must still be able to fail:
+    on the green build's warehouse, a key figure and a synthesis amount are tampered with, and
+    exactly those two tests fail, saying which figure."""
+    rc, _, out = dbt_build(dbt_env)
+    assert rc == 0, out
+    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
+        con.execute("UPDATE marts.fct_chiffres_cles SET valeur = valeur + 0.01 WHERE exercice = "
+                    "2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
+        con.execute("UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
+                    "montant_paye_eur + 1 WHERE exercice = 2099 AND code_thematique = 'RU'")
+    target = dbt_env["base"] / "target"
+    proc = subprocess.run(
+        [str(DBT), "test", "--select", *SUM_TESTS, "--project-dir", str(DBT_DIR),
+         "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
+         "--log-path", str(dbt_env["base"] / "logs")],
+        cwd=DBT_DIR, env=dbt_env["env"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert {r["unique_id"].split(".")[2]: r["status"] for r in results} == {
+        t: "fail" for t in SUM_TESTS}, proc.stdout[-3000:]
+    with connect(dbt_env) as con:
+        [(ex, perimetre, indicateur, attendu, valeur)] = con.sql(
+            f"select * from dbt_test__audit.{SUM_TESTS[0]}").fetchall()
+    assert (ex, perimetre, indicateur) == (2099, "PRO", "etp")
+    assert valeur - attendu == Decimal("0.01")
+
+
 def test_broken_rules_fail_their_tests(dbt_env):
     rc, statuses, out = dbt_build(dbt_env, "2099_regles_cassees")
     assert rc != 0
