@@ -40,6 +40,15 @@ class RunOutcome:
         return self.warehouse_dir / "bilan.duckdb"
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux): a zombie (ended, not yet reaped) does not."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def pipeline_env(raw_dir: Path, warehouse_dir: Path, dagster_home: Path, **extra) -> dict:
     env = dict(os.environ)
     env.update(

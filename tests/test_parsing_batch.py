@@ -15,7 +15,7 @@ import pytest
 
 from dagster_project.parsing import parse_workbook
 from dagster_project.parsing.batch import FILE_COLUMN, ROW_SCHEMAS, parse_batch
-from tests.conftest import ROOT
+from tests.conftest import ROOT, process_alive
 from tests.fixtures_parsing import (
     CER_HEADER,
     FORMATS,
@@ -489,13 +489,7 @@ def test_parse_workers_leave_when_their_loader_is_killed(tmp_path):
     import sys
     import time
 
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
+    alive = process_alive
     proc = subprocess.Popen([sys.executable, "-c", ORPHANS], cwd=ROOT, stdout=subprocess.PIPE,
                             text=True)
     workers = [int(pid) for pid in proc.stdout.readline().split()]

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from dagster_project.ingestion.warehouse import LOCK_FILE, WarehouseBusy, connect, writer_lock
-from tests.conftest import ROOT, pipeline_env
+from tests.conftest import ROOT, pipeline_env, process_alive
 
 
 def test_second_run_waits_then_fails_naming_the_holder(tmp_path):
@@ -166,14 +166,7 @@ def test_dbt_ends_with_the_run_that_launched_it(tmp_path):
     retries were spent (cold on-call review). The resource's dbt (``bilan-dbt``) ends within a
     second of its launcher's death. Here the launcher starts a real ``dbt parse`` (seconds of
     work) and is killed while it runs."""
-
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-
+    alive = process_alive
     launcher = subprocess.Popen(
         [sys.executable, "-c", ORPHAN_DBT, str(ROOT / "dbt"), str(tmp_path / "target")],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
