@@ -134,6 +134,15 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
         f"lignes {rows_loaded} chargée(s), {rows_rejected} refusée(s)"
         + (f", {rows_replaced} écartée(s) (classeurs remplacés)" if rows_replaced else "")
     )
+    if run_id is not None:
+        # the lines above are the warehouse's state, most of it loaded by earlier runs when
+        # little changed (a forced run re-reads nothing): said, so "221 chargés" beside the
+        # load's own "0 fichier(s) lu(s)" reads right (cold review)
+        [(this_run, total)] = con.execute(
+            "SELECT count(*) FILTER (WHERE run_id = ?), count(*) FROM raw.manifest", [run_id]
+        ).fetchall()
+        lines.append(f"  (état de l'entrepôt : {this_run} fichier(s) sur {total} lu(s) ou "
+                     "reclassé(s) par ce run, les autres inchangés depuis un run précédent)")
     for status, title in (("rejected", "refusé(s), avec la raison"),
                           ("ignored", "ignoré(s), pas lus comme rapports"),
                           ("replaced", "remplacé(s) par un classeur plus récent")):

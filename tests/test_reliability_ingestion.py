@@ -889,6 +889,11 @@ def test_unchanged_files_not_reparsed_and_no_history_noise(tmp_path, monkeypatch
     assert con.execute("SELECT count(*) FROM raw.manifest_history").fetchone()[0] == history_before
     assert (s.files_loaded, s.files_replaced, s.files_ignored, s.files_rejected) == (
         s1.files_loaded, s1.files_replaced, s1.files_ignored, s1.files_rejected)
+    # `bilan run` says its figures are the warehouse's, loaded by r1, not by r3
+    said = load_summary(con, "r3")
+    assert ("  (état de l'entrepôt : 0 fichier(s) sur 8 lu(s) ou reclassé(s) par ce run, "
+            "les autres inchangés depuis un run précédent)") in said, said
+    assert any("8 fichier(s) sur 8" in line for line in load_summary(con, "r1"))
 
 
 def test_a_workbook_is_hashed_before_any_worker_reads_it(tmp_path, monkeypatch):
