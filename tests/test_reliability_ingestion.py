@@ -1203,6 +1203,34 @@ def test_an_exact_tie_of_modification_times_is_not_called_newer(tmp_path):
                        ).fetchone() == ("remplacé par c.xlsx (plus récent)",)
 
 
+def test_a_truncated_xls_correction_counts_as_unopened(tmp_path):
+    """calamine panics on most cuts of an .xls (pyo3's PanicException, a BaseException): the
+    file was refused as 'erreur inattendue', not as a file that cannot be opened, so a truncated
+    .xls correction left the version it corrects published (third cold review). Every cut is
+    now 'classeur illisible', and the correction counts under its name's number."""
+    from dagster_project.parsing import parse_workbook
+
+    legacy = (Path(__file__).resolve().parent / "data" / "bilan_legacy.xls").read_bytes()
+    for n in (1000, 4096, 4600, 5000, len(legacy) - 5):
+        (tmp_path / "cut.xls").write_bytes(legacy[:n])
+        r = parse_workbook(tmp_path / "cut.xls", exercice=EX)
+        assert r.file_rejected and r.rejets[0].reason.startswith("classeur illisible"), (n, r)
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    old = ops / f"bilan {conv(7)}.xls"
+    old.write_bytes(legacy)
+    os.utime(old, (time.time() - 86400,) * 2)
+    (ops / f"bilan {conv(7)} v2.xls").write_bytes(legacy[:4600])
+    write_mandats(raw / str(EX) / "finances" / "mandats.csv", [mandat("M7", conv(7))])
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    assert con.execute("SELECT status, replaced_by FROM raw.manifest WHERE file_name = ?",
+                       [old.name]).fetchone() == (
+        "replaced", f"{EX}/operateurs/bilan {conv(7)} v2.xls")
+    assert not con.execute("SELECT count(*) FROM raw.raw_actions").fetchone()[0]
+
+
 def test_workbooks_parsed_under_other_rules_are_parsed_again(tmp_path):
     """Rows parsed before a rule changed (parsers, nomenclature) do not stay until the operator
     sends the file again: every workbook recorded under another rules digest is parsed again,

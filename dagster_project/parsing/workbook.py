@@ -271,11 +271,20 @@ def refused_unopened(reason: str | None) -> bool:
     return bool(reason) and reason.startswith(UNOPENED)
 
 
+# The reader's failures on a file: any exception, and a panic of calamine (Rust), which pyo3
+# raises as PanicException, a BaseException (a truncated .xls makes it panic at opening: refused
+# as 'erreur inattendue', it was not an opening failure, and the version it corrects stayed
+# published; a cold review). Never an interruption.
+_INTERRUPTIONS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
 def _open_workbook(path: Path) -> CalamineWorkbook:
     if path.suffix.lower() in (".xlsx", ".ods"):
         try:  # the common case, in one open: a well-formed workbook named after its format
             return CalamineWorkbook.from_path(str(path))
-        except Exception:  # noqa: BLE001 - diagnosed below from the file's first bytes
+        except _INTERRUPTIONS:
+            raise
+        except BaseException:  # noqa: BLE001 - diagnosed below from the file's first bytes
             pass
     try:
         with path.open("rb") as f:
@@ -289,13 +298,17 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
             return CalamineWorkbook.from_path(str(path))
         except PasswordError:
             raise _FileRejected("classeur protégé par mot de passe") from None
-        except Exception:
+        except _INTERRUPTIONS:
+            raise
+        except BaseException:  # noqa: BLE001 - a panic included
             pass
         try:  # extension does not match the content (an .ods named .xlsx): sniff the bytes
             return CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
         except PasswordError:
             raise _FileRejected("classeur protégé par mot de passe") from None
-        except Exception:
+        except _INTERRUPTIONS:
+            raise
+        except BaseException:  # noqa: BLE001 - a panic included
             raise _FileRejected(
                 "classeur illisible : archive corrompue ou tronquée, ou protégée par mot de passe"
             ) from None
@@ -308,7 +321,9 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
             raise _FileRejected("classeur protégé par mot de passe (chiffré)")
         try:  # a legacy .xls, tolerated
             return CalamineWorkbook.from_filelike(io.BytesIO(data))
-        except Exception:
+        except _INTERRUPTIONS:
+            raise
+        except BaseException:  # noqa: BLE001 - a panic included (a truncated .xls)
             raise _FileRejected(
                 "classeur illisible : format Excel 97-2003 endommagé ou protégé par mot de passe"
             ) from None
@@ -322,7 +337,9 @@ def _read_grid(wb: CalamineWorkbook, sheet_name: str) -> list[list]:
         return wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
     except PasswordError:
         raise _FileRejected("classeur protégé par mot de passe") from None
-    except Exception:
+    except _INTERRUPTIONS:
+        raise
+    except BaseException:  # noqa: BLE001 - a panic included
         raise _FileRejected(f"feuille {sheet_name} illisible", sheet=sheet_name) from None
 
 
