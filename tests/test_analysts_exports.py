@@ -127,7 +127,7 @@ def test_a_value_with_more_decimals_is_shown_with_them():
     least; the key figures' ETP (two decimals) and amounts keep theirs."""
     from dagster_project.reporting.exports import _format_chiffre, _format_colonne
 
-    assert _format_colonne("etp", "DECIMAL(12,6)") == "#,##0.00####"
+    assert _format_colonne("etp", "DECIMAL(18,6)") == "#,##0.00####"
     assert _format_colonne("etp", "DECIMAL(10,2)") == "#,##0.00"
     assert _format_chiffre("etp") == "#,##0.00"
     assert _format_colonne("montant_paye_eur", "DECIMAL(14,2)") == '#,##0.00 "€"'

@@ -907,8 +907,18 @@ def test_unexpected_error_becomes_file_rejection(tmp_path, fmt, monkeypatch):
 
 
 def test_missing_path_is_rejected_not_raised(tmp_path):
-    r = parse(tmp_path / "absent.xlsx")
+    """A file gone between the listing and the parse (moved by an operator): refused, and not
+    as a file that cannot be opened, which would count under its name's number as the newest
+    workbook of that convention (a cold review)."""
+    from dagster_project.parsing.workbook import refused_unopened
+
+    r = parse(tmp_path / "absent PDI-2017-0001.xlsx")
     assert r.file_rejected
+    assert r.rejets[0].reason == "fichier disparu du dossier pendant le chargement"
+    assert not refused_unopened(r.rejets[0].reason)
+    truncated = tmp_path / "tronque.xlsx"
+    truncated.write_bytes(b"PK\x03\x04" + b"\0" * 50)
+    assert refused_unopened(parse(truncated).rejets[0].reason)
 
 
 def test_note_and_total_rows_in_a_date_column_are_not_participants(tmp_path, fmt):

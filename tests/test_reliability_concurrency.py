@@ -203,7 +203,9 @@ def test_dbt_guard_watches_only_the_launcher_it_is_told_of(tmp_path):
     alone = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=60)
     assert (alone.returncode, alone.stdout.strip()) == (0, "False"), alone.stderr
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: a pid that is nobody's parent any more
     gone = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**env, dbt_guard.PARENT_ENV: "1"})
+                          text=True, timeout=60, env={**env, dbt_guard.PARENT_ENV: str(dead.pid)})
     assert gone.returncode == dbt_guard.ORPHANED and not gone.stdout, gone.stdout
     assert "a disparu" in gone.stderr

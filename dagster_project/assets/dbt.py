@@ -61,14 +61,22 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # the warehouse is about to change: the last publication no longer describes it
     state.invalidate(settings.warehouse_dir())
     skip_version_probe(dbt)
-    if _runs_gx_checks(context):
-        # the GX checks come next: their ~6 s import runs while dbt builds in its own process
-        import_in_background()
     # dbt (bilan-dbt) ends if this process dies: a kill -9 must not leave it writing the
-    # warehouse once this run's lock is gone (dagster_project/dbt_guard.py)
+    # warehouse once this run's lock is gone (dagster_project/dbt_guard.py). Set before the GX
+    # import thread starts, restored once dbt is done (not inherited by anything else)
+    before = os.environ.get(dbt_guard.PARENT_ENV)
     os.environ[dbt_guard.PARENT_ENV] = str(os.getpid())
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-    yield from invocation.stream()
+    try:
+        if _runs_gx_checks(context):
+            # the GX checks come next: their ~6 s import runs while dbt builds in its own process
+            import_in_background()
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        yield from invocation.stream()
+    finally:
+        if before is None:
+            os.environ.pop(dbt_guard.PARENT_ENV, None)
+        else:
+            os.environ[dbt_guard.PARENT_ENV] = before
     # dbt ran to its end (passed or not): the next build reuses its parse (dbt_manifest.py)
     # (dagster-dbt runs it in <target>/<step>-<run>-<id> and seeds that from <target>)
     run_target = Path(invocation.target_path)

@@ -289,6 +289,10 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
     try:
         with path.open("rb") as f:
             head = f.read(8)
+    except FileNotFoundError:
+        # moved or deleted after the listing: not a correction that cannot be read (UNOPENED),
+        # it takes no part in the choice of the convention's workbook; the next run settles it
+        raise _FileRejected("fichier disparu du dossier pendant le chargement") from None
     except OSError as exc:
         raise _FileRejected(f"fichier illisible ({type(exc).__name__})") from None
     if not head:

@@ -187,7 +187,8 @@ SELECT
     min(operateur) AS operateur,
     CAST(count(*) AS BIGINT) AS nb_actions,
     CAST(sum(montant_paye_eur) AS DECIMAL(14, 2)) AS montant_paye_eur,
-    -- round(): a DuckDB 1.1 client truncates a DECIMAL cast to fewer decimals (2.665 -> 2.66)
+    -- round() first: a DuckDB 1.1 client (1.1.3, checked by a review) truncates a DECIMAL cast
+    -- to fewer decimals (2.665 -> 2.66); this file is opened by any 1.x client
     CAST(round(sum(etp), 2) AS DECIMAL(10, 2)) AS etp,
     CAST(sum(accompagnements) AS BIGINT) AS accompagnements,
     CAST(sum(fins_accompagnement) AS BIGINT) AS fins_accompagnement,

@@ -21,8 +21,10 @@ insert into raw.raw_mandats values
     (2099, 'M-0997', '2099-06-01', 'PDI-2099-0001', 'ASSOC A', '11111111111111', 'Solde', 0.00,
      '2099/finances/mandats_2099.csv', null, 12, 'sha-f', '2099-12-31 10:00:00', 'run-1');
 -- action without any mandate → relationships_combination stg_operateurs__actions → mandats
+--   (its ETP, 1,250,000, an amount typed in the cell → stg_operateurs__actions_etp_plausible,
+--   a warning only)
 -- with an unknown thematic  → relationships stg_operateurs__actions.code_thematique
 insert into raw.raw_actions values
     (2099, 'PDI-2099-0006', 'Association E', '55555555555555', 'Action hors nomenclature', 'XXX-INCONNU',
-     '2099-01-01', '2099-12-31', 1.0, null, null, null, null, null,
+     '2099-01-01', '2099-12-31', 1250000.0, null, null, null, null, null,
      '2099/operateurs/e.xlsx', 'Action', 3, 'sha-e', '2099-12-31 10:00:00', 'run-1');

@@ -49,13 +49,14 @@ select
     actions.nature,
     actions.date_debut,
     actions.date_fin,
-    -- as declared (to the millionth: a cell '=1/3' is 0.333333), as published per action:
+    -- as declared (to the millionth: a cell '=1/3' is 0.333333; 18 digits: an amount typed in
+    -- the cell does not stop the build, stg's etp_plausible warns), as published per action:
     -- every ETP total (thematic, type, key figure, operator) is the sum of these, rounded once
     -- to the hundredth the report prints. So a total equals the sum of the actions an analyst
     -- sees, rounded (three actions at 0.333: 0.999, 1.00, where actions rounded to 0.33 each
     -- showed 0.99), four at 0.125 make 0.50, not 0.52, and thirty at 1/3 make 10.00, not the
     -- 9.99 of actions rounded to the thousandth first (second cold review)
-    cast(actions.etp as decimal(12, 6))  as etp,
+    cast(actions.etp as decimal(18, 6))  as etp,
     actions.nb_referents,
     cast(coalesce(paiements.montant_paye_eur, 0) as decimal(14, 2))     as montant_paye_eur,
     cast(coalesce(paiements.nb_mandats, 0) as bigint)                   as nb_mandats,

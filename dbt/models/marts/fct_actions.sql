@@ -14,7 +14,7 @@ select
     nature,
     date_debut,
     date_fin,
-    cast(etp as decimal(12, 6)) as etp,
+    cast(etp as decimal(18, 6)) as etp,
     nb_referents,
     montant_paye_eur,
     nb_mandats,
