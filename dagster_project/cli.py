@@ -498,8 +498,9 @@ def print_next_steps() -> None:
     wh = settings.warehouse_dir()
     print(f"  rapports : {wh / 'rapport'} (bilan_<exercice>.html, synthese_<exercice>.xlsx) ; "
           f"Parquet : {wh / 'parquet'}")
-    print(f"  SQL : duckdb -readonly {settings.marts_path()} (tables, vues et exemples : "
-          "docs/analysts.md)")
+    cli = Path(sys.executable).with_name("duckdb")  # the environment's DuckDB CLI (dev extra)
+    print(f"  SQL : {cli if cli.exists() else 'duckdb'} -readonly {settings.marts_path()} "
+          "(tables, vues et exemples : docs/analysts.md)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -186,7 +186,10 @@ def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_p
             VALUES (2017, '2017/operateurs/abime.xlsx', 'abime.xlsx', 'operateur', 'rejected',
                     'fichier illisible (BadZipFile)', 12, 0, 12, NULL),
                    (2017, '2017/operateurs/ancien.xlsx', 'ancien.xlsx', 'operateur', 'replaced',
-                    NULL, 30, 0, 30, 'nouveau.xlsx')""")
+                    NULL, 30, 0, 30, 'nouveau.xlsx'),
+                   (2017, '2017/operateurs/v2.xlsx', 'v2.xlsx', 'operateur', 'replaced',
+                    'remplacé par v3.xlsx (plus récent ; refusé, voir son rejet : la convention '
+                    || 'n''a pas de classeur chargé)', 5, 0, 5, '2017/operateurs/v3.xlsx')""")
         con.execute("""
             INSERT INTO raw.rejets (exercice, source_file, file_name, sheet, row_number,
                 column_name, value, reason)
@@ -200,6 +203,8 @@ def test_quality_section_lists_refusals_by_reason_without_values(run_2017, tmp_p
     text = htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
     assert "abime.xlsx" in text and "fichier illisible (BadZipFile)" in text
     assert "remplacé par nouveau.xlsx" in text
+    # a replaced workbook whose newer version was refused: said (the convention has none)
+    assert "la convention n'a pas de classeur chargé" in text
     # a replaced workbook's rows are not loaded, not refused: the report says which is which
     assert "écartées au profit du classeur plus récent de la même convention" in text
     assert re.search(r"x\.xlsx\s+Participants\s+Identifiant\s+Identifiant : vide\s+3\s+10", text)

@@ -308,6 +308,12 @@ def test_parse_num_convention_rejects(raw):
         ("bilan_pdi_2017_0042.ods", ("PDI-2017-0042", 2017)),
         ("ACI Archipel - bilan 2017 définitif.xlsx", None),
         ("PDI-17-0001.xlsx", None),
+        # the Département's own short form (bilan_generator/layout.py): a cold review's
+        # truncated copy of such a file was not recognised
+        ("PDI2019_4_scop_declic v2.xlsx", ("PDI-2019-0004", 2019)),
+        ("PDI2019_138_entraide.xlsx", ("PDI-2019-0138", 2019)),
+        ("PDI2019 v2.xlsx", None),
+        ("PDI2019_12345.xlsx", ("PDI-2019-12345", 2019)),
     ],
 )
 def test_convention_in_name(name, expected):

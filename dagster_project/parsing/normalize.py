@@ -65,6 +65,11 @@ _DATE_FR = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})" + _TI
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME)
 _SIRET_NOISE = re.compile(r"[\s\u00a0\u202f\u2007\u2009.\-]+")
 _CONVENTION = re.compile(r"PDI\s*[-_\u2010-\u2013 ]?\s*(\d{4})\s*[-_\u2010-\u2013 ]?\s*(\d{4,})")
+# in a file name, also 1 to 3 digits after a separator (zero-padded): 'PDI2019_4_…'
+_CONVENTION_IN_NAME = re.compile(
+    r"PDI\s*[-_\u2010-\u2013 ]?\s*(\d{4})\s*"
+    r"(?:[-_\u2010-\u2013 ]?\s*(\d{4,})|[-_\u2010-\u2013 ]\s*(\d{1,3})(?!\d))"
+)
 
 
 @lru_cache(maxsize=16384)
@@ -408,9 +413,14 @@ def convention_in_name(name: str) -> tuple[str, int] | None:
     ('PDI-2017-0176', 2017). Only a hint: the spec leaves file names free, so it never stands
     for the Action sheet's number of a workbook that was read; a workbook that could not be
     opened at all takes part under it (the newest workbook of a convention counts, refused or
-    not: discovery.convention_candidate), and a refused one is named by it in messages."""
-    m = _CONVENTION.search(name.upper())
-    return (f"PDI-{m[1]}-{m[2]}", int(m[1])) if m else None
+    not: discovery.convention_candidate), and a refused one is named by it in messages.
+    A short number after a separator counts too, as the Département's own file names write it
+    ('PDI2019_4_scop_declic.xlsx' → 'PDI-2019-0004'; a cold review's truncated copy of it went
+    unrecognised)."""
+    m = _CONVENTION_IN_NAME.search(name.upper())
+    if not m:
+        return None
+    return f"PDI-{m[1]}-{m[2] or m[3].zfill(4)}", int(m[1])
 
 
 def parse_num_convention(value: object) -> tuple[str, int]:

@@ -667,7 +667,9 @@ def _section_qualite(m: Marts, q: Qualite) -> str:
         parts.append(_table(
             ["Fichier", "Statut", "Motif", "Lignes non chargées"],
             [[_e(r["file_name"]), _STATUTS.get(r["status"], _e(r["status"])),
-              _e(f"remplacé par {r['replaced_by']}" if r["replaced_by"] else (r["detail"] or "")),
+              # the manifest's detail says when the newer workbook was refused (the convention
+              # then has none loaded: a cold review read only "remplacé par …")
+              _e(r["detail"] or (f"remplacé par {r['replaced_by']}" if r["replaced_by"] else "")),
               _n(r["lignes_refusees"])] for r in q.fichiers_non_charges], num_from=3))
     else:
         parts.append("<p>Tous les fichiers reçus ont été chargés.</p>")
