@@ -150,7 +150,7 @@ def _delimiter(text: str) -> str:
     return ";"
 
 
-def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
+def _read_lines(text: str, delimiter: str) -> list[tuple[int, list[str] | None]]:
     """(1-based line number, fields) for every record of the file; fields None for a line that
     cannot be cut into fields (refused by the caller, with its number).
 
@@ -165,7 +165,6 @@ def _read_lines(text: str) -> list[tuple[int, list[str] | None]]:
     the header's number of fields (its columns could otherwise be shifted: a SIRET read as an
     amount).
     """
-    delimiter = _delimiter(text)
     physical = io.StringIO(text, newline="").readlines()
     width: int | None = None  # the header's number of fields: the first non-blank record's
 
@@ -218,7 +217,8 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     if b"\x00" in data[:4096] or data.startswith(b"PK\x03\x04"):
         return _rejected("ce fichier n'est pas un export CSV (contenu binaire)", 0)
     text = _decode(data)
-    lines = _read_lines(text)
+    delimiter = _delimiter(text)
+    lines = _read_lines(text, delimiter)
 
     # header: first non-blank line (an Excel "sep=;" hint line is skipped)
     h = 0
@@ -250,7 +250,7 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     ce, cn, cd, cc, ct, cs, cna, cm = (cols[k] for k in _REQUIRED)
     width = max(cols.values()) + 1
     header_width = len(lines[h][1])
-    delim = {"\t": "tabulation"}.get(_delimiter(text), _delimiter(text))
+    delim = {"\t": "tabulation"}.get(delimiter, delimiter)  # as said in a refusal
     rows: list[dict] = []
     rejets: list[Rejet] = []
     seen: set[str] = set()

@@ -271,20 +271,29 @@ def refused_unopened(reason: str | None) -> bool:
     return bool(reason) and reason.startswith(UNOPENED)
 
 
-# The reader's failures on a file: any exception, and a panic of calamine (Rust), which pyo3
-# raises as PanicException, a BaseException (a truncated .xls makes it panic at opening: refused
-# as 'erreur inattendue', it was not an opening failure, and the version it corrects stayed
-# published; a cold review). Never an interruption.
-_INTERRUPTIONS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+class _ReaderPanic(Exception):
+    """calamine (Rust) panicked on the file: pyo3 raises that as PanicException, a
+    BaseException that ``except Exception`` misses (a truncated .xls panics at opening: it was
+    refused as 'erreur inattendue', not as a file that cannot be opened, and the version it
+    corrects stayed published; a cold review)."""
+
+
+def _calamine(call, *args):
+    """``call(*args)``, a calamine call, with a panic raised as :class:`_ReaderPanic` (an
+    Exception like the reader's other failures); an interruption stays one."""
+    try:
+        return call(*args)
+    except (Exception, KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - pyo3's PanicException, not importable
+        raise _ReaderPanic(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _open_workbook(path: Path) -> CalamineWorkbook:
     if path.suffix.lower() in (".xlsx", ".ods"):
         try:  # the common case, in one open: a well-formed workbook named after its format
-            return CalamineWorkbook.from_path(str(path))
-        except _INTERRUPTIONS:
-            raise
-        except BaseException:  # noqa: BLE001 - diagnosed below from the file's first bytes
+            return _calamine(CalamineWorkbook.from_path, str(path))
+        except Exception:  # noqa: BLE001 - diagnosed below from the file's first bytes
             pass
     try:
         with path.open("rb") as f:
@@ -299,20 +308,16 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
         raise _FileRejected("fichier vide : ce n'est pas un classeur .xlsx ou .ods")
     if head.startswith(b"PK"):
         try:
-            return CalamineWorkbook.from_path(str(path))
+            return _calamine(CalamineWorkbook.from_path, str(path))
         except PasswordError:
             raise _FileRejected("classeur protégé par mot de passe") from None
-        except _INTERRUPTIONS:
-            raise
-        except BaseException:  # noqa: BLE001 - a panic included
+        except Exception:
             pass
         try:  # extension does not match the content (an .ods named .xlsx): sniff the bytes
-            return CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
+            return _calamine(CalamineWorkbook.from_filelike, io.BytesIO(path.read_bytes()))
         except PasswordError:
             raise _FileRejected("classeur protégé par mot de passe") from None
-        except _INTERRUPTIONS:
-            raise
-        except BaseException:  # noqa: BLE001 - a panic included
+        except Exception:
             raise _FileRejected(
                 "classeur illisible : archive corrompue ou tronquée, ou protégée par mot de passe"
             ) from None
@@ -324,10 +329,8 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
         ):
             raise _FileRejected("classeur protégé par mot de passe (chiffré)")
         try:  # a legacy .xls, tolerated
-            return CalamineWorkbook.from_filelike(io.BytesIO(data))
-        except _INTERRUPTIONS:
-            raise
-        except BaseException:  # noqa: BLE001 - a panic included (a truncated .xls)
+            return _calamine(CalamineWorkbook.from_filelike, io.BytesIO(data))
+        except Exception:
             raise _FileRejected(
                 "classeur illisible : format Excel 97-2003 endommagé ou protégé par mot de passe"
             ) from None
@@ -338,12 +341,11 @@ def _open_workbook(path: Path) -> CalamineWorkbook:
 
 def _read_grid(wb: CalamineWorkbook, sheet_name: str) -> list[list]:
     try:
-        return wb.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        return _calamine(lambda: wb.get_sheet_by_name(sheet_name).to_python(
+            skip_empty_area=False))
     except PasswordError:
         raise _FileRejected("classeur protégé par mot de passe") from None
-    except _INTERRUPTIONS:
-        raise
-    except BaseException:  # noqa: BLE001 - a panic included
+    except Exception:
         raise _FileRejected(f"feuille {sheet_name} illisible", sheet=sheet_name) from None
 
 
