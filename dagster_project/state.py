@@ -17,9 +17,12 @@ Protocol (all writes happen under the warehouse writer lock):
 1. every run that will touch the warehouse first calls :func:`invalidate` (deletes the state file):
    a run that then fails half-way can never be mistaken for a published state;
 2. the ingestion asset, after loading *every* exercise found, stores the digest of what it loaded
-   for its run (:func:`store_pending`, table ``meta.etat_ingestion`` of bilan.duckdb);
+   for its run, and the code digest it used (:func:`store_pending`, table
+   ``meta.etat_ingestion`` of bilan.duckdb);
 3. the publication asset, once ``marts.duckdb`` is replaced, writes the state file
-   (:func:`record_publication`): digest of *its own run's* ingestion, marts.duckdb's size and
+   (:func:`record_publication`): digest of *its own run's* ingestion (or, for a re-execution
+   from failure, of its parent run's, :func:`run_lineage`, provided no other load came between
+   and the code is the same), marts.duckdb's size and
    mtime, and the (size, mtime, sha256) of every raw file (a cache so the next check hashes only
    files whose size or mtime changed, as git and the loader do), with each workbook's convention
    as the loader read it (so the check knows which workbook now counts where there is a choice);
@@ -43,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
@@ -172,39 +175,70 @@ def _stat(path: Path) -> list[int] | None:
 
 PENDING_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
-CREATE TABLE IF NOT EXISTS meta.etat_ingestion (
-    run_id VARCHAR, digest VARCHAR, exercices VARCHAR, computed_at TIMESTAMP
+DROP TABLE IF EXISTS meta.etat_ingestion;
+CREATE TABLE meta.etat_ingestion (
+    run_id VARCHAR, digest VARCHAR, code VARCHAR, exercices VARCHAR, computed_at TIMESTAMP
 );
 """
 
 
-def store_pending(con, run_id: str, digest: str | None, exercices: Iterable[int]) -> None:
-    """Record the digest of what this run loaded (None: a partial run, never publishable as-is)."""
+def store_pending(
+    con, run_id: str, digest: str | None, exercices: Iterable[int], code: str | None = None
+) -> None:
+    """Record the digest of what this run loaded (None: a partial run, never publishable as-is),
+    and the code digest it was computed with. Only the latest ingestion's row is kept (the table
+    is recreated: its columns follow this module's version)."""
     con.execute(PENDING_DDL)
-    con.execute("DELETE FROM meta.etat_ingestion")
     if digest is not None:
         con.execute(
-            "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?)",
-            [run_id, digest, ",".join(map(str, sorted(exercices))), datetime.now()],
+            "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?, ?)",
+            [run_id, digest, code, ",".join(map(str, sorted(exercices))), datetime.now()],
         )
 
 
-def pending_digest(con, run_id: str) -> str | None:
+def _ids(run_ids: str | Sequence[str]) -> list[str]:
+    """One run id or a lineage (never a string's characters)."""
+    return [run_ids] if isinstance(run_ids, str) else list(run_ids)
+
+
+def run_lineage(run, get_run) -> list[str]:
+    """A Dagster run's id, then its parent's, and so on up to the root run (``get_run``: the
+    instance's ``get_run_by_id``). A re-execution *from failure* (UI) runs only the failed steps
+    and those after them: the ingestion, when it had succeeded, is one of its ancestors'."""
+    ids = [run.run_id]
+    while run is not None and run.parent_run_id and run.parent_run_id not in ids:
+        ids.append(run.parent_run_id)
+        run = get_run(run.parent_run_id)
+    return ids
+
+
+def pending_digest(
+    con, run_ids: str | Sequence[str], code: str | None = None
+) -> str | None:
+    """The digest the latest ingestion stored, when it was one of ``run_ids`` (the publishing
+    run, then its ancestors: :func:`run_lineage`) and the code has not changed since (``code``:
+    now, by default :func:`code_digest`): a model edited before a re-execution builds marts that
+    digest does not describe. None otherwise (publication re-run alone, another run's load
+    since, a partial load, a warehouse of an earlier version)."""
     try:
-        row = con.execute(
-            "SELECT digest FROM meta.etat_ingestion WHERE run_id = ?", [run_id]
-        ).fetchone()
-    except Exception:  # no table yet: nothing was stored by an ingestion of this run
+        row = con.execute("SELECT run_id, digest, code FROM meta.etat_ingestion").fetchone()
+    except Exception:  # no table (yet), or an earlier version's: nothing to vouch for
         return None
-    return row[0] if row else None
+    if row is None or row[0] not in _ids(run_ids):
+        return None
+    return row[1] if row[2] == (code if code is not None else code_digest()) else None
 
 
-def record_publication(con, warehouse_dir: Path, run_id: str, marts_path: Path) -> bool:
-    """After a successful publication: write the state file, or remove it when this run's
-    ingestion did not store a digest (partial run, publication re-run alone). Returns whether a
-    state was recorded."""
+def record_publication(
+    con, warehouse_dir: Path, run_ids: str | Sequence[str], marts_path: Path
+) -> bool:
+    """After a successful publication by ``run_ids[0]`` (its ancestors follow, for a
+    re-execution): write the state file, or remove it when no ingestion of these runs stored a
+    digest that still holds (:func:`pending_digest`). Returns whether a state was recorded."""
     warehouse_dir = Path(warehouse_dir)
-    digest = pending_digest(con, run_id)
+    run_ids = _ids(run_ids)
+    run_id = run_ids[0]
+    digest = pending_digest(con, run_ids)
     if digest is None:
         invalidate(warehouse_dir)
         return False
@@ -248,13 +282,16 @@ def _write_state(warehouse_dir: Path, state: dict) -> None:
     os.replace(tmp, target)
 
 
-def record_reports(warehouse_dir: Path, run_id: str) -> bool:
-    """The reports of the publication recorded by ``run_id`` are written: its state is complete
-    (step 4 above). Returns False when the state file is another run's or absent."""
+def record_reports(warehouse_dir: Path, run_ids: str | Sequence[str]) -> bool:
+    """The reports of the publication recorded by one of ``run_ids`` (the run, then its
+    ancestors: a re-execution of the reports alone completes its parent's publication) are
+    written: the state is complete (step 4 above), under this run's id (the run the next check
+    asks the instance about). Returns False when the state file is another run's or absent."""
+    run_ids = _ids(run_ids)
     state = _read_state(warehouse_dir)
-    if state is None or state.get("run_id") != run_id:
+    if state is None or state.get("run_id") not in run_ids:
         return False
-    state["rapports_run_id"] = run_id
+    state["run_id"] = state["rapports_run_id"] = run_ids[0]
     _write_state(Path(warehouse_dir), state)
     return True
 

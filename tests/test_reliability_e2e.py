@@ -43,7 +43,7 @@ from dagster_project.parsing.workbook import (
     _PARTICIPANT_REQUIRED,
     _find_header,
 )
-from tests.conftest import ROOT, copy_drop, pipeline_env
+from tests.conftest import ROOT, copy_drop, copy_run, pipeline_env
 from tests.fixtures_parsing import write_workbook
 
 pytestmark = pytest.mark.slow
@@ -856,3 +856,59 @@ def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_
     assert held == {2018}
     assert digest is not None  # a publication of this run records a state to skip on
     assert "exercice 2017 retiré de l'entrepôt : plus de dossier 2017/" in summary, summary
+
+
+def test_re_execution_from_failure_publishes_and_records_the_parents_load(
+    run_2017, tmp_path, monkeypatch
+):
+    """The on-call path after a failure that was not the data's (here the publication's rename
+    fails: ``marts.duckdb`` is a directory): fix it, then *Re-execute from failure* (UI). Only the
+    publication and the reports run again; they publish the parent's checked marts, the report
+    counts the parent's checks, and the state records the parent's load, so the next night skips
+    instead of rebuilding everything (before, the re-execution found no ingestion of its own)."""
+    import dagster as dg
+
+    from dagster_project import state
+    from dagster_project.partitions import all_partitions_tags
+    from tests.orchestration_support import nightly_job
+
+    raw, wh, home = copy_run(run_2017, tmp_path)
+    for k, v in pipeline_env(raw, wh, home).items():
+        monkeypatch.setenv(k, v)
+    marts = wh / "marts.duckdb"
+    before = sha256(marts)
+    marts.rename(wh / "marts.before")
+    marts.mkdir()
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        with dg.execute_job(
+            dg.reconstructable(nightly_job), instance, raise_on_error=False,
+            tags={**all_partitions_tags(instance), state.FORCE_TAG: "1"},
+        ) as parent:
+            assert not parent.success
+            [failed] = [e.step_key for e in parent.all_events if e.is_step_failure]
+            assert failed == "analystes__marts_publies"
+        assert not state.state_path(wh).exists()
+        marts.rmdir()
+        with dg.execute_job(
+            dg.reconstructable(nightly_job), instance, raise_on_error=False,
+            reexecution_options=dg.ReexecutionOptions.from_failure(parent.run_id, instance),
+        ) as child:
+            assert child.success
+            ran = {e.step_key for e in child.all_events if e.is_step_success}
+            assert ran == {"analystes__marts_publies", "analystes__rapport_bilan"}
+            [rapport] = [m for m in child.get_asset_materialization_events()
+                         if m.asset_key == dg.AssetKey(["analystes", "rapport_bilan"])]
+        assert sha256(marts) != before  # a new file, with the same checked figures:
+        assert marts_snapshot(marts) == marts_snapshot(wh / "marts.before")
+        recorded = json.loads(state.state_path(wh).read_text(encoding="utf-8"))
+        assert recorded["run_id"] == recorded["rapports_run_id"] == child.run_id
+        verdict = state.check_unchanged(raw, wh, [2017])
+        assert verdict.unchanged and verdict.run_id == child.run_id, verdict
+        # the report's checks are the parent's (none ran in the re-execution)
+        html = Path(rapport.materialization.metadata["html_2017"].value).read_text("utf-8")
+        n_checks = len({e.asset_check_key for e in parent.get_asset_check_evaluations()})
+        shown = re.search(r"Contrôles exécutés par le run</h3><p>([\d\s\u202f]+) contrôles", html)
+        assert shown and int(re.sub(r"\D", "", shown[1])) == n_checks > 50, shown
+    finally:
+        instance.dispose()

@@ -28,7 +28,10 @@ import duckdb
 import pytest
 
 from dagster_project import cli
+from dagster_project.assets.ingestion import raw_tables
 from dagster_project.assets.publication import MARTS_PUBLIES, marts_publies
+from dagster_project.checks.conservation import manifest_conservation
+from dagster_project.checks.paiements import paiements_comptes
 from dagster_project.checks.quality import GX_CHECKS
 from dagster_project.publication import publish
 from dagster_project.resources import LOCK_HELD_ENV, WarehouseResource
@@ -78,7 +81,8 @@ class Copy:
             assets,
             instance=self.instance,
             raise_on_error=False,
-            resources={"warehouse": WarehouseResource(warehouse_dir=str(self.warehouse))},
+            resources={"warehouse": WarehouseResource(
+                raw_dir=str(self.raw), warehouse_dir=str(self.warehouse))},
             **kwargs,
         )
 
@@ -227,6 +231,44 @@ def test_publication_alone_republishes_checked_marts_only(copied):
     assert (
         "marts/fct_synthese_thematiques:gx_synthese_thematiques évalué sur une "
         "matérialisation antérieure" in err.message
+    )
+    assert sha256(copied.marts) == before
+
+
+def test_publication_alone_refuses_marts_older_than_the_load(copied):
+    """"Materialize" on the ingestion (with its checks), then on the publication (dbt not
+    selected): the warehouse's marts are the previous load's and their checks still pass on
+    them; published, they would show figures the new files contradict (and a state the next
+    nightly run would skip against)."""
+    def ingest() -> dg.ExecuteInProcessResult:
+        return copied.materialize(
+            [raw_tables, manifest_conservation, paiements_comptes], partition_key="2017"
+        )
+
+    # nothing changed: the ingestion materializes nothing, the marts stay the latest load's
+    assert ingest().success
+    assert copied.publish_alone().success
+    before = sha256(copied.marts)
+    # the finance export corrected since: one mandate 10,000 EUR higher
+    export = copied.raw / "2017" / "finances" / "mandats_2017.csv"
+    text = export.read_bytes()
+    old, new = "14\xa0216,00".encode("cp1252"), "24\xa0216,00".encode("cp1252")
+    assert text.count(old) == 1
+    export.write_bytes(text.replace(old, new))
+    loaded = ingest()
+    assert loaded.success and loaded.get_asset_materialization_events()
+    assert all(e.passed for e in loaded.get_asset_check_evaluations())  # its checks pass
+    refused = copied.publish_alone()
+    assert not steps(refused, "STEP_UP_FOR_RETRY")
+    err = refusal(refused)
+    assert "6 modèle(s) non reconstruit(s) depuis leur amont" in err.message, err.message
+    assert (
+        "- staging/stg_finances__mandats construit (run "
+        in err.message
+    )
+    assert (
+        f"avant la dernière matérialisation de raw/raw_mandats (run {loaded.run_id}) : "
+        "à reconstruire (dbt build ou le job bilan_nightly)" in err.message
     )
     assert sha256(copied.marts) == before
 

@@ -37,8 +37,9 @@ def _publish_fake(raw: Path, wh: Path, code: str | None = None) -> str:
     con = duckdb.connect(str(wh / "bilan.duckdb"))
     summaries = {ex: ingest_exercice(con, raw, ex, run_id="run-1", workers=1).input_sha256
                  for ex in state.discover_exercices(raw)}
+    code = code if code is not None else state.code_digest()
     digest = state.state_digest(summaries, code)
-    state.store_pending(con, "run-1", digest, summaries)
+    state.store_pending(con, "run-1", digest, summaries, code)
     assert state.record_publication(con, wh, "run-1", wh / "marts.duckdb")
     con.close()
     assert state.record_reports(wh, "run-1")  # the run's last step: its reports are written
@@ -204,10 +205,66 @@ def test_invalidated_or_partial_run_forces_rebuild(published, code):
     state.store_pending(con, "run-2", None, [EX])
     assert not state.record_publication(con, wh, "run-2", wh / "marts.duckdb")
     # nor does one of another run than the ingestion's
-    state.store_pending(con, "run-3", "abc", [EX])
+    state.store_pending(con, "run-3", "abc", [EX], code)
     assert not state.record_publication(con, wh, "run-4", wh / "marts.duckdb")
     con.close()
     assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
+
+
+class _Run:
+    def __init__(self, run_id: str, parent_run_id: str | None = None):
+        self.run_id, self.parent_run_id = run_id, parent_run_id
+
+
+def test_a_re_execution_records_its_ancestors_load_only_if_still_the_latest(published, code):
+    """Re-executed from failure (UI), a run re-runs only the failed steps: its publication
+    records the state of the load its parent (or an earlier ancestor) made, so the next night
+    may skip; not when another run loaded since, nor when the code changed in between (the
+    marts would be built by other models than the digest says)."""
+    raw, wh = published
+    runs = {"root": _Run("root"), "retry-1": _Run("retry-1", "root"),
+            "retry-2": _Run("retry-2", "retry-1")}
+    lineage = state.run_lineage(runs["retry-2"], runs.get)
+    assert lineage == ["retry-2", "retry-1", "root"]
+    assert state.run_lineage(_Run("x", "gone"), runs.get) == ["x", "gone"]  # parent deleted
+    digest = json.loads(state.state_path(wh).read_text(encoding="utf-8"))["digest"]
+    state.invalidate(wh)  # the failed root run's first step
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    try:
+        state.store_pending(con, "root", digest, [EX], code)
+        assert state.pending_digest(con, "root", code) == digest
+        assert state.pending_digest(con, lineage, code="edited model") is None
+        assert state.pending_digest(con, ["retry-2", "retry-1"], code) is None  # not the loader
+        assert state.record_publication(con, wh, lineage, wh / "marts.duckdb")
+        assert state.record_reports(wh, lineage)
+        recorded = json.loads(state.state_path(wh).read_text(encoding="utf-8"))
+        assert recorded["run_id"] == recorded["rapports_run_id"] == "retry-2"
+        assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+        # another run loaded after the root run: its re-execution vouches for nothing
+        state.invalidate(wh)
+        state.store_pending(con, "other", None, [EX], code)  # e.g. one exercise re-run alone
+        assert not state.record_publication(con, wh, lineage, wh / "marts.duckdb")
+        assert not state.state_path(wh).exists()
+    finally:
+        con.close()
+
+
+def test_a_warehouse_of_the_previous_version_vouches_for_nothing(published, code):
+    """meta.etat_ingestion written before the code digest was stored: no state recorded from it
+    (the next run rebuilds), and the next load recreates the table."""
+    raw, wh = published
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    try:
+        con.execute("DROP TABLE meta.etat_ingestion")
+        con.execute("CREATE TABLE meta.etat_ingestion (run_id VARCHAR, digest VARCHAR, "
+                    "exercices VARCHAR, computed_at TIMESTAMP)")
+        con.execute("INSERT INTO meta.etat_ingestion VALUES ('run-1', 'abc', '2017', now())")
+        assert state.pending_digest(con, "run-1", code) is None
+        assert not state.record_publication(con, wh, "run-1", wh / "marts.duckdb")
+        state.store_pending(con, "run-2", "def", [EX], code)
+        assert state.pending_digest(con, "run-2", code) == "def"
+    finally:
+        con.close()
 
 
 def test_a_run_killed_before_its_reports_forces_rebuild(tmp_path, code):

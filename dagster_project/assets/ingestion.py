@@ -163,13 +163,14 @@ def _ingest(
         # folders): it does not make every later run a rebuild; until then (e.g. one exercise
         # re-run alone), no digest, so the next full run empties it.
         held = {r[0] for r in con.execute("SELECT DISTINCT exercice FROM raw.manifest").fetchall()}
+        code = state.code_digest()
         digest = (
             state.state_digest(
-                {s.exercice: s.input_sha256 for s in summaries if s.exercice in present}
+                {s.exercice: s.input_sha256 for s in summaries if s.exercice in present}, code
             )
             if present <= set(exercices) and held <= present else None
         )
-        state.store_pending(con, context.run.run_id, digest, exercices)
+        state.store_pending(con, context.run.run_id, digest, exercices, code)
     return summaries, row_counts, removed
 
 

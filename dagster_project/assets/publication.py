@@ -25,7 +25,13 @@ from dagster_project import state
 from dagster_project.assets.dbt import bilan_dbt_assets
 from dagster_project.assets.retries import retried_if_transient
 from dagster_project.checks.conservation import manifest_conservation
-from dagster_project.checks.publication_gate import SHOWN, blocking_check_keys, unverified_checks
+from dagster_project.checks.publication_gate import (
+    SHOWN,
+    blocking_check_keys,
+    stale_assets,
+    unverified_checks,
+    upstream_lineage,
+)
 from dagster_project.checks.quality import GX_CHECKS
 from dagster_project.publication import (
     PublicationRefused,
@@ -52,6 +58,9 @@ PUBLICATION_DEPS = sorted(
     {dg.AssetKey(["marts", m]) for m in MART_DEPS} | {k.asset_key for k in BLOCKING_CHECKS},
     key=lambda k: k.to_user_string(),
 )
+# Each model the publication depends on, with its upstream assets (the raw tables for staging):
+# every one must have been rebuilt since they were last materialized (publication_gate).
+LINEAGE = upstream_lineage(bilan_dbt_assets.asset_deps, PUBLICATION_DEPS)
 
 
 def controls_metadata(con) -> dict[str, dg.MetadataValue]:
@@ -81,24 +90,29 @@ def failed_controls(con) -> list[str]:
 
 
 def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:
-    """Raise (no retry: the data will not change by itself) unless every control total is ok
-    and every blocking check upstream passed on the latest materialization of its asset."""
+    """Raise (no retry: the data will not change by itself) unless every control total is ok,
+    every blocking check upstream passed on the latest materialization of its asset, and every
+    model upstream was rebuilt after its own upstream assets (the marts are the latest load's)."""
     controls = failed_controls(con)
     checks = unverified_checks(context.instance, BLOCKING_CHECKS)
-    if not (controls or checks):
+    stale = stale_assets(context.instance, LINEAGE)
+    if not (controls or checks or stale):
         return
-    shown = (controls + checks)[:SHOWN]
-    more = len(controls) + len(checks) - len(shown)
+    shown = (controls + checks + stale)[:SHOWN]
+    more = len(controls) + len(checks) + len(stale) - len(shown)
     raise dg.Failure(
         description=(
             f"Publication refusée, marts.duckdb inchangé : {len(controls)} contrôle(s) non ok, "
-            f"{len(checks)} check(s) bloquant(s) non vérifié(s) sur les données actuelles.\n"
+            f"{len(checks)} check(s) bloquant(s) non vérifié(s) sur les données actuelles"
+            + (f", {len(stale)} modèle(s) non reconstruit(s) depuis leur amont" if stale else "")
+            + ".\n"
             + "\n".join(f"- {line}" for line in shown)
             + (f"\n- … et {more} autre(s) (métadonnées)" if more else "")
         ),
         metadata={
             "controles_ko": dg.MetadataValue.json(controls),
             "checks_non_verifies": dg.MetadataValue.json(checks),
+            "modeles_non_reconstruits": dg.MetadataValue.json(stale),
         },
         allow_retries=False,
     )
@@ -136,8 +150,11 @@ def marts_publies(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         except PublicationRefused as exc:  # personal data or torn file: a retry cannot help
             raise dg.Failure(description=f"PublicationRefused: {exc}", allow_retries=False) from exc
         # the published state, so an unchanged next run can skip (dagster_project/state.py)
+        # (a re-execution from failure: its parent's ingestion, when no other load came since)
         recorded = state.record_publication(
-            con, warehouse.dir_path(), context.run.run_id, warehouse.marts_path()
+            con, warehouse.dir_path(),
+            state.run_lineage(context.run, context.instance.get_run_by_id),
+            warehouse.marts_path(),
         )
     if result.stale_wal_removed:
         context.log.warning(

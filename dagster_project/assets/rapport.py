@@ -34,16 +34,27 @@ def _famille(check_name: str) -> str:
 
 
 def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
-    """The asset-check evaluations of this run (None when they cannot be read)."""
+    """The asset-check evaluations of this run (None when they cannot be read). A re-execution
+    from failure evaluates only the checks of the steps it re-runs: the others are its
+    ancestors', each check's latest evaluation in the lineage."""
     try:
-        conn = context.instance.get_records_for_run(
-            run_id=context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        lineage = state.run_lineage(context.run, context.instance.get_run_by_id)
+        records = [
+            rec
+            for run_id in lineage
+            for rec in context.instance.get_records_for_run(
+                run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            ).records
+        ]
     except Exception as exc:  # noqa: BLE001 - the report goes on without them
         context.log.warning(f"contrôles du run illisibles : {type(exc).__name__}: {exc}")
         return None
-    checks = []
-    for rec in conn.records:
+    checks, seen = [], set()
+    for rec in records:  # this run's, then its parent's…: the first seen is the latest
         ev = rec.event_log_entry.dagster_event.event_specific_data
+        if (ev.asset_key, ev.check_name) in seen:
+            continue
+        seen.add((ev.asset_key, ev.check_name))
         checks.append({
             "asset": ev.asset_key.to_user_string(),
             "check": ev.check_name,
@@ -89,7 +100,10 @@ def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     try:
         with warehouse.locked(holder=f"dagster run {context.run.run_id} (rapports)",
                               timeout_s=5):
-            state.record_reports(warehouse.dir_path(), context.run.run_id)
+            state.record_reports(
+                warehouse.dir_path(),
+                state.run_lineage(context.run, context.instance.get_run_by_id),
+            )
     except WarehouseBusy as exc:
         context.log.warning(f"état de publication non complété (le prochain run refera "
                             f"tout) : {exc}")

@@ -17,6 +17,11 @@ its latest execution in the instance, and refuses unless that execution
   when Dagster recorded no target, an evaluation stored after it): an asset rebuilt since its
   check passed is not verified.
 
+It also refuses marts built from an older load (:func:`stale_assets`): every model upstream of
+the publication must have been materialized after each of its own upstream assets, so that
+"Materialize" on the ingestion then on the publication (or both selected without dbt) cannot
+publish the previous load's figures over a new one, their checks still passing on them.
+
 This follows Dagster's own rules for a check being current
 (``AssetCheckExecutionRecord.targets_latest_materialization``), read synchronously here. It is
 stricter on one point: a failed blocking check refuses whatever its severity, where Dagster skips
@@ -26,7 +31,7 @@ dbt ``warn_if`` threshold added later would make the publication fail rather tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 import dagster as dg
 
@@ -131,3 +136,47 @@ def unverified_checks(
             lines.append((not why.startswith("en échec"),
                           f"{key.asset_key.to_user_string()}:{key.name} {why}"))
     return [line for _, line in sorted(lines, key=lambda x: x[0])]
+
+
+def upstream_lineage(
+    deps: Mapping[dg.AssetKey, Set[dg.AssetKey]], targets: Iterable[dg.AssetKey]
+) -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
+    """The part of ``deps`` (asset → its upstream assets) that ``targets`` depend on."""
+    out: dict[dg.AssetKey, frozenset[dg.AssetKey]] = {}
+    todo = [k for k in targets if k in deps]
+    while todo:
+        key = todo.pop()
+        if key not in out:
+            out[key] = frozenset(deps[key])
+            todo += [p for p in deps[key] if p in deps]
+    return out
+
+
+def stale_assets(
+    instance: dg.DagsterInstance, lineage: Mapping[dg.AssetKey, Set[dg.AssetKey]]
+) -> list[str]:
+    """One line per asset whose latest materialization is older than one of its upstream assets'
+    (``lineage``: asset → upstream assets): it was not rebuilt from that upstream's current data.
+
+    Only the first stale layer is named (a staging model behind a new load, not every model
+    after it): that is where a rebuild (``dbt build``, the nightly job) starts. Event-log storage
+    ids order the materializations (a dbt build records a model after its parents)."""
+    keys = set(lineage) | {p for ps in lineage.values() for p in ps}
+    latest = _latest_materializations(instance, sorted(keys, key=lambda k: k.to_user_string()))
+    lines = []
+    for child in sorted(lineage, key=lambda k: k.to_user_string()):
+        mine = latest.get(child)
+        for parent in sorted(lineage[child], key=lambda k: k.to_user_string()):
+            theirs = latest.get(parent)
+            if theirs is None or (mine is not None and mine.storage_id > theirs.storage_id):
+                continue
+            built = (
+                f"construit (run {mine.event_log_entry.run_id or 'hors run'})"
+                if mine is not None else "jamais construit"
+            )
+            lines.append(
+                f"{child.to_user_string()} {built} avant la dernière matérialisation de "
+                f"{parent.to_user_string()} (run {theirs.event_log_entry.run_id or 'hors run'}) : "
+                "à reconstruire (dbt build ou le job bilan_nightly)"
+            )
+    return lines
