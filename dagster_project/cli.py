@@ -169,7 +169,9 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
 
     reasons = first_refusals(con, 10)
     if reasons:
-        lines.append("  premiers refus :")
+        total = con.execute("SELECT count(*) FROM raw.rejets").fetchone()[0]
+        lines.append(f"  premiers refus ({len(reasons)} sur {total} ; tous : raw.rejets) :"
+                     if total > len(reasons) else "  refus :")
         lines += [f"    {f} [{s}, {r}, {c}] {why}" for f, s, r, c, why in reasons]
     return lines
 

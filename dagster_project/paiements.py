@@ -34,7 +34,7 @@ WITH files AS (
     SELECT * FROM raw.manifest WHERE status <> 'removed' AND kind IN ($fin, $op)
 ), non_comptes AS (
     SELECT f.exercice, r.source_file, r.row_number, r.column_name, r.value, r.reason,
-           r.num_mandat, r.montant,
+           r.num_mandat, r.montant, r.num_convention,
            CASE WHEN r.row_number IS NULL THEN f.rows_rejected ELSE 1 END AS lignes
     FROM raw.rejets r JOIN files f USING (source_file)
     WHERE f.kind = $fin
@@ -78,9 +78,11 @@ ORDER BY e.exercice
 _GROUPES = _NON_COMPTES + """
 , groupes AS (
     SELECT exercice,
-           -- a well-formed convention number only (a refused cell may hold anything)
-           CASE WHEN column_name = 'N° convention'
-                 AND regexp_full_match(value, 'PDI-[0-9]{4}-[0-9]{4}') THEN value END
+           -- the line's convention when well-formed, whatever cell it was refused for (a
+           -- refusal recorded before raw.rejets had the column: from the refused cell itself)
+           coalesce(num_convention,
+                    CASE WHEN column_name = 'N° convention'
+                          AND regexp_full_match(value, 'PDI-[0-9]{4}-[0-9]{4}') THEN value END)
              AS convention,
            reason AS motif, sum(lignes)::BIGINT AS lignes, sum(montant) AS montant
     FROM non_comptes

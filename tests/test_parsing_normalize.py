@@ -240,6 +240,11 @@ def test_parse_whole_number_rejects(raw):
         ("ab 12", "AB12"),
         ("A0012", "A0012"),  # not only digits: its zeros are part of it
         ("000", "0"),
+        # a number cell's reading pasted as text (a CSV export of another tool): one person
+        ("1234567.0", "1234567"),
+        ("01234567,00", "1234567"),
+        ("1234567.5", "1234567.5"),  # not a whole number: kept as typed
+        ("12.0A", "12.0A"),
         ("\u0661\u0662", "\u0661\u0662"),  # non-ASCII digits: kept as typed
         ("é\u00df1", "é\u00df1"),  # only ASCII letters change case ('ß'.upper() is 'SS')
         ("ab\u00e91", "AB\u00e91"),

@@ -465,25 +465,27 @@ def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
     is loaded with another amount is another payment: counted in the shortfall)."""
     from decimal import Decimal as D
 
-    got = {(r["file_name"], r["row_number"]): (r["num_mandat"], r["montant"])
+    got = {(r["file_name"], r["row_number"]): (r["num_mandat"], r["montant"], r["num_convention"])
            for r in rows_of(loaded.con, "SELECT * FROM raw.rejets WHERE file_name LIKE "
                             "'mandats%'")}
     assert got == {
-        (f"mandats_{EX}.csv", 5): ("M004", None),  # the amount itself is unreadable
-        (f"mandats_{EX}.csv", 6): ("M005", D("105.00")),  # bad date: the amount is known
-        (f"mandats_{EX}.csv", 7): ("M006", D("1006.00")),  # unknown convention
-        (f"mandats_{EX}.csv", 8): ("M007", D("1007.00")),  # its workbook was refused
-        (f"mandats_{EX}.csv", 9): ("M001", D("1001.00")),  # M001 loaded from line 2, 1500 €
-        (f"mandats_{EX}_complement.csv", 2): ("M002", D("1500.00")),  # loaded from the main one
+        (f"mandats_{EX}.csv", 5): ("M004", None, conv(1)),  # the amount itself is unreadable
+        (f"mandats_{EX}.csv", 6): ("M005", D("105.00"), conv(1)),  # bad date: amount known
+        (f"mandats_{EX}.csv", 7): ("M006", D("1006.00"), conv(999)),  # unknown convention
+        (f"mandats_{EX}.csv", 8): ("M007", D("1007.00"), conv(6)),  # its workbook was refused
+        (f"mandats_{EX}.csv", 9): ("M001", D("1001.00"), conv(1)),  # M001 loaded from line 2
+        (f"mandats_{EX}_complement.csv", 2): ("M002", D("1500.00"), conv(2)),  # loaded already
     }
     [per_ex], par_conv = paiements_non_comptes(loaded.con)
     assert per_ex == {"exercice": EX, "lignes": 5, "lignes_montant": 4, "montant": D("3119.00"),
                       "exports_refuses": 0, "exports_charges": 1}
     assert shortfall(per_ex) == ("5 paiement(s) refusé(s) non compté(s) : 3\u202f119\u00a0€ "
                                  "payés, plus 1 au montant inconnu")
+    # each line's convention, whatever cell it was refused for (an analyst reconciling a
+    # convention's payments with the finance system finds its refused lines under it)
     assert {(r["convention"], r["lignes"], r["montant"]) for r in par_conv} == {
-        (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (None, 1, D("105.00")),
-        (None, 1, None), (None, 1, D("1001.00"))}
+        (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (conv(1), 1, D("105.00")),
+        (conv(1), 1, None), (conv(1), 1, D("1001.00"))}
     assert {r["groupes"] for r in par_conv} == {5}
 
 
@@ -562,10 +564,10 @@ def test_payments_not_counted(tmp_path, name):
             row["lignes"] - row["lignes_montant"], row["exports_refuses"]) == (
         lignes, montant, unknown, whole)
     assert sum(r["lignes"] for r in par_conv) == lignes
-    assert all((r["convention"] == conv(99)) == ("inconnue" in r["motif"]) for r in par_conv)
+    assert all((r["convention"] == conv(99)) <= ("inconnue" in r["motif"]) for r in par_conv)
     shown = repr(par_conv) + shortfall(row)
-    assert "CANARY" not in shown
-    assert all(r["convention"] in (None, conv(99)) for r in par_conv)
+    assert "CANARY" not in shown  # a malformed convention is never shown: NULL
+    assert all(r["convention"] in (None, conv(1), conv(99)) for r in par_conv)
 
 
 @pytest.mark.parametrize("exports", [{}, {"a.csv": []}], ids=["no export", "a header alone"])
@@ -725,6 +727,29 @@ def test_non_reports_listed_as_ignored(loaded: Loaded):
         assert not loaded.rejets(name)
     assert "verrou" in m[f"~$Tremplin bilan 2017.{fmt}"]["detail"]
     assert loaded.summary.files_ignored == 5
+
+
+def test_a_file_out_of_place_is_said_so_not_blamed_on_its_extension(tmp_path):
+    """A workbook dropped at the exercise's root, or in a folder the kit does not name, was
+    "extension « .xlsx » non attendue dans /": its extension is the expected one, its place
+    is not."""
+    from dagster_project.ingestion.discovery import discover_files
+
+    ex = tmp_path / str(EX)
+    for rel in ("bilan tremplin.xlsx", "autres/bilan horizons.xlsx", "operateurs/notes.txt",
+                "operateurs/archives/bilan.xlsx"):
+        (ex / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ex / rel).write_bytes(b"x")
+    found = {f.source_file: (f.kind, f.ignore_reason) for f in discover_files(tmp_path, EX)}
+    assert found == {
+        f"{EX}/bilan tremplin.xlsx": (
+            "autre", "à la racine de l'exercice, hors de operateurs/ et finances/ : pas lu"),
+        f"{EX}/autres/bilan horizons.xlsx": (
+            "autre", "dans autres/, hors de operateurs/ et finances/ : pas lu"),
+        f"{EX}/operateurs/notes.txt": (
+            "autre", "extension « .txt » non attendue dans operateurs/"),
+        f"{EX}/operateurs/archives/bilan.xlsx": ("autre", "sous-dossier non attendu"),
+    }
 
 
 def test_most_recently_modified_workbook_counts(loaded: Loaded):

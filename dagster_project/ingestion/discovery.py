@@ -76,6 +76,9 @@ def _classify(folder: str, name: str) -> tuple[str, str | None]:
         return KIND_OPERATEUR, None
     if folder == "finances" and suffix in FINANCE_SUFFIXES:
         return KIND_FINANCES, None
+    if folder not in ("operateurs", "finances"):  # not its extension's fault: its place's
+        where = f"dans {folder}/" if folder else "à la racine de l'exercice"
+        return KIND_AUTRE, f"{where}, hors de operateurs/ et finances/ : pas lu"
     return KIND_AUTRE, f"extension « {suffix or '(aucune)'} » non attendue dans {folder}/"
 
 

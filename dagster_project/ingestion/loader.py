@@ -686,6 +686,7 @@ def ingest_exercice(
                         "reason": rj.reason,
                         "montant": rj.montant,
                         "num_mandat": rj.num_mandat,
+                        "num_convention": rj.num_convention,
                         "run_id": run_id,
                         "rejected_at": now,
                     }
@@ -860,7 +861,7 @@ def ingest_exercice(
                 val = row["num_convention"] if col == "N° convention" else row["num_mandat"]
                 add_rejets(
                     f, [Rejet(None, row["source_row"], col, val, reason, row["montant"],
-                              row["num_mandat"])]
+                              row["num_mandat"], row["num_convention"])]
                 )
             inserts["raw_mandats"].extend(lineage(f, kept_rows))
             # refused whole (unreadable, missing column, empty), or every line refused

@@ -68,11 +68,14 @@ CREATE TABLE IF NOT EXISTS raw.manifest_history (
 CREATE TABLE IF NOT EXISTS raw.rejets (
     exercice INTEGER, source_file VARCHAR, file_name VARCHAR, sheet VARCHAR,
     row_number INTEGER, column_name VARCHAR, value VARCHAR, reason VARCHAR,
-    run_id VARCHAR, rejected_at TIMESTAMP, montant DECIMAL(14, 2), num_mandat VARCHAR
+    run_id VARCHAR, rejected_at TIMESTAMP, montant DECIMAL(14, 2), num_mandat VARCHAR,
+    num_convention VARCHAR
 );
--- a refused payment line's amount and mandate number came after the first warehouses were made
+-- a refused payment line's amount, mandate number and convention came after the first
+-- warehouses were made
 ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS montant DECIMAL(14, 2);
 ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS num_mandat VARCHAR;
+ALTER TABLE raw.rejets ADD COLUMN IF NOT EXISTS num_convention VARCHAR;
 """
 
 DATA_TABLES = ("raw_actions", "raw_participants", "raw_cer", "raw_mandats")

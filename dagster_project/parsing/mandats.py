@@ -108,6 +108,15 @@ def _amount_or_none(raw: str) -> Decimal | None:
         return None
 
 
+def _convention_or_none(raw: str) -> str | None:
+    """The convention of a line refused for another cell, when it is well-formed: which
+    convention's money the bilan does not count (``paiements_non_comptes``)."""
+    try:
+        return parse_num_convention(raw)[0]
+    except ValeurInvalide:
+        return None
+
+
 def _rejected(reason: str, n: int, column: str | None = None) -> MandatsResult:
     return MandatsResult(
         rows=[],
@@ -290,7 +299,8 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         def reject(column: str, value: str | None, reason: str) -> None:
             rejets.append(
                 Rejet(None, lineno, column, value or None, reason,  # noqa: B023
-                      _amount_or_none(fields[cm]), fields[cn].strip() or None)  # noqa: B023
+                      _amount_or_none(fields[cm]), fields[cn].strip() or None,  # noqa: B023
+                      _convention_or_none(fields[cc]))  # noqa: B023
             )
 
         num_mandat = fields[cn].strip()

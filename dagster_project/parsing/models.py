@@ -93,8 +93,9 @@ class Rejet:
 
     ``value`` never holds a participant identifier in clear (it is replaced by
     ``sha256:<12 hex>``) and ``reason`` never quotes cell values. For a refused payment line,
-    ``montant`` and ``num_mandat`` are its amount and mandate number when they could be read
-    (what the bilan does not count, and whether that mandate is counted elsewhere), else None.
+    ``montant``, ``num_mandat`` and ``num_convention`` are its amount, mandate number and
+    (well-formed, canonical) convention when they could be read (what the bilan does not count,
+    for which convention, and whether that mandate is counted elsewhere), else None.
     """
 
     sheet: str | None
@@ -104,6 +105,7 @@ class Rejet:
     reason: str
     montant: Decimal | None = None
     num_mandat: str | None = None
+    num_convention: str | None = None
 
 
 @dataclass(slots=True)

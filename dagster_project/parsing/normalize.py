@@ -52,6 +52,8 @@ _EXCEL_EPOCH = _dt.date(1899, 12, 30)  # Excel/LibreOffice serial day 0 (1900 sy
 _MIN_YEAR, _MAX_YEAR = 1900, 2099
 
 _NON_ALNUM = re.compile(r"[\W_]+")
+# a number cell's reading kept as text by a copy ('1234567.0' from a CSV, '1234567,0')
+_INTEGRAL_TEXT = re.compile(r"(\d+)[.,]0+")
 # spaces that may separate thousands or surround values
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u2009]+")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-"})
@@ -372,15 +374,20 @@ def canonical_identifiant(text: str) -> str:
 
     Operators type the same pseudonymised number in several ways: as a number cell (1234567),
     as text with the zeros a number cell drops ('0001234567'), with spaces ('1 234 567', a
-    no-break space from a copy), in lower or upper case ('ab12' / 'AB12'). The marts count
+    no-break space from a copy), in lower or upper case ('ab12' / 'AB12'), or as the text a
+    number cell became in another tool ('1234567.0', pasted from a CSV). The marts count
     distinct people across conventions (CER), so these must be one identifier: whitespace
-    removed, ASCII letters upper-cased, and for an identifier made only of ASCII digits, its
-    leading zeros dropped (a number cell's reading). This assumes pseudonyms never differ only by
-    their leading zeros (a fixed-width number, as a number cell cannot keep them anyway). Empty
-    text stays empty (a missing identifier).
+    removed, ASCII letters upper-cased, a whole number's '.0' (or ',0') dropped, and for an
+    identifier made only of ASCII digits, its leading zeros dropped (a number cell's reading).
+    This assumes pseudonyms never differ only by their leading zeros (a fixed-width number, as a
+    number cell cannot keep them anyway) nor by a trailing '.0'. Empty text stays empty (a
+    missing identifier).
     """
     t = "".join(text.split())
     if t.isascii():
+        m = _INTEGRAL_TEXT.fullmatch(t)
+        if m:
+            t = m[1]
         if t.isdigit():
             return t.lstrip("0") or "0"
         return t.upper()

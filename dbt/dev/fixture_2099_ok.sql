@@ -65,5 +65,5 @@ insert into raw.manifest values
     (2099, '2099/finances/mandats_2099.csv', 'mandats_2099.csv', 'finances', 'sha-f', 800, '2099-12-30 09:00:00', 'loaded', null, null, 8, 8, 0, 'run-1', '2099-12-31 10:00:00');
 
 insert into raw.rejets values
-    (2099, '2099/operateurs/a2.xlsx', 'a2.xlsx', 'Participants', 4, 'Motif de sortie', 'Parti en vacances', 'motif de sortie inconnu', 'run-1', '2099-12-31 10:00:00', null, null),
-    (2099, '2099/operateurs/d_old.xlsx', 'd_old.xlsx', null, null, null, null, 'remplacé par 2099/operateurs/d.xlsx', 'run-1', '2099-12-31 10:00:00', null, null);
+    (2099, '2099/operateurs/a2.xlsx', 'a2.xlsx', 'Participants', 4, 'Motif de sortie', 'Parti en vacances', 'motif de sortie inconnu', 'run-1', '2099-12-31 10:00:00', null, null, null),
+    (2099, '2099/operateurs/d_old.xlsx', 'd_old.xlsx', null, null, null, null, 'remplacé par 2099/operateurs/d.xlsx', 'run-1', '2099-12-31 10:00:00', null, null, null);

@@ -106,5 +106,6 @@ create or replace table raw.rejets (
     run_id                      varchar,
     rejected_at                 timestamp,
     montant                     decimal(14, 2),
-    num_mandat                  varchar
+    num_mandat                  varchar,
+    num_convention              varchar
 );

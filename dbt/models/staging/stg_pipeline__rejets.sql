@@ -14,5 +14,6 @@ select
     cast(run_id as varchar)                     as run_id,
     cast(rejected_at as timestamp)              as rejected_at,
     cast(montant as decimal(14, 2))             as montant,
-    cast(num_mandat as varchar)                 as num_mandat
+    cast(num_mandat as varchar)                 as num_mandat,
+    cast(num_convention as varchar)             as num_convention
 from source
