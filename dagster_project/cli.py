@@ -359,6 +359,10 @@ def _unchanged_since_publication(raw: Path, wh: Path, exercices: list[int], lock
     print(f"bilan: rien n'a changé depuis la publication du run {verdict.run_id} "
           f"({verdict.published_at}) : ingestion, dbt, contrôles et publication sautés "
           "(bilan run --force pour tout refaire).")
+    if verdict.warnings:  # still true: the data they were about has not changed
+        print("\nAvertissements de cette publication, toujours valables "
+              "(n'empêchent pas la publication) :")
+        print("\n".join(verdict.warnings))
     print("\nSynthèse publiée :")
     print_synthese(settings.marts_path())
     print(f"\nPublié : {settings.marts_path()}")

@@ -282,16 +282,21 @@ def _write_state(warehouse_dir: Path, state: dict) -> None:
     os.replace(tmp, target)
 
 
-def record_reports(warehouse_dir: Path, run_ids: str | Sequence[str]) -> bool:
+def record_reports(
+    warehouse_dir: Path, run_ids: str | Sequence[str], warnings: Sequence[str] = ()
+) -> bool:
     """The reports of the publication recorded by one of ``run_ids`` (the run, then its
     ancestors: a re-execution of the reports alone completes its parent's publication) are
     written: the state is complete (step 4 above), under this run's id (the run the next check
-    asks the instance about). Returns False when the state file is another run's or absent."""
+    asks the instance about), with the run's ``warnings`` (its failed non-blocking checks, one
+    line each), which an unchanged run repeats. Returns False when the state file is another
+    run's or absent."""
     run_ids = _ids(run_ids)
     state = _read_state(warehouse_dir)
     if state is None or state.get("run_id") not in run_ids:
         return False
     state["run_id"] = state["rapports_run_id"] = run_ids[0]
+    state["avertissements"] = list(warnings)
     _write_state(Path(warehouse_dir), state)
     return True
 
@@ -306,6 +311,7 @@ class Verdict:
     digest: str | None = None
     run_id: str | None = None
     published_at: str | None = None
+    warnings: tuple[str, ...] = ()  # the published run's failed non-blocking checks
 
 
 def check_unchanged(
@@ -342,7 +348,8 @@ def check_unchanged(
     if digest != state.get("digest"):
         return Verdict(False, "fichiers bruts, projet dbt, code ou versions modifiés", digest)
     return Verdict(True, "inchangé depuis la dernière publication", digest,
-                   state.get("run_id"), state.get("published_at"))
+                   state.get("run_id"), state.get("published_at"),
+                   tuple(state.get("avertissements") or ()))
 
 
 def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:

@@ -498,6 +498,24 @@ def test_summary_printed_and_same_figures_in_dagster_metadata(first_run: FirstRu
         assert f"- {path} : {detail}" in md["fichiers_refuses"], path
 
 
+def test_an_unchanged_run_repeats_the_publications_warnings(first_run: FirstRun):
+    """Nothing changed since a publication with warnings (payments not counted, a dbt warning):
+    the next run skips everything and used to print none of them, a clean-looking run for the
+    on-call engineer while they all still hold. It repeats them (from the published state)."""
+    def checks(out: str) -> list[str]:
+        return sorted(line.split(" a échoué : ")[0] for line in out.splitlines()
+                      if line.startswith("  check "))
+
+    warned = checks(first_run.stdout)
+    assert warned and "Avertissements (n'empêchent pas la publication) :" in first_run.stdout
+    rc, out, err = launch(first_run.base, "unchanged", note=False).wait()
+    assert rc == 0 and "rien n'a changé depuis la publication du run" in out, err[-3000:]
+    assert ("Avertissements de cette publication, toujours valables (n'empêchent pas la "
+            "publication) :") in out
+    assert checks(out) == warned
+    assert sha256(first_run.warehouse / "marts.duckdb") == first_run.marts_sha
+
+
 def test_payments_of_a_refused_workbook_are_stated_not_lost(first_run: FirstRun):
     """The refused workbook's mandates are not in the published total: the warning check, the
     run's output and the report state how much was paid and not counted, and published total +

@@ -121,6 +121,9 @@ def _ingest(
                 f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "
                 "contrôles et publication sautés"
             )
+            for line in verdict.warnings:  # still true: their data has not changed
+                context.log.warning(f"avertissement de cette publication, toujours valable : "
+                                    f"{line.strip()}")
             return None
         state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
         stray = stray_entries(warehouse.raw_path())

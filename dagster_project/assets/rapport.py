@@ -49,6 +49,9 @@ def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
     except Exception as exc:  # noqa: BLE001 - the report goes on without them
         context.log.warning(f"contrôles du run illisibles : {type(exc).__name__}: {exc}")
         return None
+    from dagster_project.sensors.alerts import check_description
+
+    asset_graph = context.job_def.asset_layer.asset_graph
     checks, seen = [], set()
     for rec in records:  # this run's, then its parent's…: the first seen is the latest
         ev = rec.event_log_entry.dagster_event.event_specific_data
@@ -61,9 +64,20 @@ def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
             "passed": bool(ev.passed),
             "severity": getattr(ev.severity, "value", str(ev.severity)),
             "famille": _famille(ev.check_name),
-            "description": ev.description or "",
+            # a dbt test's meaning is in its spec, never in its result (alerts.check_description)
+            "description": check_description(ev, asset_graph),
         })
     return checks
+
+
+def warning_lines(checks: list[dict] | None) -> list[str]:
+    """The failed checks of a run that published (non-blocking ones: warnings), as ``bilan run``
+    prints them, for the state to repeat while nothing changes (a skipped run checks nothing)."""
+    return [
+        f"  check {c['asset']}:{c['check']} ({c['severity']}) a échoué : "
+        + ((c["description"] or "").strip().splitlines() or [""])[0]
+        for c in checks or [] if not c["passed"]
+    ]
 
 
 def _pdf_mode() -> bool | None:
@@ -85,11 +99,12 @@ def _pdf_mode() -> bool | None:
     "installed), synthesis workbook (xlsx) and Parquet copies of the marts, from marts.duckdb.",
 )
 def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    checks = run_checks(context)
     out = generate(
         marts_path=warehouse.marts_path(),
         out_dir=warehouse.dir_path(),
         warehouse_path=warehouse.db_path(),
-        checks=run_checks(context),
+        checks=checks,
         run_id=context.run.run_id,
         pdf=_pdf_mode(),
     )
@@ -103,6 +118,7 @@ def rapport_bilan(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             state.record_reports(
                 warehouse.dir_path(),
                 state.run_lineage(context.run, context.instance.get_run_by_id),
+                warning_lines(checks),
             )
     except WarehouseBusy as exc:
         context.log.warning(f"état de publication non complété (le prochain run refera "
