@@ -226,3 +226,17 @@ def test_2017_off_published_totals_fails_control_test(dbt_env):
     # the one figure the fixture matches is not reported: 4 731 052.60 € computed, 4 731 053 €
     # printed (the report rounds to the euro)
     assert not any("PRO-EMP-AME montant_paye_eur" in m for m in messages)
+
+
+def test_the_fixtures_raw_schema_is_the_loaders():
+    """dbt/dev's raw tables stand for the loader's (the dbt project's source contract): a column
+    the loader adds (raw.rejets.num_convention) must be added there too, or the dbt tests run on
+    a warehouse no run ever writes. Same tables, same columns, same types, same order."""
+    from dagster_project.ingestion.warehouse import init_raw_schema
+
+    query = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
+             "WHERE table_schema = 'raw' ORDER BY table_name, ordinal_position")
+    with duckdb.connect() as loader, duckdb.connect() as fixture:
+        init_raw_schema(loader)
+        fixture.execute((DBT_DIR / "dev" / "fixture_raw_schema.sql").read_text("utf-8"))
+        assert fixture.execute(query).fetchall() == loader.execute(query).fetchall()

@@ -54,7 +54,9 @@ insert into raw.raw_mandats values
     (2099, 'M-0007', '2099-03-01', 'PDI-2099-0004', 'SCOP C',  '33333333333333', 'Avance',      1500.00, '2099/finances/mandats_2099.csv', null, 8, 'sha-f', '2099-12-31 10:00:00', 'run-1'),
     (2099, 'M-0008', '2099-12-01', 'PDI-2099-0005', 'CENTRE D','44444444444444', 'Solde',        999.99, '2099/finances/mandats_2099.csv', null, 9, 'sha-f', '2099-12-31 10:00:00', 'run-1');
 
-insert into raw.manifest values
+insert into raw.manifest (exercice, source_file, file_name, kind, sha256, size_bytes, mtime,
+                          status, num_convention, replaced_by, rows_read, rows_loaded,
+                          rows_rejected, run_id, loaded_at) values
     (2099, '2099/operateurs/a.xlsx',   'a.xlsx',   'operateur', 'sha-a',  1000, '2099-12-30 09:00:00', 'loaded',   'PDI-2099-0001', null, 5, 5, 0, 'run-1', '2099-12-31 10:00:00'),
     (2099, '2099/operateurs/b.ods',    'b.ods',    'operateur', 'sha-b',  1000, '2099-12-30 09:00:00', 'loaded',   'PDI-2099-0002', null, 5, 5, 0, 'run-1', '2099-12-31 10:00:00'),
     (2099, '2099/operateurs/a2.xlsx',  'a2.xlsx',  'operateur', 'sha-a2', 1000, '2099-12-30 09:00:00', 'loaded',   'PDI-2099-0003', null, 4, 3, 1, 'run-1', '2099-12-31 10:00:00'),
