@@ -262,6 +262,7 @@ def check_failures(
     failing rows of a check (:func:`failing_rows`), each on its own line below it."""
     from dagster_project.sensors.alerts import (
         check_description,
+        failed_check_line,
         observed,
         step_error,
         step_error_text,
@@ -286,10 +287,10 @@ def check_failures(
                     shown = known or str({k: v for k, v in md.items() if k != "data_docs"} or "")
                 else:
                     shown = ""
-                said = " ".join(x for x in (check_description(ev_, asset_graph), shown) if x)
                 (errors if error else warnings).append(
-                    f"  check {ev_.asset_key.to_user_string()}:{ev_.check_name} "
-                    f"({ev_.severity.value}) a échoué : {said}"
+                    failed_check_line(f"{ev_.asset_key.to_user_string()}:{ev_.check_name}",
+                                      ev_.severity.value, check_description(ev_, asset_graph),
+                                      shown)
                     + "".join(f"\n      ex. {r}" for r in (where or {}).get(ev_.check_name, []))
                 )
         elif ev.event_type_value == "STEP_FAILURE":
@@ -359,7 +360,10 @@ def _unchanged_since_publication(raw: Path, wh: Path, exercices: list[int], lock
     print(f"bilan: rien n'a changé depuis la publication du run {verdict.run_id} "
           f"({verdict.published_at}) : ingestion, dbt, contrôles et publication sautés "
           "(bilan run --force pour tout refaire).")
-    if verdict.warnings:  # still true: the data they were about has not changed
+    if verdict.warnings is None:
+        print("\nAvertissements de cette publication : inconnus (ses contrôles n'ont pas pu "
+              "être lus ; bilan run --force les refait)")
+    elif verdict.warnings:  # still true: the data they were about has not changed
         print("\nAvertissements de cette publication, toujours valables "
               "(n'empêchent pas la publication) :")
         print("\n".join(verdict.warnings))

@@ -16,9 +16,9 @@ Protocol (all writes happen under the warehouse writer lock):
 
 1. every run that will touch the warehouse first calls :func:`invalidate` (deletes the state file):
    a run that then fails half-way can never be mistaken for a published state;
-2. the ingestion asset, after loading *every* exercise found, stores the digest of what it loaded
-   for its run, and the code digest it used (:func:`store_pending`, table
-   ``meta.etat_ingestion`` of bilan.duckdb);
+2. the ingestion asset records that a load begins (:func:`begin_load`, table
+   ``meta.etat_ingestion`` of bilan.duckdb), and, after loading *every* exercise found, the
+   digest of what it loaded for its run, and the code digest it used (:func:`store_pending`);
 3. the publication asset, once ``marts.duckdb`` is replaced, writes the state file
    (:func:`record_publication`): digest of *its own run's* ingestion (or, for a re-execution
    from failure, of its parent run's, :func:`run_lineage`, provided no other load came between
@@ -173,27 +173,53 @@ def _stat(path: Path) -> list[int] | None:
 
 # --------------------------------------------------------------------------- in the warehouse
 
+# One row: the latest load, begun (termine false) or finished (with its digest, or NULL for a
+# partial load, never publishable as-is). Recreated by every load: its columns follow this
+# module's version.
 PENDING_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
 DROP TABLE IF EXISTS meta.etat_ingestion;
 CREATE TABLE meta.etat_ingestion (
-    run_id VARCHAR, digest VARCHAR, code VARCHAR, exercices VARCHAR, computed_at TIMESTAMP
+    run_id VARCHAR, digest VARCHAR, code VARCHAR, exercices VARCHAR, computed_at TIMESTAMP,
+    termine BOOLEAN
 );
 """
 
 
-def store_pending(
-    con, run_id: str, digest: str | None, exercices: Iterable[int], code: str | None = None
-) -> None:
-    """Record the digest of what this run loaded (None: a partial run, never publishable as-is),
-    and the code digest it was computed with. Only the latest ingestion's row is kept (the table
-    is recreated: its columns follow this module's version)."""
+def begin_load(con, run_id: str, exercices: Iterable[int]) -> None:
+    """A load starts: whatever an earlier run loaded no longer describes the warehouse. The
+    loader commits exercise by exercise, so a load that dies half-way leaves a warehouse that no
+    digest describes; until a load finishes, no publication vouches for it (the gate refuses:
+    :func:`interrupted_load`) and no re-execution records an ancestor's digest."""
     con.execute(PENDING_DDL)
-    if digest is not None:
-        con.execute(
-            "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?, ?)",
-            [run_id, digest, code, ",".join(map(str, sorted(exercices))), datetime.now()],
-        )
+    con.execute(
+        "INSERT INTO meta.etat_ingestion VALUES (?, NULL, NULL, ?, ?, false)",
+        [run_id, ",".join(map(str, sorted(exercices))), datetime.now()],
+    )
+
+
+def store_pending(
+    con, run_id: str, digest: str | None, exercices: Iterable[int], code: str
+) -> None:
+    """The load finished: record the digest of what this run loaded (None: a partial run, never
+    publishable as-is) and the code digest it was computed with."""
+    con.execute(PENDING_DDL)
+    con.execute(
+        "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?, ?, true)",
+        [run_id, digest, code, ",".join(map(str, sorted(exercices))), datetime.now()],
+    )
+
+
+def interrupted_load(con) -> str | None:
+    """The run whose load began and never finished (the warehouse may hold part of it), or None.
+    A warehouse of an earlier version (no such column) knows of none."""
+    try:
+        row = con.execute(
+            "SELECT run_id FROM meta.etat_ingestion WHERE NOT termine"
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - no table yet, or an earlier version's
+        return None
+    return row[0] if row else None
 
 
 def _ids(run_ids: str | Sequence[str]) -> list[str]:
@@ -221,10 +247,12 @@ def pending_digest(
     digest does not describe. None otherwise (publication re-run alone, another run's load
     since, a partial load, a warehouse of an earlier version)."""
     try:
-        row = con.execute("SELECT run_id, digest, code FROM meta.etat_ingestion").fetchone()
+        row = con.execute(
+            "SELECT run_id, digest, code FROM meta.etat_ingestion WHERE termine"
+        ).fetchone()
     except Exception:  # no table (yet), or an earlier version's: nothing to vouch for
         return None
-    if row is None or row[0] not in _ids(run_ids):
+    if row is None or row[1] is None or row[0] not in _ids(run_ids):
         return None
     return row[1] if row[2] == (code if code is not None else code_digest()) else None
 
@@ -283,20 +311,20 @@ def _write_state(warehouse_dir: Path, state: dict) -> None:
 
 
 def record_reports(
-    warehouse_dir: Path, run_ids: str | Sequence[str], warnings: Sequence[str] = ()
+    warehouse_dir: Path, run_ids: str | Sequence[str], warnings: Sequence[str] | None = ()
 ) -> bool:
     """The reports of the publication recorded by one of ``run_ids`` (the run, then its
     ancestors: a re-execution of the reports alone completes its parent's publication) are
     written: the state is complete (step 4 above), under this run's id (the run the next check
     asks the instance about), with the run's ``warnings`` (its failed non-blocking checks, one
-    line each), which an unchanged run repeats. Returns False when the state file is another
-    run's or absent."""
+    line each; None: unknown, the checks could not be read), which an unchanged run repeats.
+    Returns False when the state file is another run's or absent."""
     run_ids = _ids(run_ids)
     state = _read_state(warehouse_dir)
     if state is None or state.get("run_id") not in run_ids:
         return False
     state["run_id"] = state["rapports_run_id"] = run_ids[0]
-    state["avertissements"] = list(warnings)
+    state["avertissements"] = None if warnings is None else list(warnings)
     _write_state(Path(warehouse_dir), state)
     return True
 
@@ -311,7 +339,8 @@ class Verdict:
     digest: str | None = None
     run_id: str | None = None
     published_at: str | None = None
-    warnings: tuple[str, ...] = ()  # the published run's failed non-blocking checks
+    # the published run's failed non-blocking checks; None: they could not be read
+    warnings: tuple[str, ...] | None = ()
 
 
 def check_unchanged(
@@ -349,7 +378,8 @@ def check_unchanged(
         return Verdict(False, "fichiers bruts, projet dbt, code ou versions modifiés", digest)
     return Verdict(True, "inchangé depuis la dernière publication", digest,
                    state.get("run_id"), state.get("published_at"),
-                   tuple(state.get("avertissements") or ()))
+                   None if "avertissements" in state and state["avertissements"] is None
+                   else tuple(state.get("avertissements") or ()))
 
 
 def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:

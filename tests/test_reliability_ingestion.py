@@ -487,6 +487,13 @@ def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
         (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (conv(1), 1, D("105.00")),
         (conv(1), 1, None), (conv(1), 1, D("1001.00"))}
     assert {r["groupes"] for r in par_conv} == {5}
+    # refusals recorded before raw.rejets had the column: the convention of the lines refused
+    # for it, from the refused cell, as before
+    loaded.con.execute("UPDATE raw.rejets SET num_convention = NULL")
+    _, par_conv = paiements_non_comptes(loaded.con)
+    assert {(r["convention"], r["lignes"], r["montant"]) for r in par_conv} == {
+        (conv(999), 1, D("1006.00")), (conv(6), 1, D("1007.00")), (None, 1, D("105.00")),
+        (None, 1, None), (None, 1, D("1001.00"))}
 
 
 def _line(num, convention, montant, *, date="15/03/2017", exercice=EX) -> list[str]:

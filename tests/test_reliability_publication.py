@@ -273,6 +273,37 @@ def test_publication_alone_refuses_marts_older_than_the_load(copied):
     assert sha256(copied.marts) == before
 
 
+def test_publication_alone_refuses_after_a_load_that_died_half_way(copied, monkeypatch):
+    """A load commits exercise by exercise: one that dies after committing (here, just before
+    recording its end) materializes nothing, so no model looks stale, yet the warehouse holds its
+    rows and the marts the previous load's. Published alone, they would not match the raw tables
+    (nor ``paiements_non_comptes``, computed from them at publication). Refused until a load
+    finishes (cold review's reproduction)."""
+    from dagster_project import state
+
+    export = copied.raw / "2017" / "finances" / "mandats_2017.csv"
+    text = export.read_bytes()
+    old, new = "14\xa0216,00".encode("cp1252"), "24\xa0216,00".encode("cp1252")
+    export.write_bytes(text.replace(old, new))
+
+    def die(*args, **kwargs):
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(state, "store_pending", die)
+    died = copied.materialize([raw_tables], partition_key="2017")
+    assert not died.success and not died.get_asset_materialization_events()
+    monkeypatch.undo()
+    con = duckdb.connect(str(copied.warehouse / "bilan.duckdb"), read_only=True)
+    try:  # the load's rows are there
+        assert con.execute("SELECT sum(montant) FROM raw.raw_mandats").fetchone()[0] == 15876991
+    finally:
+        con.close()
+    err = refusal(copied.publish_alone())
+    assert "dernier chargement interrompu" in err.message, err.message
+    assert f"- chargement du run {died.run_id} interrompu" in err.message
+    assert sha256(copied.marts) == copied.before
+
+
 def test_check_planned_but_not_run():
     """A successful run that skipped the asset and its check leaves the last evaluation in
     force, and so does a run queued behind; a run that rebuilt the asset and has not checked it

@@ -202,7 +202,7 @@ def test_invalidated_or_partial_run_forces_rebuild(published, code):
     assert not state.check_unchanged(raw, wh, [EX], code=code).unchanged
     # a publication whose run stored no digest (partial run) records nothing
     con = duckdb.connect(str(wh / "bilan.duckdb"))
-    state.store_pending(con, "run-2", None, [EX])
+    state.store_pending(con, "run-2", None, [EX], code)
     assert not state.record_publication(con, wh, "run-2", wh / "marts.duckdb")
     # nor does one of another run than the ingestion's
     state.store_pending(con, "run-3", "abc", [EX], code)
@@ -245,8 +245,30 @@ def test_a_re_execution_records_its_ancestors_load_only_if_still_the_latest(publ
         state.store_pending(con, "other", None, [EX], code)  # e.g. one exercise re-run alone
         assert not state.record_publication(con, wh, lineage, wh / "marts.duckdb")
         assert not state.state_path(wh).exists()
+        # nor after a load that began and died half-way (exercises commit one by one: part of
+        # its files are in the warehouse, no digest says which); a cold review's reproduction
+        state.store_pending(con, "root", digest, [EX], code)
+        state.begin_load(con, "killed", [EX])
+        assert state.interrupted_load(con) == "killed"
+        assert state.pending_digest(con, lineage, code) is None
+        assert not state.record_publication(con, wh, lineage, wh / "marts.duckdb")
+        state.store_pending(con, "next", digest, [EX], code)  # the next load finishes
+        assert state.interrupted_load(con) is None
     finally:
         con.close()
+
+
+def test_the_published_runs_warnings_are_kept_for_the_unchanged_runs(published, code):
+    """What the reports step records: the run's failed checks, or None when they could not be
+    read, which an unchanged run must not repeat as 'no warning'."""
+    raw, wh = published
+    assert state.check_unchanged(raw, wh, [EX], code=code).warnings == ()
+    line = "  check raw/raw_mandats:paiements_comptes (WARN) a échoué : 2 paiement(s) refusé(s)"
+    assert state.record_reports(wh, "run-1", [line])
+    assert state.check_unchanged(raw, wh, [EX], code=code).warnings == (line,)
+    assert state.record_reports(wh, "run-1", None)
+    verdict = state.check_unchanged(raw, wh, [EX], code=code)
+    assert verdict.unchanged and verdict.warnings is None
 
 
 def test_a_warehouse_of_the_previous_version_vouches_for_nothing(published, code):

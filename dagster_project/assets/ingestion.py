@@ -121,11 +121,14 @@ def _ingest(
                 f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "
                 "contrôles et publication sautés"
             )
-            for line in verdict.warnings:  # still true: their data has not changed
+            for line in verdict.warnings or ():  # still true: their data has not changed
                 context.log.warning(f"avertissement de cette publication, toujours valable : "
                                     f"{line.strip()}")
             return None
         state.invalidate(warehouse.dir_path())  # a run that fails from here never looks published
+        # and a load that dies half-way (exercises commit one by one) is on record as such:
+        # no publication, no re-execution vouches for what it left (state.begin_load)
+        state.begin_load(con, context.run.run_id, exercices)
         stray = stray_entries(warehouse.raw_path())
         if stray:
             context.log.warning(

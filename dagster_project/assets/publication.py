@@ -8,10 +8,12 @@ Two locks on the same door, because a wrong figure in ``marts.duckdb`` is the wo
    definitions, :data:`PUBLICATION_DEPS`), not only on the marts it copies: a failed GX suite on
    a staging model skips the publication like a failed dbt test on a mart.
 2. Before copying anything, the asset itself refuses (``dg.Failure``, not retried, the old file
-   untouched) when a control total against the published report is not ``ok`` or when a blocking
+   untouched) when a control total against the published report is not ``ok``, when a blocking
    check upstream did not pass on the asset's latest materialization, as recorded in the
-   instance (:mod:`dagster_project.checks.publication_gate`). "Materialize" on this asset alone
-   (UI) runs no check: it re-publishes only marts whose checks passed.
+   instance (:mod:`dagster_project.checks.publication_gate`), when a model upstream was not
+   rebuilt since its own upstream assets were, or when the last load began and never finished
+   (``state.interrupted_load``). "Materialize" on this asset alone (UI) runs no check: it
+   re-publishes only marts whose checks passed, built from the latest complete load.
 
 The copy itself is write-audit-publish (see :mod:`dagster_project.publication`).
 """
@@ -91,20 +93,28 @@ def failed_controls(con) -> list[str]:
 
 def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:
     """Raise (no retry: the data will not change by itself) unless every control total is ok,
-    every blocking check upstream passed on the latest materialization of its asset, and every
-    model upstream was rebuilt after its own upstream assets (the marts are the latest load's)."""
+    every blocking check upstream passed on the latest materialization of its asset, every model
+    upstream was rebuilt after its own upstream assets, and the last load finished (the marts
+    are the latest complete load's)."""
     controls = failed_controls(con)
     checks = unverified_checks(context.instance, BLOCKING_CHECKS)
-    stale = stale_assets(context.instance, LINEAGE)
+    interrupted = state.interrupted_load(con)
+    pairs = stale_assets(context.instance, LINEAGE)
+    stale = [line for _, line in pairs]
+    if interrupted:  # its rows are in the warehouse, committed exercise by exercise, no model's
+        stale.insert(0, f"chargement du run {interrupted} interrompu : l'entrepôt en tient une "
+                        "partie, dont aucun modèle n'est issu ; relancer le job bilan_nightly")
     if not (controls or checks or stale):
         return
     shown = (controls + checks + stale)[:SHOWN]
     more = len(controls) + len(checks) + len(stale) - len(shown)
+    n_models = len({model for model, _ in pairs})
     raise dg.Failure(
         description=(
             f"Publication refusée, marts.duckdb inchangé : {len(controls)} contrôle(s) non ok, "
             f"{len(checks)} check(s) bloquant(s) non vérifié(s) sur les données actuelles"
-            + (f", {len(stale)} modèle(s) non reconstruit(s) depuis leur amont" if stale else "")
+            + (", dernier chargement interrompu" if interrupted else "")
+            + (f", {n_models} modèle(s) non reconstruit(s) depuis leur amont" if pairs else "")
             + ".\n"
             + "\n".join(f"- {line}" for line in shown)
             + (f"\n- … et {more} autre(s) (métadonnées)" if more else "")
@@ -132,8 +142,8 @@ def data_docs_metadata(warehouse: WarehouseResource) -> dict[str, dg.MetadataVal
     pool="warehouse_writer",
     description="marts.duckdb for analysts: synthese_thematiques, chiffres_cles, actions, "
     "evolution_thematiques, paiements_non_comptes (aggregates only), replaced atomically; "
-    "only when every control total is ok and every blocking check upstream passed on the "
-    "current data.",
+    "only when every control total is ok, every blocking check upstream passed on the "
+    "current data, and the marts were built from the latest complete load.",
     freshness_policy=dg.FreshnessPolicy.cron(
         deadline_cron="0 7 * * *", lower_bound_delta=timedelta(hours=6), timezone="Europe/Paris"
     ),

@@ -36,28 +36,31 @@ def _famille(check_name: str) -> str:
 def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
     """The asset-check evaluations of this run (None when they cannot be read). A re-execution
     from failure evaluates only the checks of the steps it re-runs: the others are its
-    ancestors', each check's latest evaluation in the lineage."""
+    ancestors', each check's latest evaluation in the lineage (a step retried in a run may
+    evaluate a check twice: its latest counts)."""
     try:
         lineage = state.run_lineage(context.run, context.instance.get_run_by_id)
-        records = [
+        records = [  # newest first: this run's, latest first, then its parent's…
             rec
             for run_id in lineage
             for rec in context.instance.get_records_for_run(
-                run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+                run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+                ascending=False,
             ).records
         ]
     except Exception as exc:  # noqa: BLE001 - the report goes on without them
         context.log.warning(f"contrôles du run illisibles : {type(exc).__name__}: {exc}")
         return None
-    from dagster_project.sensors.alerts import check_description
+    from dagster_project.sensors.alerts import check_description, observed
 
     asset_graph = context.job_def.asset_layer.asset_graph
     checks, seen = [], set()
-    for rec in records:  # this run's, then its parent's…: the first seen is the latest
+    for rec in records:  # the first seen is the latest
         ev = rec.event_log_entry.dagster_event.event_specific_data
         if (ev.asset_key, ev.check_name) in seen:
             continue
         seen.add((ev.asset_key, ev.check_name))
+        md = {k: getattr(v, "value", v) for k, v in (ev.metadata or {}).items()}
         checks.append({
             "asset": ev.asset_key.to_user_string(),
             "check": ev.check_name,
@@ -66,17 +69,25 @@ def run_checks(context: dg.AssetExecutionContext) -> list[dict] | None:
             "famille": _famille(ev.check_name),
             # a dbt test's meaning is in its spec, never in its result (alerts.check_description)
             "description": check_description(ev, asset_graph),
+            "observed": observed(md),
         })
-    return checks
+    return checks[::-1]  # in the order they ran
 
 
-def warning_lines(checks: list[dict] | None) -> list[str]:
-    """The failed checks of a run that published (non-blocking ones: warnings), as ``bilan run``
-    prints them, for the state to repeat while nothing changes (a skipped run checks nothing)."""
+def warning_lines(checks: list[dict] | None) -> list[str] | None:
+    """The failed checks of a run that published, as ``bilan run`` prints them after it
+    (observed vs expected for a warning), for the state to repeat while nothing changes (a
+    skipped run checks nothing); None when the run's checks could not be read (unknown)."""
+    if checks is None:
+        return None
+    from dagster_project.sensors.alerts import failed_check_line
+
     return [
-        f"  check {c['asset']}:{c['check']} ({c['severity']}) a échoué : "
-        + ((c["description"] or "").strip().splitlines() or [""])[0]
-        for c in checks or [] if not c["passed"]
+        failed_check_line(
+            f"{c['asset']}:{c['check']}", c["severity"], c["description"],
+            f"({c['observed']})" if c["observed"] and c["severity"] != "ERROR" else "",
+        )
+        for c in checks if not c["passed"]
     ]
 
 

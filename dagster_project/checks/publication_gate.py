@@ -154,8 +154,8 @@ def upstream_lineage(
 
 def stale_assets(
     instance: dg.DagsterInstance, lineage: Mapping[dg.AssetKey, Set[dg.AssetKey]]
-) -> list[str]:
-    """One line per asset whose latest materialization is older than one of its upstream assets'
+) -> list[tuple[dg.AssetKey, str]]:
+    """(asset, line) per upstream asset whose latest materialization is newer than the asset's
     (``lineage``: asset → upstream assets): it was not rebuilt from that upstream's current data.
 
     Only the first stale layer is named (a staging model behind a new load, not every model
@@ -174,9 +174,9 @@ def stale_assets(
                 f"construit (run {mine.event_log_entry.run_id or 'hors run'})"
                 if mine is not None else "jamais construit"
             )
-            lines.append(
+            lines.append((child,
                 f"{child.to_user_string()} {built} avant la dernière matérialisation de "
                 f"{parent.to_user_string()} (run {theirs.event_log_entry.run_id or 'hors run'}) : "
                 "à reconstruire (dbt build ou le job bilan_nightly)"
-            )
+            ))
     return lines

@@ -798,8 +798,9 @@ def ingest_exercice(
         conv_digest = digest_lines(
             [
                 # version of the verdicts: "2" records refused lines' amounts and mandate
-                # numbers (a warehouse loaded before re-reads its exports once)
-                "verdicts:2",
+                # numbers, "3" their convention (a warehouse loaded before re-reads its exports
+                # once)
+                "verdicts:3",
                 rules,  # the export parser's own rules (parsing/mandats.py) included
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),

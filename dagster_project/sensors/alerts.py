@@ -56,6 +56,13 @@ def observed(md: dict) -> str:
     return ""
 
 
+def failed_check_line(check: str, severity: str, description: str, shown: str = "") -> str:
+    """One failed check as ``bilan run`` prints it, and as a skipped run repeats a published
+    run's warnings (``check``: 'asset:name'; ``shown``: observed vs expected, or metadata)."""
+    said = " ".join(x for x in (description, shown) if x)
+    return f"  check {check} ({severity}) a échoué : {said}"
+
+
 def check_description(ev, asset_graph=None) -> str:
     """What a failed check says: its evaluation's description, else its spec's. dbt tests need
     the second: dagster-dbt puts a test's ``config.meta.description`` in its check spec, never
