@@ -101,13 +101,13 @@ def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:
     interrupted = state.interrupted_load(con)
     pairs = stale_assets(context.instance, LINEAGE)
     stale = [line for _, line in pairs]
-    if interrupted:  # its rows are in the warehouse, committed exercise by exercise, no model's
-        stale.insert(0, f"chargement du run {interrupted} interrompu : l'entrepôt en tient une "
-                        "partie, dont aucun modèle n'est issu ; relancer le job bilan_nightly")
-    if not (controls or checks or stale):
+    # its rows are in the warehouse, committed exercise by exercise, and no model is built on them
+    load = [f"chargement du run {interrupted} interrompu : l'entrepôt en tient une partie, dont "
+            "aucun modèle n'est issu ; relancer le job bilan_nightly"] if interrupted else []
+    if not (controls or checks or stale or load):
         return
-    shown = (controls + checks + stale)[:SHOWN]
-    more = len(controls) + len(checks) + len(stale) - len(shown)
+    shown = (controls + checks + load + stale)[:SHOWN]
+    more = len(controls) + len(checks) + len(load) + len(stale) - len(shown)
     n_models = len({model for model, _ in pairs})
     raise dg.Failure(
         description=(
@@ -122,6 +122,7 @@ def refuse_unless_verified(context: dg.AssetExecutionContext, con) -> None:
         metadata={
             "controles_ko": dg.MetadataValue.json(controls),
             "checks_non_verifies": dg.MetadataValue.json(checks),
+            "chargement_interrompu": dg.MetadataValue.text(interrupted or ""),
             "modeles_non_reconstruits": dg.MetadataValue.json(stale),
         },
         allow_retries=False,
