@@ -24,17 +24,18 @@ from dagster_project import settings
 
 
 def _instance():
+    """The persistent instance of ``settings.dagster_home()`` (created from the committed
+    template when new, as ``make run`` does): the run shows in the UI and can be re-executed."""
     import dagster as dg
 
-    if os.environ.get("DAGSTER_HOME"):
-        home = Path(os.environ["DAGSTER_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        cfg = home / "dagster.yaml"
-        if not cfg.exists():
-            template = settings.PROJECT_ROOT / "dagster_home.template.yaml"
-            cfg.write_text(template.read_text())
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    home = settings.dagster_home()
+    os.environ["DAGSTER_HOME"] = str(home)
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        template = settings.PROJECT_ROOT / "dagster_home.template.yaml"
+        cfg.write_text(template.read_text())
+    return dg.DagsterInstance.get()
 
 
 # Tags on the runs ``bilan run`` launches, to recognise them after a crash.
@@ -408,6 +409,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.state import FORCE_TAG
 
     controls: list[str] = []
+    refused: list[str] = []  # files refused whole, the likely cause of control totals off
     where: dict[str, list[str]] = {}  # failed dbt tests' first failing rows
     try:
         os.environ[LOCK_HELD_ENV] = str(os.getpid())
@@ -465,6 +467,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     else [f"  {NOT_EVALUATED}"]
                 )
                 where = failing_rows(con, failed_dbt_tests(result))
+                refused = [r[0] for r in con.execute(
+                    "SELECT source_file FROM raw.manifest WHERE status = 'rejected' ORDER BY 1"
+                ).fetchall()]
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")
             finally:
@@ -485,9 +490,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\n".join(warnings))
     if not result.success:
         print(failure_headline(published, settings.marts_path()), file=sys.stderr)
-        for line in check_failures(result, where=where) + controls:
+        lines = check_failures(result, where=where)
+        if refused and any(" (ko)" in c for c in controls):
+            # one refused workbook puts a dozen figures off: said before them, not after
+            lines.append(f"  à vérifier d'abord, écarts ci-dessous : {len(refused)} fichier(s) "
+                         f"refusé(s) (voir « Chargement ») : {', '.join(refused[:5])}"
+                         + (" …" if len(refused) > 5 else ""))
+        for line in lines + controls:
             print(line, file=sys.stderr)
-        print(f"  run Dagster : {result.run_id}", file=sys.stderr)
+        print(f"  run Dagster : {result.run_id} (DAGSTER_HOME {settings.dagster_home()})",
+              file=sys.stderr)
+        print("  ensuite : corriger la cause (données : les fichiers, puis bilan run ; sinon, "
+              "dans l'UI, Re-execute → From failure de ce run ; bilan run --force refait "
+              "tout) ; chaque refus : raw.rejets de " + str(settings.warehouse_path()),
+              file=sys.stderr)
         return 1
     if not published:  # e.g. nothing changed since the last publication: nothing re-published
         print(f"\nRien de nouveau publié : {settings.marts_path()} inchangé.")

@@ -7,7 +7,10 @@ twenty lines of Dagster's own frames, twice (the step's failure, then the run's)
 run``'s summary of what failed. This logger is Dagster's colored console logger, but for an error
 of class ``Failure``, or an interruption (``DagsterExecutionInterruptedError``: the run stopped by
 a signal, ``kill -TERM`` or Ctrl-C, whose frames are Dagster's signal handling), it leaves out
-that error's own stack trace. The exception a Failure carries
+that error's own stack trace. And the run's failure, which repeats the failed step's error
+whole (stack included) right after the step printed it, is shortened to its first line, its list
+of failed steps without repeats (a dbt step failing many checks was listed once per check). The
+exception a Failure carries
 as its cause (``raise dg.Failure(...) from exc``) keeps its stack, as does any other exception (a
 bug, a warehouse still busy after the retries), and every error stays whole in the run's event
 log (the Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule,
@@ -17,6 +20,7 @@ sensor) keep Dagster's logger: their errors are read in the UI.
 from __future__ import annotations
 
 import logging
+import re
 
 import dagster as dg
 
@@ -25,10 +29,28 @@ _TRACE = "\nStack Trace:\n"
 _DELIBERATE = frozenset({"Failure", "DagsterExecutionInterruptedError"})
 
 
+def _event_of(record: logging.LogRecord):
+    return (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+
+
 def _error_of(record: logging.LogRecord):
     """The error a Dagster event log record carries (a step's or a run's failure), if any."""
-    event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
-    return getattr(getattr(event, "event_specific_data", None), "error", None)
+    return getattr(getattr(_event_of(record), "event_specific_data", None), "error", None)
+
+
+_STEPS_FAILED = re.compile(r"Steps failed: \[(.*?)\]")
+
+
+def _run_failure_head(msg: str) -> str | None:
+    """A run's failure caused by its steps: its first line, each failed step named once, and
+    where its error is; None for any other run failure (its error is printed nowhere else)."""
+    head = msg.split("\n", 1)[0]
+    m = _STEPS_FAILED.search(head)
+    if not m:
+        return None
+    steps = list(dict.fromkeys(s.strip() for s in m[1].split(",") if s.strip()))
+    return (head[: m.start(1)] + ", ".join(steps) + head[m.end(1):]
+            + "\n(erreur : à l'étape en échec ci-dessus ; entière dans le journal du run Dagster)")
 
 
 class _WithoutFailureTrace(logging.Formatter):
@@ -41,6 +63,12 @@ class _WithoutFailureTrace(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         error = _error_of(record)
+        event = _event_of(record)
+        if (error is not None and isinstance(record.msg, str)
+                and getattr(event, "event_type", None) == dg.DagsterEventType.RUN_FAILURE):
+            head = _run_failure_head(record.msg)
+            if head is not None:
+                return self.inner.format(logging.makeLogRecord({**record.__dict__, "msg": head}))
         if (error is not None and error.cls_name in _DELIBERATE and error.stack
                 and isinstance(record.msg, str)):
             trace = _TRACE + "".join(error.stack)

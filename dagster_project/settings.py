@@ -1,7 +1,8 @@
 """Where things live, from the environment, with the project's defaults.
 
-One place for BILAN_RAW_DIR / BILAN_WAREHOUSE_DIR so the CLI, Dagster, dbt's profile and the
-tests all agree. Paths are resolved when asked, not at import, so tests can point them elsewhere.
+One place for BILAN_RAW_DIR / BILAN_WAREHOUSE_DIR / DAGSTER_HOME so the CLI, Dagster, dbt's
+profile, the Makefile and the tests all agree. Paths are resolved when asked, not at import, so
+tests can point them elsewhere.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def warehouse_dir() -> Path:
     return Path(
         os.environ.get("BILAN_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse")
     ).resolve()
+
+
+def dagster_home() -> Path:
+    """The Dagster instance's folder: ``$DAGSTER_HOME``, else the Makefile's default
+    (``<project>/.dagster_home``). ``bilan run`` typed without it used a throwaway instance: its
+    run id, printed on failure, existed nowhere (no UI, no *Re-execute from failure*, no
+    alert), as an on-call engineer following the README found."""
+    return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
 
 
 def warehouse_path() -> Path:

@@ -753,6 +753,9 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     lines = export.read_bytes().decode("cp1252").splitlines(keepends=True)
     del lines[1]  # one mandate line
     export.write_bytes("".join(lines).encode("cp1252"))
+    ops = raw / "2017" / "operateurs"
+    data = next(ops.iterdir()).read_bytes()
+    (ops / "copie illisible.xlsx").write_bytes(data[: len(data) // 2])  # refused whole
     wh = tmp_path / "warehouse"
     shutil.copytree(run_2017.warehouse_dir, wh)
     (tmp_path / "dagster_home").mkdir()
@@ -771,6 +774,16 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     dbt_log = (wh / "logs" / "dernier_run.log").read_text(encoding="utf-8")
     assert "FAIL" in dbt_log and "\x1b[" not in dbt_log
     # a failed dbt test says observed vs expected, not its raw metadata (durations, ids)
+    # the refused file: a warning, said again before the control totals, then what to do next
+    err_lines = err.splitlines()
+    [first] = [n for n, x in enumerate(err_lines) if x.startswith("  à vérifier d'abord")]
+    assert "1 fichier(s) refusé(s) (voir « Chargement ») : 2017/operateurs/copie illisible.xlsx" \
+        in err_lines[first]
+    assert first < min(n for n, x in enumerate(err_lines) if x.startswith("  contrôle 2017"))
+    assert any("fichiers_refuses (WARN) a échoué : 1 fichier(s) refusé(s)" in x
+               for x in err_lines)
+    assert err_lines[-1].startswith("  ensuite : corriger la cause"), err_lines[-1]
+    assert f"DAGSTER_HOME {tmp_path / 'dagster_home'}" in err
     dbt_check = next(line for line in failed if "conformes_au_bilan_publie" in line)
     assert "ligne(s) en échec / attendu 0" in dbt_check, dbt_check
     assert "invocation_id" not in dbt_check and "Execution Duration" not in dbt_check

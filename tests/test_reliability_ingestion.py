@@ -639,6 +639,46 @@ def test_payments_of_an_export_refused_whole(tmp_path):
     assert (group["lignes"], group["montant"], group["convention"]) == (3, None, None)
 
 
+def test_refused_files_check_warns_naming_them(tmp_path):
+    """A file refused whole that changes no payment (an unreadable copy) left a successful run
+    without a single warning (on-call cold test): the check names it, without blocking."""
+    from dagster_project.checks.refus import fichiers_refuses
+
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
+    write_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", [mandat("M1", conv(1))])
+    wh = tmp_path / "wh"
+    wh.mkdir()
+
+    def check():
+        con = duckdb.connect(str(wh / "bilan.duckdb"))
+        ingest_exercice(con, raw, EX, run_id="r", workers=1)
+        con.close()
+        return fichiers_refuses(warehouse=WarehouseResource(raw_dir=str(raw),
+                                                            warehouse_dir=str(wh)))
+
+    result = check()
+    assert result.passed and result.description == "aucun fichier refusé"
+    assert not next(iter(fichiers_refuses.check_specs)).blocking
+    data = (ops / "a.xlsx").read_bytes()
+    (ops / "a (copie).xlsx").write_bytes(data[: len(data) // 2])  # truncated: unreadable
+    result = check()
+    assert not result.passed and result.severity.value == "WARN"
+    assert result.description.startswith(
+        f"1 fichier(s) refusé(s) (tous : raw.manifest, raw.rejets) : {EX}/operateurs/a (copie)"
+        ".xlsx (classeur illisible"), result.description
+    assert result.metadata["fichiers_refuses"].value == 1
+    # a check that cannot run fails, never passes
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    con.execute("ALTER TABLE raw.manifest RENAME COLUMN detail TO detail_ancien")
+    con.close()
+    result = fichiers_refuses(warehouse=WarehouseResource(raw_dir=str(raw),
+                                                          warehouse_dir=str(wh)))
+    assert not result.passed and result.description.startswith("contrôle impossible")
+
+
 def test_payments_check_warns_without_blocking(tmp_path):
     raw = tmp_path / "raw"
     ops = raw / str(EX) / "operateurs"

@@ -30,6 +30,8 @@ def _famille(check_name: str) -> str:
         return "Conservation des lignes (manifeste)"
     if check_name == "paiements_comptes":
         return "Paiements comptés (avertissement)"
+    if check_name == "fichiers_refuses":
+        return "Fichiers refusés (avertissement)"
     return "Tests dbt"
 
 
