@@ -376,6 +376,26 @@ def _unchanged_since_publication(raw: Path, wh: Path, exercices: list[int], lock
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # a re-execution's result must stay open while the summary reads it (dg.execute_job)
+    with contextlib.ExitStack() as stack:
+        return _cmd_run(args, stack)
+
+
+def _reexecutable(instance, run_id: str) -> str | None:
+    """Why ``run_id`` cannot be re-executed from failure in this instance, or None."""
+    import dagster as dg
+
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return f"run {run_id} inconnu de l'instance {settings.dagster_home()} (DAGSTER_HOME)"
+    if run.job_name != "bilan_nightly":
+        return f"run {run_id} : job {run.job_name}, pas bilan_nightly"
+    if run.status != dg.DagsterRunStatus.FAILURE:
+        return f"run {run_id} {run.status.value}, pas en échec : rien à reprendre"
+    return None
+
+
+def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     settings.export_env()
     import duckdb
 
@@ -401,7 +421,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except WarehouseBusy as exc:
         print(f"bilan: {exc}", file=sys.stderr)
         return 3
-    if not args.force and _unchanged_since_publication(raw, wh, exercices, lock):
+    if not (args.force or args.from_failure) and _unchanged_since_publication(
+        raw, wh, exercices, lock
+    ):
         return 0
     from dagster_project.partitions import all_partitions_tags, sync_partitions
     from dagster_project.publication import sweep_orphans
@@ -420,30 +442,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         for run_id in reap_dead_runs(instance, wh):
             print(f"bilan: run Dagster {run_id} interrompu (processus disparu) : clos, "
                   "la file des runs ne l'attend plus")
+        # after the reaping: a run whose process was killed is failed, and can be resumed
+        why = _reexecutable(instance, args.from_failure) if args.from_failure else None
+        if why:
+            print(f"bilan: --from-failure : {why}", file=sys.stderr)
+            return 2
         sync_partitions(instance, exercices)
-        from dagster_project.definitions import defs
-        from dagster_project.loggers import console_logger
+        import dagster as dg
 
-        # a deliberate stop (dg.Failure) says why without Dagster's stack trace (loggers.py)
-        job = defs.resolve_job_def("bilan_nightly").with_logger_defs({"console": console_logger})
-        print(f"bilan: exercices {', '.join(map(str, exercices))} depuis {raw}")
+        from dagster_project.jobs import cli_nightly_job
+
+        print(f"bilan: exercices {', '.join(map(str, exercices))} depuis {raw}"
+              + (f" ; reprise du run {args.from_failure} : ses étapes en échec et les suivantes"
+                 if args.from_failure else ""))
         # dbt's own log lines (hundreds) go to a file; Dagster's events stay on stderr.
         log_dir = wh / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / "dernier_run.log"
+        ours = {TAG_LAUNCHER: "cli", TAG_PID: str(os.getpid()),
+                TAG_HOST: socket.gethostname(), TAG_WAREHOUSE: str(wh)}
+        run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(
-                instance=instance,
-                tags={
-                    **all_partitions_tags(instance),
-                    TAG_LAUNCHER: "cli", TAG_PID: str(os.getpid()),
-                    TAG_HOST: socket.gethostname(), TAG_WAREHOUSE: str(wh),
-                    # the ingestion asset checks the state again: --force must reach it too
-                    **({FORCE_TAG: "1"} if args.force else {}),
-                },
-                run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-                raise_on_error=False,
-            )
+            if args.from_failure:  # the UI's Re-execute → From failure (parent's tags kept)
+                result = stack.enter_context(dg.execute_job(
+                    dg.reconstructable(cli_nightly_job), instance, tags=ours,
+                    run_config=run_config, raise_on_error=False,
+                    reexecution_options=dg.ReexecutionOptions.from_failure(
+                        args.from_failure, instance),
+                ))
+            else:
+                result = cli_nightly_job().execute_in_process(
+                    instance=instance,
+                    tags={
+                        **all_partitions_tags(instance), **ours,
+                        # the ingestion asset checks the state again: --force must reach it too
+                        **({FORCE_TAG: "1"} if args.force else {}),
+                    },
+                    run_config=run_config,
+                    raise_on_error=False,
+                )
         if not result.success:  # e.g. a step after the publication failed: never skip next time
             from dagster_project.state import invalidate
 
@@ -500,10 +537,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"  run Dagster : {result.run_id} (DAGSTER_HOME {settings.dagster_home()})",
               file=sys.stderr)
-        print("  ensuite : corriger la cause (données : les fichiers, puis bilan run ; sinon, "
-              "dans l'UI, Re-execute → From failure de ce run ; bilan run --force refait "
-              "tout) ; chaque refus : raw.rejets de " + str(settings.warehouse_path()),
-              file=sys.stderr)
+        print("  ensuite : corriger la cause ; données : les fichiers, puis bilan run ; sinon "
+              f"(disque, droits, processus tué) : bilan run --from-failure {result.run_id} "
+              "(l'UI : Re-execute → From failure) ; bilan run --force refait tout ; chaque "
+              "refus : raw.rejets de " + str(settings.warehouse_path()), file=sys.stderr)
         return 1
     if not published:  # e.g. nothing changed since the last publication: nothing re-published
         print(f"\nRien de nouveau publié : {settings.marts_path()} inchangé.")
@@ -540,6 +577,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--force", action="store_true",
         help="run everything even when nothing changed since the last publication",
+    )
+    run.add_argument(
+        "--from-failure", metavar="RUN_ID",
+        help="re-execute that failed run from its failed steps, as the UI's Re-execute → From "
+        "failure (after a cause that was not the data: disk, permissions, a killed process)",
     )
     run.add_argument(
         "--log-level", default=os.environ.get("BILAN_LOG_LEVEL", "INFO"),

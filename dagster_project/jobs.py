@@ -17,3 +17,14 @@ NIGHTLY_JOB = dg.define_asset_job(
     description="Ingestion of every exercise, dbt build and tests, Great Expectations suites, "
     "publication of marts.duckdb when every blocking check passes.",
 )
+
+
+def cli_nightly_job() -> dg.JobDefinition:
+    """``bilan_nightly`` resolved, with ``bilan run``'s console logger (a deliberate stop says why
+    without Dagster's stack trace: loggers.py). A module-level function, so that
+    ``dg.reconstructable`` can name it: ``dg.execute_job`` re-executes a run
+    (``bilan run --from-failure``) only from a reconstructable job."""
+    from dagster_project.definitions import defs
+    from dagster_project.loggers import console_logger
+
+    return defs.resolve_job_def("bilan_nightly").with_logger_defs({"console": console_logger})

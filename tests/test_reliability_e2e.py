@@ -943,3 +943,32 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
         assert shown and int(re.sub(r"\D", "", shown[1])) == n_checks > 50, shown
     finally:
         instance.dispose()
+
+
+def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_data(
+    run_2017, tmp_path
+):
+    """Without the UI, an on-call engineer could not re-execute a failed run (cold test): a run
+    failed for a cause that was not the data (here the publication's rename: `marts.duckdb` is
+    a directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
+    steps only, publishes the parent's checked marts, and the next night skips."""
+    raw, wh, home = copy_run(run_2017, tmp_path)
+    marts = wh / "marts.duckdb"
+    marts.rename(wh / "marts.before")
+    marts.mkdir()
+    rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait()
+    assert rc == 1 and "IsADirectoryError" in err, err[-3000:]
+    parent = re.search(r"run Dagster : (\S+)", err)[1]
+    assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in err
+    marts.rmdir()
+    rc, out, err = launch(tmp_path, "unknown", "--from-failure", "pas-un-run", note=False).wait()
+    assert rc == 2 and "--from-failure : run pas-un-run inconnu de l'instance" in err, err
+    rc, out, err = launch(tmp_path, "resumed", "--from-failure", parent, note=False).wait()
+    assert rc == 0, out + err[-3000:]
+    assert f"reprise du run {parent} : ses étapes en échec et les suivantes" in out
+    assert "Publié" in out
+    assert "raw_tables" not in err and "bilan_dbt_assets" not in err  # not run again
+    assert marts_snapshot(marts) == marts_snapshot(wh / "marts.before")
+    child = run_id_of(out)
+    rc, out, _ = launch(tmp_path, "next_night", note=False).wait()
+    assert rc == 0 and f"rien n'a changé depuis la publication du run {child}" in out, out
