@@ -559,8 +559,8 @@ def print_next_steps() -> None:
     """Where the deliverables are and how to query the published file (a newcomer's next step,
     asked for by a cold review: the report's paths were only in a Dagster log line)."""
     wh = settings.warehouse_dir()
-    print(f"  rapports : {wh / 'rapport'} (bilan_<exercice>.html, synthese_<exercice>.xlsx) ; "
-          f"Parquet : {wh / 'parquet'}")
+    print(f"  rapports : {wh / 'rapport'} (bilan_<exercice>.html, .pdf si Chromium est installé, "
+          f"synthese_<exercice>.xlsx) ; Parquet : {wh / 'parquet'}")
     cli = Path(sys.executable).with_name("duckdb")  # the environment's DuckDB CLI (dev extra)
     print(f"  SQL : {cli if cli.exists() else 'duckdb'} -readonly {settings.marts_path()} "
           "(tables, vues et exemples : docs/analysts.md)")

@@ -286,7 +286,7 @@ def record_publication(
         "version": STATE_VERSION,
         "digest": digest,
         "run_id": run_id,
-        "published_at": datetime.now().isoformat(timespec="seconds"),
+        "published_at": datetime.now().astimezone().isoformat(timespec="seconds"),  # with its zone
         "marts": _stat(Path(marts_path)),
         "files": files,
         "rapports_run_id": None,  # set by record_reports, once this run's reports are written

@@ -262,7 +262,10 @@ def test_the_published_runs_warnings_are_kept_for_the_unchanged_runs(published, 
     """What the reports step records: the run's failed checks, or None when they could not be
     read, which an unchanged run must not repeat as 'no warning'."""
     raw, wh = published
-    assert state.check_unchanged(raw, wh, [EX], code=code).warnings == ()
+    verdict = state.check_unchanged(raw, wh, [EX], code=code)
+    assert verdict.warnings == ()
+    # said with its zone (the run's log lines are UTC; a local time without one misled)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", verdict.published_at)
     line = "  check raw/raw_mandats:paiements_comptes (WARN) a échoué : 2 paiement(s) refusé(s)"
     assert state.record_reports(wh, "run-1", [line])
     assert state.check_unchanged(raw, wh, [EX], code=code).warnings == (line,)
