@@ -133,6 +133,24 @@ def publish(
             raise PublicationRefused(f"{rel} has personal-data columns {leaking}: not published")
 
     tmp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    try:
+        return _write_then_swap(con, target, tmp, tables, views_sql)
+    except BaseException:
+        # a publication that fails here (a rename refused, a disk full) leaves no temp file
+        # behind: it stayed until the next run swept it (on-call cold test)
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
+
+
+def _write_then_swap(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    tmp: Path,
+    tables: Mapping[str, str],
+    views_sql: str | None,
+) -> PublishResult:
+    """The new file written beside the old one, checked whole, then renamed over it."""
     alias = "publication"
     counts: dict[str, int] = {}
     con.execute(f"ATTACH '{tmp}' AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')")

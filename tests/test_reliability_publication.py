@@ -392,6 +392,20 @@ def test_publish_leaves_no_stale_wal_to_replay(tmp_path):
     assert not wal.exists() and result.stale_wal_removed
 
 
+def test_a_failed_publish_leaves_no_temp_file(tmp_path):
+    """The new file is written beside the old one, then renamed over it: a rename that fails
+    (here the target is a directory; a permission, a full disk) left the 1.5 MB temp file until
+    the next run swept it (on-call cold test)."""
+    target = tmp_path / "marts.duckdb"
+    target.mkdir()
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+    con.execute("CREATE SCHEMA marts; CREATE TABLE marts.s AS SELECT range AS n FROM range(3)")
+    with pytest.raises(IsADirectoryError):
+        publish(con, target, {"synthese_thematiques": "marts.s"})
+    con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bilan.duckdb", "marts.duckdb"]
+
+
 # --------------------------------------------------------------------------- d. the CLI
 
 
