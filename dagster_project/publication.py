@@ -172,10 +172,9 @@ def _write_then_swap(
         con.execute(f"CHECKPOINT {alias}")
     finally:
         con.execute(f"DETACH {alias}")
-    wal = Path(str(tmp) + ".wal")
-    if wal.exists():  # should not happen after CHECKPOINT + DETACH; refuse a torn publish
-        tmp.unlink(missing_ok=True)
-        wal.unlink(missing_ok=True)
+    if Path(str(tmp) + ".wal").exists():
+        # should not happen after CHECKPOINT + DETACH; refuse a torn publish (publish() removes
+        # both files, as after any failure here)
         raise PublicationRefused("the new marts file kept a WAL after CHECKPOINT: not published")
     _fsync(tmp)
     os.chmod(tmp, 0o644)

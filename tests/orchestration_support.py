@@ -57,10 +57,3 @@ def webhook_server() -> Iterator[tuple[str, list[dict]]]:
         server.server_close()
         thread.join(timeout=5)
 
-
-def nightly_job():
-    """``bilan_nightly``, for ``dg.reconstructable``: ``dg.execute_job`` re-executes a run (what
-    the UI's *Re-execute from failure* does) only from a reconstructable job."""
-    from dagster_project.definitions import defs
-
-    return defs.resolve_job_def("bilan_nightly")

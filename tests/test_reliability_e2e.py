@@ -900,8 +900,8 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
     import dagster as dg
 
     from dagster_project import state
+    from dagster_project.jobs import cli_nightly_job as nightly_job  # reconstructable
     from dagster_project.partitions import all_partitions_tags
-    from tests.orchestration_support import nightly_job
 
     raw, wh, home = copy_run(run_2017, tmp_path)
     for k, v in pipeline_env(raw, wh, home).items():
