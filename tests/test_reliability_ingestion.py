@@ -243,8 +243,11 @@ def build_drop(raw: Path, fmt: str) -> Drop:
             write_workbook(path, sheets)
         drop.files[path.name] = FileCase(stem, reason, **kw)
 
+    # workbooks written only to be copied or cut live beside the drop, not in it
+    scratch = raw.parent / "scratch"
+    scratch.mkdir(exist_ok=True)
     ok = good_sheets(conv(3), ["X1", "X2"])
-    ok_path = write_workbook(Path(tempfile.mkdtemp()) / f"ok.{fmt}", ok)
+    ok_path = write_workbook(scratch / f"ok.{fmt}", ok)
     ok_bytes = ok_path.read_bytes()
     case("corrompu", "illisible", data=b"PK\x03\x04" + os.urandom(3000))
     case("tronque", "illisible", data=ok_bytes[: len(ok_bytes) // 2])
@@ -296,7 +299,7 @@ def build_drop(raw: Path, fmt: str) -> Drop:
 
     # -- an .ods behind an .xlsx name (operators rename files): tolerated, loaded
     other = "ods" if fmt == "xlsx" else "xlsx"
-    disguised = write_workbook(Path(tempfile.mkdtemp()) / f"x.{other}",
+    disguised = write_workbook(scratch / f"x.{other}",
                                good_sheets(conv(21), ["W1"]))
     shutil.copyfile(disguised, ops / f"extension_trompeuse.{fmt}")
 
