@@ -84,7 +84,12 @@ _GROUPES = _NON_COMPTES + """
                     CASE WHEN column_name = 'N° convention'
                           AND regexp_full_match(value, 'PDI-[0-9]{4}-[0-9]{4}') THEN value END)
              AS convention,
-           reason AS motif, sum(lignes)::BIGINT AS lignes, sum(montant) AS montant
+           reason AS motif, sum(lignes)::BIGINT AS lignes,
+           -- a reason checked before the amount ('N° mandat manquant', 'Nature inconnue …')
+           -- groups lines of known and unknown amounts: `montant` is then a part (cold review)
+           coalesce(sum(lignes) FILTER (WHERE montant IS NULL), 0)::BIGINT
+             AS lignes_montant_inconnu,
+           sum(montant) AS montant
     FROM non_comptes
     GROUP BY ALL
 )
@@ -106,6 +111,7 @@ SELECT CAST(exercice AS INTEGER)        AS exercice,
        CAST(convention AS VARCHAR)      AS num_convention,
        CAST(motif AS VARCHAR)           AS motif,
        CAST(lignes AS BIGINT)           AS lignes,
+       CAST(lignes_montant_inconnu AS BIGINT) AS lignes_montant_inconnu,
        CAST(montant AS DECIMAL(14, 2))  AS montant_eur
 FROM groupes
 ORDER BY exercice, num_convention NULLS LAST, motif

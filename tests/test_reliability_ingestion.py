@@ -621,6 +621,45 @@ def test_mandates_of_an_unreadable_workbook_name_it(tmp_path):
     same_as_fresh_load(con, raw)
 
 
+def test_a_group_of_known_and_unknown_amounts_says_both(tmp_path):
+    """Two lines refused for a reason checked before the amount (no N° mandat), one amount
+    readable and one not: one group, whose amount is a part. Its unknown lines are counted apart,
+    in the published table and the report (an analyst filtering on `montant_eur IS NULL` found
+    none and took the known part for the whole: cold review)."""
+    from decimal import Decimal
+
+    from dagster_project.publication import PUBLISHED_TABLES, publish
+    from dagster_project.reporting.data import Qualite
+    from dagster_project.reporting.html import _paiements_non_comptes
+
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
+    write_mandats(raw / str(EX) / "finances" / "a.csv",
+                  [mandat("M1", conv(1)), mandat("", conv(1), montant="100,00"),
+                   mandat("", conv(1), montant="beaucoup")])
+    warehouse = tmp_path / "bilan.duckdb"
+    con = duckdb.connect(str(warehouse))
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    [row], [group] = paiements_non_comptes(con)
+    assert (group["convention"], group["motif"], group["lignes"],
+            group["lignes_montant_inconnu"], group["montant"]) == (
+        conv(1), "N° mandat manquant", 2, 1, Decimal("100.00"))
+    assert (row["lignes"], row["lignes_montant"]) == (2, 1)
+    html = _paiements_non_comptes(Qualite(paiements_verifies=True, paiements_non_comptes=row,
+                                          paiements_par_convention=[group]))
+    assert "+ 1 inconnu(s)" in html, html
+    # published as the analysts read it
+    marts = tmp_path / "marts.duckdb"
+    name = "paiements_non_comptes"
+    publish(con, marts, {name: PUBLISHED_TABLES[name]})
+    con.close()
+    with duckdb.connect(str(marts), read_only=True) as m:
+        assert m.execute("SELECT lignes, lignes_montant_inconnu, montant_eur "
+                         "FROM paiements_non_comptes").fetchall() == [(2, 1, Decimal("100.00"))]
+
+
 def test_payments_of_an_export_refused_whole(tmp_path):
     """An export refused whole counts every line, amount unknown, in the sentence and the table."""
     raw = tmp_path / "raw"

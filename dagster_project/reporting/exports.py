@@ -83,6 +83,7 @@ ENTETES = {
     "valeur": "Valeur",
     "motif": "Motif du refus",
     "lignes": "Lignes de l’export",
+    "lignes_montant_inconnu": "dont au montant inconnu",
     "montant_eur": "Montant payé non compté (€)",
 }
 

@@ -713,14 +713,21 @@ def _paiements_non_comptes(q: Qualite) -> str:
     if q.paiements_par_convention:
         parts.append(_table(
             ["Convention", "Motif", "Paiements", "Montant"],
-            [[_e(r["convention"] or "—"), _e(r["motif"]), _n(r["lignes"]),
-              fr.euros(r["montant"]) if r["montant"] is not None else "inconnu"]
+            [[_e(r["convention"] or "—"), _e(r["motif"]), _n(r["lignes"]), _montant(r)]
              for r in q.paiements_par_convention], num_from=2))
         autres = q.paiements_par_convention[0]["groupes"] - len(q.paiements_par_convention)
         if autres > 0:
             parts.append(f"<p>… et {_n(autres)} autre(s) (voir la table raw.rejets de "
                          "l’entrepôt interne).</p>")
     return "".join(parts)
+
+
+def _montant(group: dict) -> str:
+    """A group's amount; the part whose amount is unknown said beside it, not left out."""
+    if group["montant"] is None:
+        return "inconnu"
+    inconnu = group.get("lignes_montant_inconnu") or 0
+    return fr.euros(group["montant"]) + (f" + {_n(inconnu)} inconnu(s)" if inconnu else "")
 
 
 def _section_notes(notes: _Notes) -> str:

@@ -189,7 +189,9 @@ SELECT
     CAST(sum(montant_paye_eur) AS DECIMAL(14, 2)) AS montant_paye_eur,
     -- round() first: a DuckDB 1.1 client (1.1.3, checked by a review) truncates a DECIMAL cast
     -- to fewer decimals (2.665 -> 2.66); this file is opened by any 1.x client
-    CAST(round(sum(etp), 2) AS DECIMAL(10, 2)) AS etp,
+    -- DECIMAL(18,2) as the key figures' ETP: an amount typed in an ETP cell is only a warning,
+    -- and a narrower type made every query on the view fail (cold review)
+    CAST(round(sum(etp), 2) AS DECIMAL(18, 2)) AS etp,
     CAST(sum(accompagnements) AS BIGINT) AS accompagnements,
     CAST(sum(fins_accompagnement) AS BIGINT) AS fins_accompagnement,
     CAST(sum(insertions_durables) AS BIGINT) AS insertions_durables,
