@@ -70,6 +70,21 @@ def dbt_build(dbt_env, *fixtures: str) -> tuple[int, dict[str, str], str]:
     return proc.returncode, statuses, proc.stdout + proc.stderr
 
 
+def dbt_test(dbt_env, *tests: str) -> tuple[int, dict[str, str], str]:
+    """`dbt test --select` the named tests on the warehouse as it is (after a tampering).
+
+    Returns (exit code, {test name: status}, output)."""
+    target = dbt_env["base"] / "target"
+    proc = subprocess.run(
+        [str(DBT), "test", "--select", *tests, "--project-dir", str(DBT_DIR),
+         "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
+         "--log-path", str(dbt_env["base"] / "logs")],
+        cwd=DBT_DIR, env=dbt_env["env"], capture_output=True, text=True, timeout=300)
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    return proc.returncode, statuses, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
 def connect(dbt_env) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb"), read_only=True)
 
@@ -160,21 +175,59 @@ def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env):
                     "2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
         con.execute("UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
                     "montant_paye_eur + 1 WHERE exercice = 2099 AND code_thematique = 'RU'")
-    target = dbt_env["base"] / "target"
-    proc = subprocess.run(
-        [str(DBT), "test", "--select", *SUM_TESTS, "--project-dir", str(DBT_DIR),
-         "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
-         "--log-path", str(dbt_env["base"] / "logs")],
-        cwd=DBT_DIR, env=dbt_env["env"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0, proc.stdout[-3000:]
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    assert {r["unique_id"].split(".")[2]: r["status"] for r in results} == {
-        t: "fail" for t in SUM_TESTS}, proc.stdout[-3000:]
+    rc, statuses, out = dbt_test(dbt_env, *SUM_TESTS)
+    assert rc != 0, out
+    assert statuses == {t: "fail" for t in SUM_TESTS}, out
     with connect(dbt_env) as con:
         [(ex, perimetre, indicateur, attendu, valeur)] = con.sql(
             f"select * from dbt_test__audit.{SUM_TESTS[0]}").fetchall()
     assert (ex, perimetre, indicateur) == (2099, "PRO", "etp")
     assert valeur - attendu == Decimal("0.01")
+
+
+LAYER_TESTS = [
+    # a participant of a référent unique convention (whose persons are counted from its CER
+    # sheet) and a CER of an accompaniment convention: the tests filtering their target
+    # (`to_condition`) catch them
+    "stg_operateurs__participants_action_d_accompagnement",
+    "stg_operateurs__cer_action_de_contractualisation",
+    # a published key figure missing, another twice
+    "fct_chiffres_cles_couvre_indicateurs_publies",
+    "unique_combination_fct_chiffres_cles_exercice__perimetre__indicateur",
+]
+
+
+def test_tests_reading_other_layers_fail_on_tampered_rows(dbt_env):
+    """Tests that read a later layer (staging rows against the intermediate actions, a mart
+    against the published figures' list) are skipped in the broken-rules build, downstream of
+    its failing staging tests: here, on the green build's warehouse, rows are tampered with
+    and exactly those tests fail, naming the rows."""
+    rc, _, out = dbt_build(dbt_env)
+    assert rc == 0, out
+    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
+        con.execute("""insert into raw.raw_participants values
+            (2099, 'PDI-2099-0002', 'X1', '2099-03-01', null, null, null, null,
+             '2099/operateurs/b.ods', 'Participants', 2, 'sha-b', '2099-12-31 10:00:00',
+             'run-1')""")
+        con.execute("""insert into raw.raw_cer values
+            (2099, 'PDI-2099-0001', 'P1', '2099-02-01', false,
+             '2099/operateurs/a.xlsx', 'CER', 2, 'sha-a', '2099-12-31 10:00:00', 'run-1')""")
+        con.execute("DELETE FROM marts.fct_chiffres_cles WHERE exercice = 2099 "
+                    "AND perimetre = 'total' AND indicateur = 'etp'")
+        con.execute("INSERT INTO marts.fct_chiffres_cles SELECT * FROM marts.fct_chiffres_cles "
+                    "WHERE exercice = 2099 AND perimetre = 'total' AND indicateur = 'nb_actions'")
+    rc, statuses, out = dbt_test(dbt_env, *LAYER_TESTS)
+    assert rc != 0, out
+    assert statuses == {t: "fail" for t in LAYER_TESTS}, out
+    with connect(dbt_env) as con:
+        participants = con.sql("select num_convention, source_file, source_sheet, source_row "
+                               f"from dbt_test__audit.{LAYER_TESTS[0]}").fetchall()
+        cer = con.sql("select num_convention, source_file, source_sheet, source_row "
+                      f"from dbt_test__audit.{LAYER_TESTS[1]}").fetchall()
+        missing = con.sql(f"select * from dbt_test__audit.{LAYER_TESTS[2]}").fetchall()
+    assert participants == [("PDI-2099-0002", "2099/operateurs/b.ods", "Participants", 2)]
+    assert cer == [("PDI-2099-0001", "2099/operateurs/a.xlsx", "CER", 2)]
+    assert missing == [(2099, "total", "etp")]
 
 
 def test_broken_rules_fail_their_tests(dbt_env):
@@ -191,6 +244,14 @@ def test_broken_rules_fail_their_tests(dbt_env):
         "relationships_stg_operateurs__actions_code_thematique__code_thematique__ref_stg_nomenclature__thematiques_",
         # a negative Avance: only an Annulation is negative (GX blocks it too)
         "stg_finances__mandats_paiement_non_negatif",
+        # a positive Annulation: an Annulation takes money back
+        "stg_finances__mandats_annulation_negative",
+        # a mandate number twice in the exercise
+        "unique_combination_stg_finances__mandats_exercice__num_mandat",
+        # a 13-digit SIRET
+        "stg_operateurs__actions_siret_14_chiffres",
+        # a file whose rows read are not its rows loaded + rejected
+        "stg_pipeline__manifest_lignes_lues_chargees_rejetees",
     }, out
     # the failing rows say which workbook, sheet and row (the convention alone said nothing
     # of where to look)
@@ -218,7 +279,10 @@ def test_2017_off_published_totals_fails_control_test(dbt_env):
         messages = [r[0] for r in con.sql(
             f"select message from dbt_test__audit.{CONTROL_TEST}"
         ).fetchall()]
-    assert "2017 chiffres_cles total nb_actions: publié 220, calculé 1 (écart -219)" in messages
+    assert "2017 chiffres_cles total nb_actions: publié 220, calculé 2 (écart -218)" in messages
+    # a lower bound ('plus de 12 000') missed by one
+    assert ("2017 chiffres_cles SOC-INS accueils_individuels: publié 12000 (minimum), "
+            "calculé 11999 (écart -1)") in messages
     assert (
         "2017 synthese PRO-EMP-AME accompagnements: publié 7538, calculé 1 (écart -7537)"
         in messages

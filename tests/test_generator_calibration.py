@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from export_reader import read_mandats
 from python_calamine import CalamineWorkbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,38 +140,6 @@ def read_workbook(path: Path) -> Workbook:
     return w
 
 
-def read_mandats(path: Path) -> list[dict]:
-    with open(path, encoding="cp1252", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter=";"))
-    assert rows[0] == [
-        "Exercice",
-        "N° mandat",
-        "Date d'émission",
-        "N° convention",
-        "Tiers",
-        "SIRET",
-        "Nature",
-        "Montant",
-    ]
-    out = []
-    for r in rows[1:]:
-        amount = r[7].replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        assert re.fullmatch(r"-?\d+\.\d{2}", amount), r[7]
-        out.append(
-            {
-                "exercice": int(r[0]),
-                "num": r[1],
-                "date": to_date(r[2]),
-                "convention": r[3],
-                "tiers": r[4],
-                "siret": r[5],
-                "nature": r[6],
-                "cents": int(amount.replace(".", "")),
-            }
-        )
-    return out
-
-
 def read_seed(name: str) -> list[dict]:
     with open(SEEDS / name, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -179,7 +148,7 @@ def read_seed(name: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def drop():
     if not RAW.is_dir():
-        pytest.skip("data/raw/2017 not generated (make data)")
+        pytest.fail("data/raw/2017 is missing: it is committed (make data regenerates it)")
     files = sorted(p for p in (RAW / "operateurs").iterdir() if p.is_file())
     return {
         "files": files,

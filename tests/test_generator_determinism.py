@@ -30,7 +30,7 @@ def _digests(base: Path) -> dict[str, str]:
 
 def test_2017_regenerates_byte_identical_to_committed_drop(tmp_path):
     if not COMMITTED.is_dir():
-        pytest.skip("data/raw/2017 not generated (make data)")
+        pytest.fail("data/raw/2017 is missing: it is committed (make data regenerates it)")
     # a fresh process, another time zone: no wall-clock or local-time dependency
     env = {**os.environ, "TZ": "Pacific/Auckland", "DO_NOT_TRACK": "1"}
     subprocess.run(

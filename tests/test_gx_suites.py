@@ -323,6 +323,38 @@ def test_mandats_bad_nature_siret_and_huge_amount_fail(gx_dir):
     }, result.summary()
 
 
+def _set(column, value, row=0):
+    def mutate(df):
+        df.loc[row, column] = value
+        return df
+    return mutate
+
+
+def _copy_lineage(df):
+    df.loc[1, "source_row"] = df.loc[0, "source_row"]
+    return df
+
+
+MANDATS_RULES = [
+    # each rule of the suite broken alone: exactly its expectation fails
+    pytest.param(_set("num_convention", "PDI-17-1"), REGEX, ("num_convention",), id="convention"),
+    pytest.param(_copy_lineage, COMPOUND, ("source_file", "source_row"), id="lignage"),
+    # an Annulation of 20 M€ (a typo): negative, as an Annulation must be, but out of bounds
+    pytest.param(_set("montant", -20_000_000.0, row=3), BETWEEN, ("montant",), id="minimum"),
+    pytest.param(lambda df: df.iloc[0:0], "expect_table_row_count_to_be_between", (),
+                 id="vide"),
+    *(pytest.param(_set(c, None), NOT_NULL, (c,), id=f"{c}_nul")
+      for c in ("exercice", "num_mandat", "date_emission", "num_convention", "nature",
+                "montant", "source_file", "source_row")),
+]
+
+
+@pytest.mark.parametrize(("mutate", "etype", "columns"), MANDATS_RULES)
+def test_each_mandats_rule_fails_alone(gx_dir, mutate, etype, columns):
+    result = run_suite("mandats", mutate(mandats_frame()), gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, etype, columns)
+
+
 # --------------------------------------------------------------------------- synthese
 
 

@@ -185,6 +185,24 @@ def test_failed_staging_check_skips_the_publication_in_the_run(gx_failed):
     assert sha256(copied.marts) == copied.before
 
 
+def test_a_gx_check_that_cannot_read_its_relation_fails(run_2017, tmp_path):
+    """The suite's relation gone (a dbt build that failed half-way, a view dropped by hand):
+    the check could not run, which is a failure (blocking), never a pass."""
+    copied = Copy(run_2017, tmp_path)
+    copied.sql("DROP VIEW staging.stg_finances__mandats")
+    try:
+        result = copied.materialize(
+            [marts_publies, *GX_CHECKS], selection=dg.AssetSelection.checks(GX_MANDATS)
+        )
+        [evaluation] = result.get_asset_check_evaluations()
+    finally:
+        copied.instance.dispose()
+    assert evaluation.asset_check_key == GX_MANDATS and not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.description.startswith("suite mandats could not run: CatalogException"), (
+        evaluation.description)
+
+
 # --------------------------------------------------------------------------- b. alone
 
 
@@ -257,7 +275,9 @@ def test_publication_alone_refuses_marts_older_than_the_load(copied):
     export.write_bytes(text.replace(old, new))
     loaded = ingest()
     assert loaded.success and loaded.get_asset_materialization_events()
-    assert all(e.passed for e in loaded.get_asset_check_evaluations())  # its checks pass
+    evaluations = loaded.get_asset_check_evaluations()
+    # both selected checks ran and passed (an empty list would pass `all`)
+    assert len(evaluations) == 2 and all(e.passed for e in evaluations)
     refused = copied.publish_alone()
     assert not steps(refused, "STEP_UP_FOR_RETRY")
     err = refusal(refused)

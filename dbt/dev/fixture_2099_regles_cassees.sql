@@ -24,7 +24,21 @@ insert into raw.raw_mandats values
 --   (its ETP, 1,250,000, an amount typed in the cell → stg_operateurs__actions_etp_plausible,
 --   a warning only)
 -- with an unknown thematic  → relationships stg_operateurs__actions.code_thematique
+-- and a 13-digit SIRET      → stg_operateurs__actions_siret_14_chiffres
 insert into raw.raw_actions values
-    (2099, 'PDI-2099-0006', 'Association E', '55555555555555', 'Action hors nomenclature', 'XXX-INCONNU',
+    (2099, 'PDI-2099-0006', 'Association E', '5555555555555', 'Action hors nomenclature', 'XXX-INCONNU',
      '2099-01-01', '2099-12-31', 1250000.0, null, null, null, null, null,
      '2099/operateurs/e.xlsx', 'Action', 3, 'sha-e', '2099-12-31 10:00:00', 'run-1');
+-- a positive Annulation → stg_finances__mandats_annulation_negative (an Annulation takes back)
+-- a mandate number twice in the exercice → unique_combination on (exercice, num_mandat)
+insert into raw.raw_mandats values
+    (2099, 'M-0996', '2099-08-01', 'PDI-2099-0002', 'CCAS B', '22222222222222', 'Annulation', 300.00,
+     '2099/finances/mandats_2099.csv', null, 13, 'sha-f', '2099-12-31 10:00:00', 'run-1'),
+    (2099, 'M-0001', '2099-09-01', 'PDI-2099-0001', 'ASSOC A', '11111111111111', 'Solde', 50.00,
+     '2099/finances/mandats_2099.csv', null, 14, 'sha-f', '2099-12-31 10:00:00', 'run-1');
+-- a file whose rows read are not its rows loaded + rejected → the manifest's conservation test
+insert into raw.manifest (exercice, source_file, file_name, kind, sha256, size_bytes, mtime,
+                          status, num_convention, replaced_by, rows_read, rows_loaded,
+                          rows_rejected, run_id, loaded_at) values
+    (2099, '2099/operateurs/e.xlsx', 'e.xlsx', 'operateur', 'sha-e', 1000, '2099-12-30 09:00:00',
+     'loaded', 'PDI-2099-0006', null, 3, 1, 1, 'run-1', '2099-12-31 10:00:00');
