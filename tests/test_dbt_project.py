@@ -194,14 +194,22 @@ LAYER_TESTS = [
     # a published key figure missing, another twice
     "fct_chiffres_cles_couvre_indicateurs_publies",
     "unique_combination_fct_chiffres_cles_exercice__perimetre__indicateur",
+    # invariants every layer holds by construction, each broken once: a negative ETP, an exit
+    # in two categories, an accompaniment neither ended nor running, an accompaniment figure
+    # on a partnership, employment exits that are not the sum of their two columns
+    "stg_operateurs__actions_etp_positif",
+    "int_participants__sorties_classees_un_seul_volet",
+    "int_actions__indicateurs_accompagnements_sortis_ou_en_cours",
+    "fct_actions_accompagnements_ssi_nature_accompagnement",
+    "fct_synthese_thematiques_sorties_emploi_formation",
 ]
 
 
-def test_tests_reading_other_layers_fail_on_tampered_rows(dbt_env):
+def test_tests_of_later_layers_fail_on_tampered_rows(dbt_env):
     """Tests that read a later layer (staging rows against the intermediate actions, a mart
-    against the published figures' list) are skipped in the broken-rules build, downstream of
-    its failing staging tests: here, on the green build's warehouse, rows are tampered with
-    and exactly those tests fail, naming the rows."""
+    against the published figures' list) and the intermediate and mart tests are skipped in
+    the broken-rules build, downstream of its failing staging tests: here, on the green
+    build's warehouse, rows are tampered with and exactly those tests fail, naming the rows."""
     rc, _, out = dbt_build(dbt_env)
     assert rc == 0, out
     with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
@@ -216,6 +224,18 @@ def test_tests_reading_other_layers_fail_on_tampered_rows(dbt_env):
                     "AND perimetre = 'total' AND indicateur = 'etp'")
         con.execute("INSERT INTO marts.fct_chiffres_cles SELECT * FROM marts.fct_chiffres_cles "
                     "WHERE exercice = 2099 AND perimetre = 'total' AND indicateur = 'nb_actions'")
+        for statement in (
+            "UPDATE raw.raw_actions SET etp = -1 WHERE num_convention = 'PDI-2099-0005'",
+            "UPDATE intermediate.int_participants__sorties_classees SET est_mise_en_parcours = "
+            "true WHERE num_convention = 'PDI-2099-0001' AND est_insertion_durable",
+            "UPDATE intermediate.int_actions__indicateurs SET en_cours = en_cours + 1 "
+            "WHERE num_convention = 'PDI-2099-0001'",
+            "UPDATE marts.fct_actions SET accompagnements = 0 "
+            "WHERE num_convention = 'PDI-2099-0004'",
+            "UPDATE marts.fct_synthese_thematiques SET sorties_emploi_formation = "
+            "sorties_emploi_formation + 1 WHERE exercice = 2099 AND code_thematique = 'SOC-NUM'",
+        ):
+            assert con.execute(statement).fetchone()[0] >= 1, statement  # rows changed
     rc, statuses, out = dbt_test(dbt_env, *LAYER_TESTS)
     assert rc != 0, out
     assert statuses == {t: "fail" for t in LAYER_TESTS}, out
