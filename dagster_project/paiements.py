@@ -111,8 +111,9 @@ SELECT CAST(exercice AS INTEGER)        AS exercice,
        CAST(convention AS VARCHAR)      AS num_convention,
        CAST(motif AS VARCHAR)           AS motif,
        CAST(lignes AS BIGINT)           AS lignes,
-       CAST(lignes_montant_inconnu AS BIGINT) AS lignes_montant_inconnu,
-       CAST(montant AS DECIMAL(14, 2))  AS montant_eur
+       CAST(montant AS DECIMAL(14, 2))  AS montant_eur,
+       -- last: the columns published before it keep their positions
+       CAST(lignes_montant_inconnu AS BIGINT) AS lignes_montant_inconnu
 FROM groupes
 ORDER BY exercice, num_convention NULLS LAST, motif
 """

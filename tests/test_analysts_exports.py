@@ -131,3 +131,5 @@ def test_a_value_with_more_decimals_is_shown_with_them():
     assert _format_colonne("etp", "DECIMAL(10,2)") == "#,##0.00"
     assert _format_chiffre("etp") == "#,##0.00"
     assert _format_colonne("montant_paye_eur", "DECIMAL(14,2)") == '#,##0.00 "€"'
+    # a count named after amounts is a count (paiements_non_comptes: review)
+    assert _format_colonne("lignes_montant_inconnu", "BIGINT") == "#,##0"

@@ -628,6 +628,8 @@ def test_a_group_of_known_and_unknown_amounts_says_both(tmp_path):
     none and took the known part for the whole: cold review)."""
     from decimal import Decimal
 
+    from analysts_support import sql_blocks
+
     from dagster_project.publication import PUBLISHED_TABLES, publish
     from dagster_project.reporting.data import Qualite
     from dagster_project.reporting.html import _paiements_non_comptes
@@ -649,7 +651,7 @@ def test_a_group_of_known_and_unknown_amounts_says_both(tmp_path):
     assert (row["lignes"], row["lignes_montant"]) == (2, 1)
     html = _paiements_non_comptes(Qualite(paiements_verifies=True, paiements_non_comptes=row,
                                           paiements_par_convention=[group]))
-    assert "+ 1 inconnu(s)" in html, html
+    assert "+ 1 paiement(s) au montant inconnu" in html, html
     # published as the analysts read it
     marts = tmp_path / "marts.duckdb"
     name = "paiements_non_comptes"
@@ -658,6 +660,12 @@ def test_a_group_of_known_and_unknown_amounts_says_both(tmp_path):
     with duckdb.connect(str(marts), read_only=True) as m:
         assert m.execute("SELECT lignes, lignes_montant_inconnu, montant_eur "
                          "FROM paiements_non_comptes").fetchall() == [(2, 1, Decimal("100.00"))]
+    # the analysts doc's question 11 says it, for an exercise without any published action too
+    with duckdb.connect(str(marts)) as m:
+        m.execute("CREATE TABLE actions (exercice INTEGER, montant_paye_eur DECIMAL(14, 2))")
+        [question_11] = [b for b in sql_blocks() if "paiements_non_comptes" in b]
+        assert m.execute(question_11).fetchall() == [
+            (EX, Decimal(0), Decimal("100.00"), Decimal("100.00"), 1)]
 
 
 def test_payments_of_an_export_refused_whole(tmp_path):

@@ -82,7 +82,7 @@ ENTETES = {
     "indicateur": "Indicateur",
     "valeur": "Valeur",
     "motif": "Motif du refus",
-    "lignes": "Lignes de l’export",
+    "lignes": "Paiements refusés non comptés",
     "lignes_montant_inconnu": "dont au montant inconnu",
     "montant_eur": "Montant payé non compté (€)",
 }
@@ -125,7 +125,8 @@ def _format_colonne(col: str, type_: str) -> str:
     t = type_.upper()
     if col.endswith("_pct") or col.endswith("_pts"):
         return "0.00"
-    if "montant" in col:
+    whole = t in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT")
+    if "montant" in col and not whole:  # a count of lines 'au montant inconnu' is no amount
         return '#,##0.00 "€"'
     scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", t)
     if scale and int(scale[1]) > 2:
@@ -134,7 +135,7 @@ def _format_colonne(col: str, type_: str) -> str:
         return "#,##0.00" + "#" * (int(scale[1]) - 2)
     if t.startswith("DECIMAL") or t in ("DOUBLE", "FLOAT"):
         return "#,##0.00"
-    if t in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT"):
+    if whole:
         return "0" if col.startswith("exercice") else "#,##0"
     if t == "DATE":
         return "dd/mm/yyyy"
@@ -145,7 +146,8 @@ def _format_chiffre(indicateur: str) -> str:
     """The key figures share one ``valeur`` column: each row gets the format its indicator would
     have as a column of its own (a count of actions printed '220,00' reads as a measure, not a
     count); every indicator is a count but the amounts, the ratios and ETP."""
-    return _format_colonne(indicateur, "DOUBLE" if indicateur == "etp" else "BIGINT")
+    measure = indicateur == "etp" or "montant" in indicateur
+    return _format_colonne(indicateur, "DECIMAL(18,2)" if measure else "BIGINT")
 
 
 def write_xlsx(con: duckdb.DuckDBPyConnection, exercice: int, target: Path) -> Path:

@@ -727,7 +727,8 @@ def _montant(group: dict) -> str:
     if group["montant"] is None:
         return "inconnu"
     inconnu = group.get("lignes_montant_inconnu") or 0
-    return fr.euros(group["montant"]) + (f" + {_n(inconnu)} inconnu(s)" if inconnu else "")
+    return fr.euros(group["montant"]) + (
+        f" + {_n(inconnu)} paiement(s) au montant inconnu" if inconnu else "")
 
 
 def _section_notes(notes: _Notes) -> str:
