@@ -369,6 +369,21 @@ def test_synthese_good_frame_passes_for_two_exercices(gx_dir):
     assert row_count.observed_value == 38
 
 
+SYNTHESE_RULES = [
+    pytest.param(lambda df: df.iloc[0:0], "expect_table_row_count_to_be_between", (),
+                 id="vide"),
+    *(pytest.param(_set(c, None), NOT_NULL, (c,), id=f"{c}_nul")
+      for c in ("exercice", "code_thematique", "code_type_action")),
+]
+
+
+@pytest.mark.parametrize(("mutate", "etype", "columns"), SYNTHESE_RULES)
+def test_each_synthese_rule_fails_alone(gx_dir, mutate, etype, columns):
+    df = mutate(synthese_frame())
+    result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
+    assert_only_failure(result, etype, columns)
+
+
 def test_synthese_18_rows_fails(gx_dir):
     df = synthese_frame().iloc[1:]
     result = run_suite("synthese_thematiques", df, gx_dir=gx_dir, build_docs=False)
