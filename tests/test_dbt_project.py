@@ -1,11 +1,13 @@
 """The dbt project (dbt/) on hand-written raw fixtures (dbt/dev/).
 
-Three `dbt build` runs share one target dir (one full parse, then partial parsing):
+The `dbt build` runs share one target dir (one full parse, then partial parsing):
   1. green: exercice 2099 (no published figures → no control row) + a 2017 that reproduces
      every published figure → every test passes, all 2017 controls are `ok`;
-  2. broken rules on 2099 → exactly the guarding tests fail;
-  3. a tiny 2017 off the published totals → only the control-total test fails, and its
-     stored failures say which figure, published vs computed.
+  2. green, then rows of each layer tampered with and `dbt test` on the tests guarding them
+     (those a failing staging test would skip in 3) → exactly those tests fail;
+  3. broken rules on 2099 → exactly the guarding tests fail;
+  4. a tiny 2017 off the published totals → only the control-total test fails, and its
+     stored failures say which figure, published vs computed (a lower bound missed too).
 """
 
 from __future__ import annotations
