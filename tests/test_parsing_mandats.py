@@ -325,3 +325,30 @@ def test_file_level_rejections(tmp_path, content, fragment, rows):
 def test_missing_file_is_rejected_not_raised(tmp_path):
     r = parse(tmp_path / "absent.csv")
     assert r.file_rejected
+
+
+def test_two_columns_for_one_field_the_contracts_label_counts(tmp_path):
+    """'Année' beside 'Exercice', a 'Type' column beside 'Nature': the column the contract names
+    is read, the other is an extra column (the first was read: a payment refused as of another
+    exercise, every line refused 'Nature inconnue'; probe review)."""
+    path = write(tmp_path, [
+        "Année;Exercice;N° mandat;Date d'émission;N° convention;Tiers;SIRET;Type;Nature;Montant",
+        "2018;2017;M1;15/01/2017;PDI-2017-0001;Asso;12345678900012;Mandat;Solde;500,00",
+    ])
+    r = parse(path)
+    assert not r.file_rejected and r.rejets == []
+    [m] = r.rows
+    assert (m["exercice"], m["nature"], m["montant"]) == (2017, "Solde", Decimal("500.00"))
+
+
+def test_two_columns_for_one_field_neither_the_contracts_is_refused(tmp_path):
+    path = write(tmp_path, [
+        "Année;Exercice budgétaire;N° mandat;Date d'émission;N° convention;Tiers;SIRET;Nature;"
+        "Montant",
+        "2018;2017;M1;15/01/2017;PDI-2017-0001;Asso;12345678900012;Solde;500,00",
+    ])
+    r = parse(path)
+    assert r.file_rejected and (r.rows_read, r.rows_rejected) == (1, 1)
+    [rej] = r.rejets
+    assert rej.reason.startswith("plusieurs colonnes pour « Exercice » (« Année » et "
+                                 "« Exercice budgétaire »)"), rej.reason

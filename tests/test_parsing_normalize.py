@@ -210,18 +210,27 @@ def test_parse_oui_non_rejects(raw):
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("12", 12), (12.0, 12), ("1 234", 1234), ("3,0", 3), (0, 0)]
+    ("raw", "expected"),
+    [("12", 12), (12.0, 12), ("1 234", 1234), ("3,0", 3), ("12,00", 12), (0, 0)],
 )
 def test_parse_whole_number(raw, expected):
     assert parse_whole_number(raw) == expected
 
 
 @pytest.mark.parametrize(
-    # '12.000' and '1.500': thousands or decimals? refused ('12.000' was read as 12)
-    "raw", ["", "2,5", -1, "-3", "douze", 1.5, None, "12.000", " 1.500 ", "1.234.000"]
+    # '12.000' and '1.500': thousands or decimals? refused ('12.000' was read as 12); the same
+    # with a comma ('12,000' was read as 12: probe review)
+    "raw", ["", "2,5", -1, "-3", "douze", 1.5, None, "12.000", " 1.500 ", "1.234.000",
+            "12,000", "1,000", "1,234,000"],
 )
 def test_parse_whole_number_rejects(raw):
     with pytest.raises(ValeurInvalide):
+        parse_whole_number(raw)
+
+
+@pytest.mark.parametrize("raw", ["12.000", "12,000"])
+def test_whole_number_with_three_digits_after_a_separator_says_why(raw):
+    with pytest.raises(ValeurInvalide, match="ambigu"):
         parse_whole_number(raw)
 
 

@@ -787,7 +787,7 @@ def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
         ["Sous-total", 1, None, None, None],  # skipped
         ["TOTAUX", 1, None, None, None],  # skipped
         ["sous total accompagnements", 1, None, None, None],  # skipped
-        ["Nombre de participants", 102, None, None, None],  # row 6: refused (1900)
+        ["Nombre de participants", 102, None, None, None],  # row 6: refused (prose)
         ["1234 567", "1er mars 2018", None, None, None],  # row 7: refused, date illisible
         ["7654 321", None, None, None, None],  # row 8: refused, date manquante
         ["Données arrêtées au 31/12", None, None, None, None],  # a note: skipped
@@ -798,8 +798,8 @@ def test_subtotal_and_count_rows_are_not_participants(tmp_path, fmt):
               idents=("P1", "1234 567", "7654 321"))
     assert [p["identifiant"] for p in r.participants] == ["P1"]
     assert [(j.row_number, j.column_name) for j in r.rejets] == [
-        (6, "Date d'entrée"), (7, "Date d'entrée"), (8, "Date d'entrée")]
-    assert "1989" in r.rejets[0].reason and "illisible" in r.rejets[1].reason
+        (6, "Identifiant"), (7, "Date d'entrée"), (8, "Date d'entrée")]
+    assert "pas un numéro" in r.rejets[0].reason and "illisible" in r.rejets[1].reason
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)
 
 
@@ -943,15 +943,17 @@ def test_note_and_total_rows_in_a_date_column_are_not_participants(tmp_path, fmt
 
 def test_rows_whose_dates_are_typed_as_text(tmp_path, fmt):
     """Dates typed as text take a shorter path through the row tests (the common habit of some
-    operators): a Total row is still skipped when its date cells hold text dates, a note is still
-    a note, and a text date without identifiant is still a refused row."""
+    operators): a Total row is still skipped when its date cells hold text dates, and a text
+    date without identifiant is still a refused row."""
     rows = [
         ["Identifiant", "Date d'entrée", "Date de sortie", "Motif de sortie"],
         ["N1", "02/01/2017", "", ""],  # row 2: loaded
         ["N2", "01/03/2017", "15/06/2017", "AM-REFUS"],  # row 3: loaded
         ["Total", "01/01/2017", "31/12/2017", 2],  # Total row with text dates: not a row
         ["\u00a0 total général", "01/01/2017", "", ""],  # spaced Total: not a row
-        ["", "12 mars 2017", "", ""],  # prose in a date column, no identifiant: a note
+        # a date in words, no identifiant: a participant whose identifier is missing (refused,
+        # on record), not a note (skipped unseen): only text of two words or more is prose
+        ["", "12 mars 2017", "", ""],  # row 6: refused
         ["", "05/04/2017", "", ""],  # row 7: a text date without identifiant: refused
     ]
     r = parse(
@@ -961,14 +963,15 @@ def test_rows_whose_dates_are_typed_as_text(tmp_path, fmt):
         (2, D(2017, 1, 2)),
         (3, D(2017, 3, 1)),
     ]
-    assert [(j.row_number, j.column_name) for j in r.rejets] == [(7, "Identifiant")]
-    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 3, 1)  # + the action row
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (6, "Identifiant"), (7, "Identifiant")]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 3, 2)  # + the action row
 
     cer = [
         CER_HEADER,
         ["C1", "01/04/2017", "Oui"],  # row 2: loaded
         ["Total", "01/04/2017", 1],  # not a row
-        ["", "3 avril 2017", ""],  # a note
+        ["", "3 avril 2017", ""],  # row 4: refused (see above)
         [None, "02/04/2017", "Oui"],  # row 5: refused
     ]
     sheets = {
@@ -977,5 +980,44 @@ def test_rows_whose_dates_are_typed_as_text(tmp_path, fmt):
     }
     r = parse(build(tmp_path, fmt, sheets, name="ru"), idents=("C1",))
     assert [c["source_row"] for c in r.cer] == [2]
-    assert [(j.row_number, j.column_name) for j in r.rejets] == [(5, "Identifiant")]
-    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [
+        (4, "Identifiant"), (5, "Identifiant")]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (4, 2, 2)
+
+
+def test_a_dated_note_or_a_name_is_no_participant(tmp_path, fmt):
+    """A note dated under the table ('Situation arrêtée au | 31/12/2017') was loaded as one more
+    participant still accompanied (probe review); a name is no pseudonymised number either. Both
+    are refused, their text not recorded (it may be a person's name). An identifier typed with a
+    space ('AB 123') is an identifier: its row is read (refused here, its entry date missing),
+    never skipped as a note."""
+    rows = [
+        PARTICIPANT_HEADER,
+        ["P1", D(2017, 1, 1), None, None, None],  # row 2: loaded
+        ["AB 123", None, None, None, "Oui"],  # row 3: refused, Date d'entrée manquante
+        ["Situation arrêtée au", D(2017, 12, 31), None, None, None],  # row 4: refused
+        ["Jean Dupont", "01/02/2017", None, None, None],  # row 5: refused
+    ]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "AB 123"))
+    assert [p["identifiant"] for p in r.participants] == ["P1"]
+    assert [(j.row_number, j.column_name, j.value) for j in r.rejets] == [
+        (3, "Date d'entrée", None), (4, "Identifiant", None), (5, "Identifiant", None)]
+    assert "pas un numéro pseudonymisé" in r.rejets[1].reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)  # + the action row
+
+
+def test_a_title_speaking_of_the_end_does_not_refuse_a_sheet_without_exits(tmp_path, fmt):
+    """'Participants – bilan de fin d'action' above the header: a title, over 'Identifiant'; the
+    sheet has no exit column (allowed) and is read (it was refused as if a header spoke of
+    exits: probe review). 'Sortie' over an unknown 'Date' still refuses it (test above)."""
+    rows = [
+        ["Participants – bilan de fin d'action"],
+        ["Identifiant", "Date d'entrée", "Mise en parcours en cours"],
+        ["P1", D(2017, 1, 1), "Oui"],
+        ["P2", D(2017, 2, 1), "Non"],
+    ]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "P2"))
+    assert not r.file_rejected and r.rejets == []
+    assert [p["identifiant"] for p in r.participants] == ["P1", "P2"]

@@ -1307,6 +1307,23 @@ def test_a_legacy_xls_workbook_is_loaded_as_the_same_xlsx(tmp_path):
     assert loads["ancien format renommé.xlsx"] == loads["moderne.xlsx"]
 
 
+def test_an_xlsm_workbook_is_loaded(tmp_path):
+    """An .xlsx saved with macros (.xlsm) was listed as ignored and its payments refused as of
+    an unknown convention (probe review): it is a workbook, read like the .xlsx (its macros are
+    never run: calamine reads the cells only)."""
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "bilan.xlsx", good_sheets(conv(8), ["M1", "M2"]))
+    (ops / "bilan.xlsx").rename(ops / f"{conv(8)} bilan.xlsm")
+    write_mandats(raw / str(EX) / "finances" / "mandats.csv", [mandat("M8", conv(8))])
+    con = duckdb.connect()
+    s = ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    assert (s.files_loaded, s.files_rejected, s.files_ignored) == (2, 0, 0)
+    assert con.execute("SELECT count(*) FROM raw.raw_participants").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM raw.rejets").fetchone() == (0,)
+
+
 def test_an_exact_tie_of_modification_times_is_not_called_newer(tmp_path):
     """Two copies with the same mtime (cp -p, an unzipped folder): the name settles it, and
     the replaced one's detail said 'plus récent' of a file no newer (cold on-call review)."""

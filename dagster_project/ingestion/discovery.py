@@ -17,7 +17,8 @@ from pathlib import Path
 EXERCICE_DIR = re.compile(r"^\d{4}$")
 # the kit asks for .xlsx or .ods; .xls (Excel 97-2003), which an old Excel still saves, is
 # tolerated: the parser reads it by content (parsing/workbook.py), as the others
-WORKBOOK_SUFFIXES = {".xlsx", ".ods", ".xls"}
+# .xlsm: an .xlsx saved with macros (never run: calamine reads the cells only)
+WORKBOOK_SUFFIXES = {".xlsx", ".ods", ".xls", ".xlsm"}
 FINANCE_SUFFIXES = {".csv"}
 
 KIND_OPERATEUR = "operateur"

@@ -239,12 +239,29 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         if h == len(lines):
             return _rejected("fichier vide", 0)
         return _rejected("ligne d'en-tête illisible", _count_data_lines(lines[h + 1 :]))
-    cols: dict[str, int] = {}
+    found: dict[str, list[int]] = {}
     for i, label in enumerate(lines[h][1]):
         key = lookup_label(label, _KEYS)
-        if key is not None and key not in cols:
-            cols[key] = i
+        if key is not None:
+            found.setdefault(key, []).append(i)
     data_lines = lines[h + 1 :]
+    # Two columns for one field ('Année' and 'Exercice', 'Type' and 'Nature'): the one the
+    # contract names counts, the other is an extra column; with none of them named so, which
+    # one to read is a guess: refused, naming both (the first was read: probe review)
+    cols: dict[str, int] = {}
+    for key, where in found.items():
+        if len(where) > 1:
+            exact = [i for i in where
+                     if normalize_label(lines[h][1][i]) == normalize_label(_FIELDS[key][0])]
+            if len(exact) != 1:
+                names = " et ".join(f"« {lines[h][1][i].strip()} »" for i in where)
+                return _rejected(
+                    f"plusieurs colonnes pour « {_FIELDS[key][0]} » ({names}) : laquelle "
+                    "lire ? n'en garder qu'une, ou renommer l'autre",
+                    _count_data_lines(data_lines), _FIELDS[key][0],
+                )
+            where = exact
+        cols[key] = where[0]
     missing = [_FIELDS[k][0] for k in _REQUIRED if k not in cols]
     if missing:
         names = ", ".join(f"« {m} »" for m in missing)

@@ -333,18 +333,23 @@ def parse_oui_non(value: object) -> bool | None:
 # '12.000' or '1.500': a dot before exactly three digits is a thousands separator to some, a
 # decimal point to others (12 or 12 000?): refused, never guessed
 _DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
+# '12,000' in a whole-number cell: twelve in French, twelve thousand in English (probe review:
+# it was read as 12 while '12.000' was refused)
+_COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
 
 
 def parse_whole_number(value: object) -> int:
-    """A whole number ≥ 0: numeric cell or text ('1 234', '12,0'); not '12.000' (ambiguous)."""
+    """A whole number ≥ 0: numeric cell or text ('1 234', '12,0'); not '12.000' nor '12,000'
+    (ambiguous)."""
     if type(value) is str:
         if not value.strip():
             raise ValeurInvalide("nombre entier manquant")
-        if _DOT_THOUSANDS.fullmatch(value.strip()):
-            raise ValeurInvalide(
-                "nombre entier ambigu (point avant trois chiffres : milliers ou décimales ?), "
-                "écrire 12000 ou 12 000"
-            )
+        for pattern, mark in ((_DOT_THOUSANDS, "point"), (_COMMA_THOUSANDS, "virgule")):
+            if pattern.fullmatch(value.strip()):
+                raise ValeurInvalide(
+                    f"nombre entier ambigu ({mark} avant trois chiffres : milliers ou "
+                    "décimales ?), écrire 12000 ou 12 000"
+                )
     try:
         num = parse_french_decimal(value)
     except ValeurInvalide:

@@ -629,11 +629,22 @@ def _header_problem(
       neither)."""
     seen: dict[str, list[str]] = {}
     unmatched_exit = False
-    rows = [grid[header]] + ([grid[header - 1]] if header > 0 and optional_exit else [])
+    head = grid[header]
+    rows = [head] + ([grid[header - 1]] if header > 0 and optional_exit else [])
     for i, row in enumerate(rows):
-        for cell in row:
+        for j, cell in enumerate(row):
             if type(cell) is not str or not cell.strip():
                 continue
+            if i == 1:
+                # the row above speaks for a column only as the upper line of a two-line header
+                # ('Sortie' over 'Date' / 'Motif'): over a header cell that names no field. A
+                # title ('Participants – bilan de fin d'action') stands over 'Identifiant'
+                # (probe review: it refused a sheet without exit columns)
+                below = head[j] if j < len(head) else None
+                if type(below) is not str or not below.strip() or (
+                    _label_key(below, keys) is not None
+                ):
+                    continue
             key = _label_key(cell, keys)
             if key is not None and i == 0:
                 seen.setdefault(key, []).append(cell.strip())
@@ -677,19 +688,36 @@ _NOTE_WORDS = frozenset({"nb", "ps", "note", "notes", "observation", "observatio
                          "remarque", "remarques", "commentaire", "commentaires"})
 
 
+_WORD_EDGES = "«»\"'’()[]:;,.!?…-–—/"
+
+
+def _is_prose(v: str) -> bool:
+    """Text of at least two words made of letters only: a sentence or a name, not a number
+    ('Situation arrêtée au', 'Jean Dupont'; not '1234 567', 'AB 123', '31 déc.')."""
+    words = 0
+    for w in v.split():
+        w = w.strip(_WORD_EDGES)
+        if w and w.isalpha():
+            words += 1
+            if words == 2:
+                return True
+    return False
+
+
 def _blank_or_prose(v: object) -> bool:
-    """Empty, or a text of several words with letters, or a note's one-word heading (a note,
-    not an identifier nor a date: '1234 567' is an identifier typed with a space, and its row
-    is read, not skipped)."""
+    """Empty, or prose (:func:`_is_prose`), or a note's one-word heading (a note, not an
+    identifier nor a date: '1234 567' or 'AB 123' is an identifier typed with a space, and its
+    row is read, not skipped)."""
     if v == "" or v is None:
         return True
     if type(v) is not str:
         return False
     if v.isspace():
         return True
-    if len(v.split()) > 1:
-        return _LETTER.search(v) is not None
-    return normalize_label(v).replace(" ", "") in _NOTE_WORDS
+    if len(v.split()) > 1 and _is_prose(v):
+        return True
+    return normalize_label(v).replace(" ", "") in _NOTE_WORDS  # 'Observations :', 'N.B.'
+
 
 
 def _count_rows(
@@ -751,6 +779,8 @@ class _TableResult:
 
 
 _L_IDENT = _PARTICIPANT_FIELDS["identifiant"][0]
+_PROSE_IDENTIFIANT = ("Identifiant : du texte de plusieurs mots, pas un numéro pseudonymisé "
+                      "(une note sous le tableau ? un nom ?) : ligne non comptée")
 _L_ENTREE = _PARTICIPANT_FIELDS["date_entree"][0]
 _L_SORTIE = _PARTICIPANT_FIELDS["date_sortie"][0]
 _L_MOTIF = _PARTICIPANT_FIELDS["motif_sortie"][0]
@@ -870,6 +900,12 @@ def _parse_participants(
         read += 1
         # -- identifiant
         if type(ident_v) is str_t:
+            if (" " in ident_v or "\xa0" in ident_v) and _is_prose(ident_v):
+                # a dated note under the table ('Situation arrêtée au | 31/12/2017') or a name:
+                # not a pseudonymised number, and never counted as one (probe review: it was
+                # a participant). Its text is not recorded: it may be a person's name.
+                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)
+                continue
             ident = canonical_identifiant(ident_v)
             if not ident:
                 reject(rownum, _L_IDENT, None, "Identifiant manquant")
@@ -1033,6 +1069,12 @@ def _parse_cer(
             continue
         read += 1
         if type(ident_v) is str_t:
+            if (" " in ident_v or "\xa0" in ident_v) and _is_prose(ident_v):
+                # a dated note under the table ('Situation arrêtée au | 31/12/2017') or a name:
+                # not a pseudonymised number, and never counted as one (probe review: it was
+                # a participant). Its text is not recorded: it may be a person's name.
+                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)
+                continue
             ident = canonical_identifiant(ident_v)
             if not ident:
                 reject(rownum, _L_IDENT, None, "Identifiant manquant")
