@@ -680,9 +680,6 @@ def _first_nonblank(row: list) -> object:
     return None
 
 
-_LETTER = re.compile(r"[^\W\d_]")
-
-
 # one-word headings of a note under the table ('Observations :', 'N.B.'), never identifiers
 _NOTE_WORDS = frozenset({"nb", "ps", "note", "notes", "observation", "observations",
                          "remarque", "remarques", "commentaire", "commentaires"})
@@ -717,7 +714,6 @@ def _blank_or_prose(v: object) -> bool:
     if len(v.split()) > 1 and _is_prose(v):
         return True
     return normalize_label(v).replace(" ", "") in _NOTE_WORDS  # 'Observations :', 'N.B.'
-
 
 
 def _count_rows(
