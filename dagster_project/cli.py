@@ -504,9 +504,9 @@ def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
                     else [f"  {NOT_EVALUATED}"]
                 )
                 where = failing_rows(con, failed_dbt_tests(result))
-                refused = [r[0] for r in con.execute(
-                    "SELECT source_file FROM raw.manifest WHERE status = 'rejected' ORDER BY 1"
-                ).fetchall()]
+                from dagster_project.checks.refus import REFUSED_SQL
+
+                refused = [r[0] for r in con.execute(REFUSED_SQL).fetchall()]
             except duckdb.Error as exc:  # e.g. ingestion failed before creating raw.manifest
                 print(f"  résumé indisponible : {exc}")
             finally:

@@ -191,11 +191,7 @@ def begin_load(con, run_id: str, exercices: Iterable[int]) -> None:
     loader commits exercise by exercise, so a load that dies half-way leaves a warehouse that no
     digest describes; until a load finishes, no publication vouches for it (the gate refuses:
     :func:`interrupted_load`) and no re-execution records an ancestor's digest."""
-    con.execute(PENDING_DDL)
-    con.execute(
-        "INSERT INTO meta.etat_ingestion VALUES (?, NULL, NULL, ?, ?, false)",
-        [run_id, ",".join(map(str, sorted(exercices))), datetime.now()],
-    )
+    _write_load_row(con, run_id, None, None, exercices, termine=False)
 
 
 def store_pending(
@@ -203,10 +199,18 @@ def store_pending(
 ) -> None:
     """The load finished: record the digest of what this run loaded (None: a partial run, never
     publishable as-is) and the code digest it was computed with."""
+    _write_load_row(con, run_id, digest, code, exercices, termine=True)
+
+
+def _write_load_row(
+    con, run_id: str, digest: str | None, code: str | None, exercices: Iterable[int],
+    *, termine: bool,
+) -> None:
+    """The table recreated with the latest load's one row (its columns follow this module)."""
     con.execute(PENDING_DDL)
     con.execute(
-        "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?, ?, true)",
-        [run_id, digest, code, ",".join(map(str, sorted(exercices))), datetime.now()],
+        "INSERT INTO meta.etat_ingestion VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, digest, code, ",".join(map(str, sorted(exercices))), datetime.now(), termine],
     )
 
 

@@ -701,6 +701,14 @@ def _is_prose(v: str) -> bool:
     return False
 
 
+def _prose_identifiant(v: str) -> bool:
+    """An identifier cell holding prose: a dated note under the table ('Situation arrêtée au |
+    31/12/2017') or a name, not a pseudonymised number, and never counted as one (probe review:
+    it was a participant). Its row is refused without its text, which may be a person's name.
+    The space test first: the loop runs once per row."""
+    return (" " in v or "\xa0" in v) and _is_prose(v)
+
+
 def _blank_or_prose(v: object) -> bool:
     """Empty, or prose (:func:`_is_prose`), or a note's one-word heading (a note, not an
     identifier nor a date: '1234 567' or 'AB 123' is an identifier typed with a space, and its
@@ -896,11 +904,8 @@ def _parse_participants(
         read += 1
         # -- identifiant
         if type(ident_v) is str_t:
-            if (" " in ident_v or "\xa0" in ident_v) and _is_prose(ident_v):
-                # a dated note under the table ('Situation arrêtée au | 31/12/2017') or a name:
-                # not a pseudonymised number, and never counted as one (probe review: it was
-                # a participant). Its text is not recorded: it may be a person's name.
-                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)
+            if _prose_identifiant(ident_v):
+                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)  # its text unrecorded
                 continue
             ident = canonical_identifiant(ident_v)
             if not ident:
@@ -1065,11 +1070,8 @@ def _parse_cer(
             continue
         read += 1
         if type(ident_v) is str_t:
-            if (" " in ident_v or "\xa0" in ident_v) and _is_prose(ident_v):
-                # a dated note under the table ('Situation arrêtée au | 31/12/2017') or a name:
-                # not a pseudonymised number, and never counted as one (probe review: it was
-                # a participant). Its text is not recorded: it may be a person's name.
-                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)
+            if _prose_identifiant(ident_v):
+                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)  # its text unrecorded
                 continue
             ident = canonical_identifiant(ident_v)
             if not ident:
