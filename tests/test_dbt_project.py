@@ -4,7 +4,8 @@ The `dbt build` runs share one target dir (one full parse, then partial parsing)
   1. green: exercice 2099 (no published figures → no control row) + a 2017 that reproduces
      every published figure → every test passes, all 2017 controls are `ok`;
   2. green, then rows of each layer tampered with and `dbt test` on the tests guarding them
-     (those a failing staging test would skip in 3) → exactly those tests fail;
+     (those a failing staging test would skip in 3) → exactly those tests fail; then again
+     for every other custom test, one tampered row each, named by its failing rows;
   3. broken rules on 2099 → exactly the guarding tests fail;
   4. a tiny 2017 off the published totals → only the control-total test fails, and its
      stored failures say which figure, published vs computed (a lower bound missed too).
@@ -250,6 +251,119 @@ def test_tests_of_later_layers_fail_on_tampered_rows(dbt_env):
     assert participants == [("PDI-2099-0002", "2099/operateurs/b.ods", "Participants", 2)]
     assert cer == [("PDI-2099-0001", "2099/operateurs/a.xlsx", "CER", 2)]
     assert missing == [(2099, "total", "etp")]
+
+
+# The remaining custom tests of every layer, each with one tampering that breaks it, the status
+# it must then report (the `warn` ones are said, not blocking) and the key its failing rows must
+# name: every tampered row breaks the test it stands for, and that test only catches that row.
+# (dbt's own not_null / unique / accepted_values / relationships are dbt's to prove; one
+# relationships test each on a staging column, a seed and a mart is kept as a sample.)
+INVARIANTS = [
+    # staging, on the raw tables (views)
+    ("stg_operateurs__actions_num_convention_de_l_exercice", "fail",
+     "UPDATE raw.raw_actions SET num_convention = 'PDI-2098-0004' "
+     "WHERE num_convention = 'PDI-2099-0004'", ("num_convention", "PDI-2098-0004")),
+    ("column_gte_column_stg_operateurs__actions_date_fin__date_debut", "fail",
+     "UPDATE raw.raw_actions SET date_fin = '2099-02-28' WHERE num_convention = 'PDI-2099-0005'",
+     ("num_convention", "PDI-2099-0005")),
+    ("stg_operateurs__actions_nb_referents_renseigne_pour_ru", "warn",
+     "UPDATE raw.raw_actions SET nb_referents = NULL WHERE num_convention = 'PDI-2099-0002'",
+     ("num_convention", "PDI-2099-0002")),
+    ("stg_operateurs__participants_motif_ssi_sortie", "fail",
+     "UPDATE raw.raw_participants SET code_motif = NULL "
+     "WHERE num_convention = 'PDI-2099-0001' AND identifiant = 'P4'", ("identifiant", "P4")),
+    ("relationships_stg_operateurs__participants_code_motif__code_motif__ref_stg_nomenclature__motifs_sortie_",
+     "fail", "UPDATE raw.raw_participants SET code_motif = 'XX-INCONNU' "
+     "WHERE num_convention = 'PDI-2099-0001' AND identifiant = 'P2'",
+     ("from_field", "XX-INCONNU")),
+    ("stg_operateurs__participants_pas_de_doublon_d_entree", "warn",
+     """INSERT INTO raw.raw_participants VALUES
+        (2099, 'PDI-2099-0003', 'Q2', '2099-04-01', null, null, null, null,
+         '2099/operateurs/a2.xlsx', 'Participants', 9, 'sha-a2', '2099-12-31 10:00:00', 'run-1')""",
+     ("identifiant", "Q2")),
+    # staging, on the seeds (nomenclatures, published figures)
+    ("stg_nomenclature__motifs_sortie_sous_categorie_de_sa_categorie", "fail",
+     "UPDATE seeds.motifs_sortie SET categorie = 'AUTRE_MOTIF' "
+     "WHERE sous_categorie = 'CREATION_ACTIVITE' AND code_motif = 'ID-CREATION'",
+     ("code_motif", "ID-CREATION")),
+    ("stg_nomenclature__thematiques_indicateurs_connus", "fail",
+     "UPDATE seeds.thematiques SET indicateurs_specifiques = 'lieux_acces_multimedia;cafes' "
+     "WHERE code_thematique = 'SOC-NUM'", ("code_thematique", "SOC-NUM")),
+    ("stg_reference__bilan_publie_synthese_sorties_emploi_formation_coherentes", "fail",
+     "UPDATE seeds.bilan_publie_synthese SET sorties_emploi_formation = "
+     "sorties_emploi_formation + 1 WHERE code_thematique = 'PRO-CREA-ACC'",
+     ("code_thematique", "PRO-CREA-ACC")),
+    ("relationships_stg_reference__bilan_publie_synthese_code_thematique__code_thematique__ref_stg_nomenclature__thematiques_",
+     "fail", "UPDATE seeds.bilan_publie_synthese SET code_thematique = 'ZZ-INCONNUE' "
+     "WHERE code_thematique = 'PRO-PART'", ("from_field", "ZZ-INCONNUE")),
+    # intermediate (tables)
+    ("int_participants__sorties_classees_toute_sortie_classee", "fail",
+     "UPDATE intermediate.int_participants__sorties_classees SET categorie = NULL "
+     "WHERE num_convention = 'PDI-2099-0003' AND est_sortie", ("num_convention", "PDI-2099-0003")),
+    # one more ended, one fewer running: the total still holds, the split by reason does not
+    ("int_actions__indicateurs_sorties_par_volet", "fail",
+     "UPDATE intermediate.int_actions__indicateurs SET fins_accompagnement = "
+     "fins_accompagnement + 1, en_cours = en_cours - 1 WHERE num_convention = 'PDI-2099-0003'",
+     ("num_convention", "PDI-2099-0003")),
+    ("int_finances__paiements_par_convention_mandats_par_nature", "fail",
+     "UPDATE intermediate.int_finances__paiements_par_convention SET nb_mandats = nb_mandats + 1 "
+     "WHERE num_convention = 'PDI-2099-0004'", ("num_convention", "PDI-2099-0004")),
+    ("int_operateurs__cer_par_convention_social_parmi_cer", "fail",
+     "UPDATE intermediate.int_operateurs__cer_par_convention SET personnes_accompagnement_social "
+     "= personnes_cer + 1 WHERE num_convention = 'PDI-2099-0002'",
+     ("num_convention", "PDI-2099-0002")),
+    # marts
+    ("fct_actions_cer_ssi_contractualisation", "fail",
+     "UPDATE marts.fct_actions SET personnes_cer = NULL WHERE num_convention = 'PDI-2099-0002'",
+     ("num_convention", "PDI-2099-0002")),
+    ("relationships_fct_actions_code_thematique__code_thematique__ref_dim_thematiques_", "fail",
+     "UPDATE marts.fct_actions SET code_thematique = 'ZZ-INCONNUE' "
+     "WHERE num_convention = 'PDI-2099-0001'", ("from_field", "ZZ-INCONNUE")),
+    # a previous exercise that is not earlier (its amounts consistent), and one whose amounts do
+    # not subtract (2099 is the fixture's only exercise: no row has a previous one)
+    ("fct_evolution_thematiques_precedent_anterieur", "fail",
+     "UPDATE marts.fct_evolution_thematiques SET exercice_precedent = 2100, "
+     "montant_paye_eur_precedent = montant_paye_eur, evolution_montant_eur = 0 "
+     "WHERE exercice = 2099 AND code_thematique = 'RU'", ("code_thematique", "RU")),
+    ("fct_evolution_thematiques_evolution_montant", "fail",
+     "UPDATE marts.fct_evolution_thematiques SET exercice_precedent = 2098, "
+     "montant_paye_eur_precedent = 0, evolution_montant_eur = montant_paye_eur + 1 "
+     "WHERE exercice = 2099 AND code_thematique = 'SOC-NUM'", ("code_thematique", "SOC-NUM")),
+]
+
+
+DBT_OWN = {"not_null", "unique", "accepted_values", "relationships", "unique_combination"}
+
+
+def test_each_remaining_invariant_fails_on_its_own_tampered_row(dbt_env):
+    """Every custom test of the project not proven to fail elsewhere in this file: on the green
+    build's warehouse, one row each is tampered with; each test then reports its status and its
+    failing rows name exactly the tampered row (so no tampering breaks another test instead)."""
+    rc, statuses, out = dbt_build(dbt_env)
+    assert rc == 0, out
+    names = [name for name, *_ in INVARIANTS]
+    assert {statuses[n] for n in names} == {"pass"}, out  # green before the tampering
+    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
+        for _, _, statement, _ in INVARIANTS:
+            assert con.execute(statement).fetchone()[0] >= 1, statement  # rows changed
+    rc, statuses, out = dbt_test(dbt_env, *names)
+    assert rc != 0, out
+    assert statuses == {name: status for name, status, *_ in INVARIANTS}, out
+    # a long test name's failures are stored under a shortened, hashed name: dbt's manifest says
+    manifest = json.loads((dbt_env["base"] / "target" / "manifest.json").read_text())
+    stored = {n["name"]: n["relation_name"] for n in manifest["nodes"].values()
+              if n["resource_type"] == "test"}
+    # and a custom test added later is made to fail somewhere too: each one is named in a test
+    # module (dbt's own generic tests, and the composite key proven once above, excepted)
+    custom = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"
+              and (n.get("test_metadata") or {}).get("name", "singular") not in DBT_OWN}
+    named = "\n".join(p.read_text("utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    unproven = sorted(n for n in custom if n not in named)
+    assert len(custom) > 30 and not unproven, unproven
+    with connect(dbt_env) as con:
+        for name, _, _, (column, value) in INVARIANTS:
+            rows = con.sql(f"select distinct {column}::varchar from {stored[name]}")
+            assert rows.fetchall() == [(value,)], name
 
 
 def test_broken_rules_fail_their_tests(dbt_env):
