@@ -10,7 +10,7 @@ from dagster_project.assets.rapport import rapport_bilan
 from dagster_project.checks.conservation import manifest_conservation
 from dagster_project.checks.paiements import paiements_comptes
 from dagster_project.checks.quality import GX_CHECKS
-from dagster_project.checks.refus import fichiers_refuses
+from dagster_project.checks.refus import feuilles_non_lues, fichiers_refuses
 from dagster_project.concurrency_wait import install as _sleep_while_waiting_for_a_slot
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.resources import WarehouseResource, dbt_resource
@@ -22,7 +22,8 @@ _sleep_while_waiting_for_a_slot()
 
 defs = dg.Definitions(
     assets=[raw_tables, bilan_dbt_assets, marts_publies, rapport_bilan],
-    asset_checks=[manifest_conservation, paiements_comptes, fichiers_refuses, *GX_CHECKS],
+    asset_checks=[manifest_conservation, paiements_comptes, fichiers_refuses, feuilles_non_lues,
+                  *GX_CHECKS],
     jobs=[NIGHTLY_JOB],
     schedules=[nightly_schedule],
     sensors=[raw_drop_sensor, run_failure_alert],

@@ -147,7 +147,8 @@ def test_dagster_dev_serves_partitioned_graph_with_checks_and_stops_cleanly(tmp_
             assert got["__typename"] == "AssetChecks", got
             return {c["name"]: c["blocking"] for c in got["checks"]}
 
-        assert checks("raw/manifest") == {"manifest_conservation": True, "fichiers_refuses": False}
+        assert checks("raw/manifest") == {"manifest_conservation": True, "fichiers_refuses": False,
+                                          "feuilles_non_lues": False}
         synthese = checks("marts/fct_synthese_thematiques")
         assert synthese["gx_synthese_thematiques"] is True
         assert len(synthese) > 3  # dbt tests too

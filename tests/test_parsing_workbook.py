@@ -275,6 +275,47 @@ def test_an_unused_sheet_without_rows_is_not_mentioned(tmp_path, fmt):
     assert not r.file_rejected and r.detail is None
 
 
+def test_a_copy_of_a_kit_sheet_is_not_read_but_its_rows_are_said(tmp_path, fmt):
+    """'Participants (2)' (Excel's copy of a sheet) or 'Participants 2017' beside the kit's
+    'Participants': an operator may have split the list over the two. Only the kit's sheet
+    counts (the copy may as well be last year's list); the copy's rows go on the file's record
+    instead of nowhere. Names that merely start alike ('Participantsx', 'CERFA') are other
+    sheets."""
+    rows = [["P1", D(2017, 1, 5), None, None, "Oui"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows(),
+        "Participants": participants(*rows),
+        "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"],
+                                         ["P3", D(2017, 2, 6), None, None, "Non"]),
+        "Liste des participants 2016": participants(["P4", D(2016, 2, 5), None, None, "Non"]),
+        "CER (2)": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"]],
+        "Participantsx": participants(["P5", D(2017, 2, 5), None, None, "Non"]),
+        "CERFA": [CER_HEADER, ["C2", D(2017, 3, 1), "Oui"]],
+        "Participants (3)": participants(),  # no row: nothing to say
+    }), idents=("P1",))
+    assert not r.file_rejected and len(r.participants) == 1
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
+    assert r.detail.split("; ") == [
+        "feuille « Participants (2) » non lue (2 lignes) : seule la feuille « Participants » est "
+        "lue",
+        "feuille « Liste des participants 2016 » non lue (1 ligne) : seule la feuille "
+        "« Participants » est lue",
+        "feuille « CER (2) » non lue (1 ligne) : une action PRO-EMP-AME n'a pas de feuille CER",
+    ]
+
+
+def test_a_missing_kit_sheet_names_its_copy(tmp_path, fmt):
+    """Only 'Participants (2)': the file is refused as before (no Participants sheet), and the
+    reason says which sheet to rename."""
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows(),
+        "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"]),
+    }))
+    rej = assert_file_rejected(r, "feuille Participants introuvable")
+    assert rej.reason.endswith(
+        "; « Participants (2) » n'est pas lue sous ce nom : la renommer « Participants »")
+
+
 def test_ru_action_with_cer(tmp_path, fmt):
     path = build(
         tmp_path,

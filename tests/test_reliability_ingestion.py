@@ -729,6 +729,53 @@ def test_refused_files_check_warns_naming_them(tmp_path):
     assert not result.passed and result.description.startswith("contrôle impossible")
 
 
+def test_unread_sheets_check_warns_naming_the_workbook(tmp_path):
+    """An operator split the participants over 'Participants' and 'Participants (2)': the copy
+    is not read (it may as well be last year's list), and the run used to say nothing at all.
+    The workbook is loaded with the kit sheet's rows, and the warning check names it on every
+    run, with the copy's row count, until the workbook changes."""
+    from dagster_project.checks.refus import feuilles_non_lues
+
+    raw = tmp_path / "raw"
+    ops = raw / str(EX) / "operateurs"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
+    write_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", [mandat("M1", conv(1))])
+    wh = tmp_path / "wh"
+    wh.mkdir()
+
+    def check():
+        con = duckdb.connect(str(wh / "bilan.duckdb"))
+        ingest_exercice(con, raw, EX, run_id="r", workers=1)
+        con.close()
+        return feuilles_non_lues(warehouse=WarehouseResource(raw_dir=str(raw),
+                                                             warehouse_dir=str(wh)))
+
+    result = check()
+    assert result.passed and result.description == "aucune feuille non lue"
+    assert not next(iter(feuilles_non_lues.check_specs)).blocking
+    write_workbook(ops / "a.xlsx", {**good_sheets(conv(1), ["A1"]),
+                                    "Participants (2)": [PARTICIPANT_HEADER,
+                                                         *participants(["A2", "A3"])]})
+    for _ in range(2):  # the changed workbook, then the same one unchanged (not re-parsed)
+        result = check()
+        assert not result.passed and result.severity.value == "WARN"
+        assert result.description == (
+            f"1 classeur(s) chargé(s) avec des lignes non lues : {EX}/operateurs/a.xlsx (feuille "
+            "« Participants (2) » non lue (2 lignes) : seule la feuille « Participants » est "
+            "lue)"), result.description
+        assert result.metadata["feuilles_non_lues"].value == 1
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    assert con.execute("SELECT status, rows_read, rows_loaded FROM raw.manifest "
+                       "WHERE file_name = 'a.xlsx'").fetchall() == [("loaded", 2, 2)]
+    # a check that cannot run fails, never passes
+    con.execute("ALTER TABLE raw.manifest RENAME COLUMN detail TO detail_ancien")
+    con.close()
+    result = feuilles_non_lues(warehouse=WarehouseResource(raw_dir=str(raw),
+                                                           warehouse_dir=str(wh)))
+    assert not result.passed and result.description.startswith("contrôle impossible")
+
+
 def test_payments_check_warns_without_blocking(tmp_path):
     raw = tmp_path / "raw"
     ops = raw / str(EX) / "operateurs"

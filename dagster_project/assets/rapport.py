@@ -32,6 +32,8 @@ def _famille(check_name: str) -> str:
         return "Paiements comptés (avertissement)"
     if check_name == "fichiers_refuses":
         return "Fichiers refusés (avertissement)"
+    if check_name == "feuilles_non_lues":
+        return "Feuilles non lues (avertissement)"
     return "Tests dbt"
 
 

@@ -1,4 +1,4 @@
-"""Warning check on the load manifest: files refused whole, named.
+"""Warning checks on the load manifest: files refused whole, and sheets not read, named.
 
 Why it exists: a refused file is on record (``raw.manifest``, ``raw.rejets``) and listed in the
 load summary, but a run that refused one still succeeded with no warning when the file changed no
@@ -22,36 +22,62 @@ FROM raw.manifest WHERE status = 'rejected' ORDER BY exercice, source_file
 """
 
 
-@dg.asset_check(
-    asset=RAW_KEYS["manifest"],
-    blocking=False,
-    description="Files refused whole by the last load (unreadable workbook, sheet or column "
-    "missing, finance export unreadable), each with its reason; raw.manifest and raw.rejets "
-    "hold them all. A warning: the other files are loaded and published.",
-)
-def fichiers_refuses(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    try:
-        with warehouse.reader() as con:
-            refused = con.execute(REFUSED_SQL).fetchall()
-    except Exception as exc:  # noqa: BLE001 - a check that could not run is not a pass
+UNREAD_SQL = """
+SELECT source_file, detail AS motif
+FROM raw.manifest WHERE status = 'loaded' AND kind = 'operateur' AND detail IS NOT NULL
+ORDER BY exercice, source_file
+"""
+
+
+def _manifest_warning(name: str, sql: str, description: str, none: str, some: str):
+    """A warning check listing the manifest's files that ``sql`` selects, with their reason:
+    passes when there is none (``none`` says so), else names the first ones after ``some``."""
+
+    @dg.asset_check(asset=RAW_KEYS["manifest"], name=name, blocking=False,
+                    description=description)
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        try:
+            with warehouse.reader() as con:
+                found = con.execute(sql).fetchall()
+        except Exception as exc:  # noqa: BLE001 - a check that could not run is not a pass
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.WARN,
+                description=f"contrôle impossible : {type(exc).__name__}: {str(exc)[:300]}",
+            )
+        named = "; ".join(f"{sf} ({motif.splitlines()[0][:160]})" for sf, motif in found[:SHOWN])
+        more = f" ; … et {len(found) - SHOWN} autre(s)" if len(found) > SHOWN else ""
         return dg.AssetCheckResult(
-            passed=False, severity=dg.AssetCheckSeverity.WARN,
-            description=f"contrôle impossible : {type(exc).__name__}: {str(exc)[:300]}",
+            passed=not found,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=none if not found else f"{len(found)} {some} : {named}{more}",
+            metadata={
+                name: len(found),
+                "fichiers": dg.MetadataValue.json(
+                    [{"fichier": sf, "motif": m} for sf, m in found[:100]]
+                ),
+            },
         )
-    named = "; ".join(f"{sf} ({motif.splitlines()[0][:160]})" for sf, motif in refused[:SHOWN])
-    more = f" ; … et {len(refused) - SHOWN} autre(s)" if len(refused) > SHOWN else ""
-    return dg.AssetCheckResult(
-        passed=not refused,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            "aucun fichier refusé" if not refused
-            else f"{len(refused)} fichier(s) refusé(s) (tous : raw.manifest, raw.rejets) : "
-            f"{named}{more}"
-        ),
-        metadata={
-            "fichiers_refuses": len(refused),
-            "fichiers": dg.MetadataValue.json(
-                [{"fichier": sf, "motif": m} for sf, m in refused[:100]]
-            ),
-        },
-    )
+
+    return _check
+
+
+fichiers_refuses = _manifest_warning(
+    "fichiers_refuses", REFUSED_SQL,
+    "Files refused whole by the last load (unreadable workbook, sheet or column missing, "
+    "finance export unreadable), each with its reason; raw.manifest and raw.rejets hold them "
+    "all. A warning: the other files are loaded and published.",
+    "aucun fichier refusé", "fichier(s) refusé(s) (tous : raw.manifest, raw.rejets)",
+)
+
+# A workbook loaded with rows in a sheet that is not read: a copy of a kit sheet ('Participants
+# (2)', where an operator may have split the list), or a sheet its action has no use for (the
+# Participants of a partnership: a wrong thematic code?). Its figures may be short of those
+# rows; said on every run, not only in the manifest's detail column.
+feuilles_non_lues = _manifest_warning(
+    "feuilles_non_lues", UNREAD_SQL,
+    "Workbooks loaded with rows in a sheet that is not read: a copy of a kit sheet "
+    "('Participants (2)', 'Participants 2017') or a sheet the action does not have (a "
+    "partnership's Participants); raw.manifest.detail says which and how many rows. A warning: "
+    "the workbook's other rows are loaded, its figures may lack those.",
+    "aucune feuille non lue", "classeur(s) chargé(s) avec des lignes non lues",
+)

@@ -209,7 +209,32 @@ _PARTICIPANT_KEYS = label_table(_PARTICIPANT_FIELDS)
 _CER_KEYS = label_table(_CER_FIELDS)
 _SHEET_KEYS = label_table({sheet: (sheet, al) for sheet, al in _SHEET_ALIASES.items()})
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+# the spaced names of the sheets that hold rows, longest first ('liste des participants' before
+# 'participants'), for :func:`_copy_of`
+_ROW_SHEET_NAMES = sorted(
+    ((key, canon) for key, canon in _SHEET_KEYS.items() if canon != SHEET_ACTION),
+    key=lambda kc: -len(kc[0]))
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _copy_of(sheet_name: str) -> str | None:
+    """The sheet of the kit (Participants, CER) whose name ``sheet_name`` extends: Excel's copy
+    'Participants (2)', 'Participants 2017', 'CER suite'. Such a sheet is not read (only the
+    kit's names are), but its rows must not go unmentioned: an operator may have split the list
+    over two sheets. None for any other name."""
+    label = normalize_label(sheet_name)
+    return next((canon for key, canon in _ROW_SHEET_NAMES if label.startswith(key + " ")), None)
+
+
+def _copies_hint(canon: str, copies: dict[str, list[str]]) -> str:
+    """For a missing sheet: the sheets named like a copy of it, which are not read."""
+    names = copies.get(canon)
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f" ; « {names[0]} » n'est pas lue sous ce nom : la renommer « {canon} »"
+    listed = ", ".join(f"« {n} »" for n in names)
+    return f" ; {listed} ne sont pas lues sous ces noms : une seule feuille « {canon} »"
 
 
 def _label_key(text: str, table: dict[str, str]) -> str | None:
@@ -1210,6 +1235,11 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             canon = lookup_label(name, _SHEET_KEYS)
             if canon is not None:
                 matches.setdefault(canon, []).append(name)
+        # sheets named like a copy of one ('Participants (2)'): not read, said so below
+        copies: dict[str, list[str]] = {}
+        for name in wb.sheet_names:
+            if lookup_label(name, _SHEET_KEYS) is None and (canon := _copy_of(name)):
+                copies.setdefault(canon, []).append(name)
         sheets = {canon: names[0] for canon, names in matches.items()}
         action_sheet = sheets.get(SHEET_ACTION)
         part_sheet = sheets.get(SHEET_PARTICIPANTS)
@@ -1266,6 +1296,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                     raise _FileRejected(
                         f"feuille Participants introuvable (obligatoire pour une action "
                         f"d'accompagnement, thématique {them.code})"
+                        + _copies_hint(SHEET_PARTICIPANTS, copies)
                     )
                 tables.append(
                     (
@@ -1277,7 +1308,8 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 )
             if them.code == "RU":
                 if cer_sheet is None:
-                    raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)")
+                    raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)"
+                                        + _copies_hint(SHEET_CER, copies))
                 tables.append(
                     ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num,
                                        period))
@@ -1296,13 +1328,17 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 return _rejected(reason, n, num, sheet, column, None, exercice=exercice, row=row)
         # rows in a sheet this action does not have (a partnership's Participants: the wrong
         # thematic code, perhaps) are not read, but said so on the file's record
+        # and so are the rows of a sheet named like a copy of one it has ('Participants (2)')
         ignored = []
         for canon, used in ((SHEET_PARTICIPANTS, them.nature == "accompagnement"),
                             (SHEET_CER, them.code == "RU")):
-            for name in [] if used else matches.get(canon, []):
+            unused = [] if used else matches.get(canon, [])
+            for name in unused + copies.get(canon, []):
                 if n := rows_in(canon, name):
-                    ignored.append(f"feuille « {name} » non lue ({n} ligne{'s' if n > 1 else ''}"
-                                   f") : une action {them.code} n'a pas de feuille {canon}")
+                    why = (f"seule la feuille « {sheets[canon]} » est lue" if used
+                           else f"une action {them.code} n'a pas de feuille {canon}")
+                    ignored.append(
+                        f"feuille « {name} » non lue ({n} ligne{'s' if n > 1 else ''}) : {why}")
 
     participants: list[tuple] = []
     cer: list[tuple] = []
