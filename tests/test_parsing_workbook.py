@@ -275,45 +275,84 @@ def test_an_unused_sheet_without_rows_is_not_mentioned(tmp_path, fmt):
     assert not r.file_rejected and r.detail is None
 
 
-def test_a_copy_of_a_kit_sheet_is_not_read_but_its_rows_are_said(tmp_path, fmt):
-    """'Participants (2)' (Excel's copy of a sheet) or 'Participants 2017' beside the kit's
-    'Participants': an operator may have split the list over the two. Only the kit's sheet
-    counts (the copy may as well be last year's list); the copy's rows go on the file's record
-    instead of nowhere. Names that merely start alike ('Participantsx', 'CERFA') are other
-    sheets."""
+def test_a_table_in_a_sheet_the_kit_does_not_name_is_not_read_but_said(tmp_path, fmt):
+    """'Participants (2)' (Excel's copy of a sheet), 'Copie de Participants' (Google's), a
+    renamed 'Feuil2' holding a participants table beside the kit's 'Participants': an operator
+    may have split the list over them. Only the kit's sheet counts (a copy may as well be last
+    year's list); the other tables' rows go on the file's record instead of nowhere. A sheet
+    with no such table (notes, a header alone) is not mentioned."""
     rows = [["P1", D(2017, 1, 5), None, None, "Oui"]]
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows(),
         "Participants": participants(*rows),
         "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"],
                                          ["P3", D(2017, 2, 6), None, None, "Non"]),
-        "Liste des participants 2016": participants(["P4", D(2016, 2, 5), None, None, "Non"]),
+        "Copie de Participants": participants(["P4", D(2017, 2, 5), None, None, "Non"]),
+        "Feuil2": participants(["P5", D(2017, 2, 5), None, None, "Non"], title=False),
         "CER (2)": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"]],
-        "Participantsx": participants(["P5", D(2017, 2, 5), None, None, "Non"]),
-        "CERFA": [CER_HEADER, ["C2", D(2017, 3, 1), "Oui"]],
-        "Participants (3)": participants(),  # no row: nothing to say
+        "Participants - notice": [["Remplir une ligne par personne accompagnée."],
+                                  ["Dates au format JJ/MM/AAAA."]],
+        "Participants (3)": participants(),  # a header alone: nothing to say
     }), idents=("P1",))
     assert not r.file_rejected and len(r.participants) == 1
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2, 2, 0)
     assert r.detail.split("; ") == [
-        "feuille « Participants (2) » non lue (2 lignes) : seule la feuille « Participants » est "
-        "lue",
-        "feuille « Liste des participants 2016 » non lue (1 ligne) : seule la feuille "
+        "feuille « Participants (2) » non lue (2 lignes de participants) : seule la feuille "
         "« Participants » est lue",
-        "feuille « CER (2) » non lue (1 ligne) : une action PRO-EMP-AME n'a pas de feuille CER",
+        "feuille « Copie de Participants » non lue (1 ligne de participants) : seule la feuille "
+        "« Participants » est lue",
+        "feuille « Feuil2 » non lue (1 ligne de participants) : seule la feuille « Participants » "
+        "est lue",
+        "feuille « CER (2) » non lue (1 ligne de CER) : une action PRO-EMP-AME n'a pas de "
+        "feuille CER",
     ]
 
 
-def test_a_missing_kit_sheet_names_its_copy(tmp_path, fmt):
+def test_a_missing_kit_sheet_names_the_sheets_holding_its_table(tmp_path, fmt):
     """Only 'Participants (2)': the file is refused as before (no Participants sheet), and the
-    reason says which sheet to rename."""
+    reason says which sheet to rename, if it holds this exercise's rows; two such sheets, to be
+    brought together. Their rows are refused with the file's (the file's rows are conserved)."""
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows(),
         "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"]),
-    }))
-    rej = assert_file_rejected(r, "feuille Participants introuvable")
-    assert rej.reason.endswith(
-        "; « Participants (2) » n'est pas lue sous ce nom : la renommer « Participants »")
+    }, name="one"))
+    assert assert_file_rejected(r, "feuille Participants introuvable", rows=2).reason.endswith(
+        " ; la feuille « Participants (2) » (1 ligne) contient un tableau de participants, non lu "
+        "sous ce nom : s'il s'agit de ceux de l'exercice, la renommer « Participants »")
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": "2"}),
+        "CER 1": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"], ["C2", D(2017, 3, 2), "Non"]],
+        "CER 2": [CER_HEADER, ["C3", D(2017, 3, 1), "Oui"]],
+    }, name="two"))
+    assert assert_file_rejected(r, "feuille CER introuvable", rows=4).reason.endswith(
+        " ; les feuilles « CER 1 » (2 lignes), « CER 2 » (1 ligne) contiennent des tableaux de "
+        "CER, non lus sous ces noms : s'il s'agit de ceux de l'exercice, les réunir en une seule "
+        "feuille « CER »")
+
+
+@pytest.mark.parametrize("kind", ["participants", "cer"])
+def test_an_empty_kit_sheet_beside_a_filled_copy_refuses_the_file(tmp_path, fmt, kind):
+    """The kit's sheet left empty, the rows typed in its copy: loaded, the action counted no one
+    (only a warning said why). Refused, as two sheets of the kit's names are, every row of the
+    copy counted with the file's."""
+    if kind == "participants":
+        sheets = {"Action": action_rows(), "Participants": participants(),
+                  "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"],
+                                                   ["P3", D(2017, 2, 6), None, None, "Non"])}
+    else:
+        sheets = {"Action": action_rows({"Code thématique": "RU", "Nombre de référents": "2"}),
+                  "CER": [CER_HEADER],
+                  "CER suite": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"],
+                                ["C2", D(2017, 3, 2), "Non"]]}
+    canon = "Participants" if kind == "participants" else "CER"
+    copy = [name for name in sheets if name.startswith(canon) and name != canon][0]
+    rej = assert_file_rejected(parse(build(tmp_path, fmt, sheets)), f"feuille « {canon} » vide",
+                               rows=3)
+    assert rej.reason == (
+        f"feuille « {canon} » vide ; la feuille « {copy} » (2 lignes) contient un tableau "
+        f"de {'participants' if kind == 'participants' else 'CER'}, non lu sous ce nom : s'il "
+        f"s'agit de ceux de l'exercice, la renommer « {canon} »")
+    assert rej.sheet == canon
 
 
 def test_ru_action_with_cer(tmp_path, fmt):

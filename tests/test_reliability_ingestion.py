@@ -744,9 +744,11 @@ def test_unread_sheets_check_warns_naming_the_workbook(tmp_path):
     wh = tmp_path / "wh"
     wh.mkdir()
 
+    parsed = []
+
     def check():
         con = duckdb.connect(str(wh / "bilan.duckdb"))
-        ingest_exercice(con, raw, EX, run_id="r", workers=1)
+        parsed.append(ingest_exercice(con, raw, EX, run_id="r", workers=1).files_parsed)
         con.close()
         return feuilles_non_lues(warehouse=WarehouseResource(raw_dir=str(raw),
                                                              warehouse_dir=str(wh)))
@@ -762,9 +764,10 @@ def test_unread_sheets_check_warns_naming_the_workbook(tmp_path):
         assert not result.passed and result.severity.value == "WARN"
         assert result.description == (
             f"1 classeur(s) chargé(s) avec des lignes non lues : {EX}/operateurs/a.xlsx (feuille "
-            "« Participants (2) » non lue (2 lignes) : seule la feuille « Participants » est "
-            "lue)"), result.description
-        assert result.metadata["feuilles_non_lues"].value == 1
+            "« Participants (2) » non lue (2 lignes de participants) : seule la feuille "
+            "« Participants » est lue)"), result.description
+        assert result.metadata["classeurs"].value == 1
+    assert parsed[1:] == [1, 0]  # the changed workbook alone, then nothing: the note stays
     con = duckdb.connect(str(wh / "bilan.duckdb"))
     assert con.execute("SELECT status, rows_read, rows_loaded FROM raw.manifest "
                        "WHERE file_name = 'a.xlsx'").fetchall() == [("loaded", 2, 2)]

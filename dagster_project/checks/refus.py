@@ -29,9 +29,16 @@ ORDER BY exercice, source_file
 """
 
 
-def _manifest_warning(name: str, sql: str, description: str, none: str, some: str):
+def _first_line(text: str, width: int = 240) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def _manifest_warning(name: str, sql: str, description: str, none: str, some: str,
+                      count_key: str):
     """A warning check listing the manifest's files that ``sql`` selects, with their reason:
-    passes when there is none (``none`` says so), else names the first ones after ``some``."""
+    passes when there is none (``none`` says so), else names the first ones after ``some``
+    (their number in the metadata under ``count_key``)."""
 
     @dg.asset_check(asset=RAW_KEYS["manifest"], name=name, blocking=False,
                     description=description)
@@ -44,14 +51,15 @@ def _manifest_warning(name: str, sql: str, description: str, none: str, some: st
                 passed=False, severity=dg.AssetCheckSeverity.WARN,
                 description=f"contrôle impossible : {type(exc).__name__}: {str(exc)[:300]}",
             )
-        named = "; ".join(f"{sf} ({motif.splitlines()[0][:160]})" for sf, motif in found[:SHOWN])
-        more = f" ; … et {len(found) - SHOWN} autre(s)" if len(found) > SHOWN else ""
+        # ' | ' between files: a reason may list several things with '; '
+        named = " | ".join(f"{sf} ({_first_line(motif)})" for sf, motif in found[:SHOWN])
+        more = f" | … et {len(found) - SHOWN} autre(s)" if len(found) > SHOWN else ""
         return dg.AssetCheckResult(
             passed=not found,
             severity=dg.AssetCheckSeverity.WARN,
             description=none if not found else f"{len(found)} {some} : {named}{more}",
             metadata={
-                name: len(found),
+                count_key: len(found),
                 "fichiers": dg.MetadataValue.json(
                     [{"fichier": sf, "motif": m} for sf, m in found[:100]]
                 ),
@@ -67,17 +75,21 @@ fichiers_refuses = _manifest_warning(
     "finance export unreadable), each with its reason; raw.manifest and raw.rejets hold them "
     "all. A warning: the other files are loaded and published.",
     "aucun fichier refusé", "fichier(s) refusé(s) (tous : raw.manifest, raw.rejets)",
+    count_key="fichiers_refuses",
 )
 
-# A workbook loaded with rows in a sheet that is not read: a copy of a kit sheet ('Participants
-# (2)', where an operator may have split the list), or a sheet its action has no use for (the
-# Participants of a partnership: a wrong thematic code?). Its figures may be short of those
+# A workbook loaded with rows in a sheet that is not read: a participant or CER table in a sheet
+# the kit does not name ('Participants (2)', a renamed copy, where an operator may have split the
+# list), or a sheet its action has no use for (the Participants of a partnership: a wrong
+# thematic code?). Its figures may be short of those
 # rows; said on every run, not only in the manifest's detail column.
 feuilles_non_lues = _manifest_warning(
     "feuilles_non_lues", UNREAD_SQL,
-    "Workbooks loaded with rows in a sheet that is not read: a copy of a kit sheet "
-    "('Participants (2)', 'Participants 2017') or a sheet the action does not have (a "
-    "partnership's Participants); raw.manifest.detail says which and how many rows. A warning: "
-    "the workbook's other rows are loaded, its figures may lack those.",
+    "Workbooks loaded with rows in a sheet that is not read: a participant or CER table in a "
+    "sheet the kit does not name ('Participants (2)', 'Copie de Participants', a renamed copy) "
+    "or a sheet the action does not have (a partnership's Participants); raw.manifest.detail "
+    "says which and how many rows. A warning: the workbook's other rows are loaded, its figures "
+    "may lack those.",
     "aucune feuille non lue", "classeur(s) chargé(s) avec des lignes non lues",
+    count_key="classeurs",
 )

@@ -209,32 +209,7 @@ _PARTICIPANT_KEYS = label_table(_PARTICIPANT_FIELDS)
 _CER_KEYS = label_table(_CER_FIELDS)
 _SHEET_KEYS = label_table({sheet: (sheet, al) for sheet, al in _SHEET_ALIASES.items()})
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
-# the spaced names of the sheets that hold rows, longest first ('liste des participants' before
-# 'participants'), for :func:`_copy_of`
-_ROW_SHEET_NAMES = sorted(
-    ((key, canon) for key, canon in _SHEET_KEYS.items() if canon != SHEET_ACTION),
-    key=lambda kc: -len(kc[0]))
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-def _copy_of(sheet_name: str) -> str | None:
-    """The sheet of the kit (Participants, CER) whose name ``sheet_name`` extends: Excel's copy
-    'Participants (2)', 'Participants 2017', 'CER suite'. Such a sheet is not read (only the
-    kit's names are), but its rows must not go unmentioned: an operator may have split the list
-    over two sheets. None for any other name."""
-    label = normalize_label(sheet_name)
-    return next((canon for key, canon in _ROW_SHEET_NAMES if label.startswith(key + " ")), None)
-
-
-def _copies_hint(canon: str, copies: dict[str, list[str]]) -> str:
-    """For a missing sheet: the sheets named like a copy of it, which are not read."""
-    names = copies.get(canon)
-    if not names:
-        return ""
-    if len(names) == 1:
-        return f" ; « {names[0]} » n'est pas lue sous ce nom : la renommer « {canon} »"
-    listed = ", ".join(f"« {n} »" for n in names)
-    return f" ; {listed} ne sont pas lues sous ces noms : une seule feuille « {canon} »"
 
 
 def _label_key(text: str, table: dict[str, str]) -> str | None:
@@ -1219,6 +1194,44 @@ def parse_workbook_compact(
         return _rejected(f"erreur inattendue: {type(exc).__name__}", 1)
 
 
+def _lines(n: int) -> str:
+    return f"{n} ligne{'s' if n > 1 else ''}"
+
+
+def _table_in(wb: CalamineWorkbook, name: str, exercice: int, nomen: Nomenclature
+              ) -> tuple[str, int] | None:
+    """The participant or CER table a sheet the kit does not name holds, and its data rows;
+    None when it holds none (or cannot be read). Such a sheet is a copy ('Participants (2)',
+    Excel's; 'Copie de Participants', Google's; 'Participants 2017'; a renamed 'Feuil2'): its
+    rows are not read, the kit's sheet alone counts (the copy may as well be last year's list),
+    but an operator may have split the list over the two: they must not go unmentioned."""
+    try:
+        grid = _read_grid(wb, name)
+        t = _parse_participants(grid, name, exercice, None, nomen)
+        if t.header_error is None and t.rows_read:
+            return SHEET_PARTICIPANTS, t.rows_read
+        t = _parse_cer(grid, name, exercice, None)
+        if t.header_error is None and t.rows_read:
+            return SHEET_CER, t.rows_read
+    except _FileRejected:
+        pass
+    return None
+
+
+def _elsewhere_hint(canon: str, elsewhere: dict[str, list[tuple[str, int]]]) -> str:
+    """For a kit sheet missing or empty: the other sheets holding its kind of table."""
+    found = elsewhere.get(canon)
+    if not found:
+        return ""
+    what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
+    listed = ", ".join(f"« {name} » ({_lines(n)})" for name, n in found)
+    if len(found) == 1:
+        return (f" ; la feuille {listed} contient un tableau {what}, non lu sous ce nom : "
+                f"s'il s'agit de ceux de l'exercice, la renommer « {canon} »")
+    return (f" ; les feuilles {listed} contiennent des tableaux {what}, non lus sous ces noms : "
+            f"s'il s'agit de ceux de l'exercice, les réunir en une seule feuille « {canon} »")
+
+
 def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> CompactWorkbook:
     nomen = load_nomenclature(seeds_dir)
     try:
@@ -1235,11 +1248,6 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             canon = lookup_label(name, _SHEET_KEYS)
             if canon is not None:
                 matches.setdefault(canon, []).append(name)
-        # sheets named like a copy of one ('Participants (2)'): not read, said so below
-        copies: dict[str, list[str]] = {}
-        for name in wb.sheet_names:
-            if lookup_label(name, _SHEET_KEYS) is None and (canon := _copy_of(name)):
-                copies.setdefault(canon, []).append(name)
         sheets = {canon: names[0] for canon, names in matches.items()}
         action_sheet = sheets.get(SHEET_ACTION)
         part_sheet = sheets.get(SHEET_PARTICIPANTS)
@@ -1285,10 +1293,18 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
 
         num = action["num_convention"]
         period = (action["date_debut"], action["date_fin"])
+        # participant or CER tables in sheets the kit does not name (see _table_in): not read,
+        # said so below, or the file refused when the kit's own sheet is missing or empty
+        elsewhere: dict[str, list[tuple[str, int]]] = {}
+        kit_names = {n for names in matches.values() for n in names}
+        for name in wb.sheet_names:
+            if name not in kit_names and (found := _table_in(wb, name, exercice, nomen)):
+                elsewhere.setdefault(found[0], []).append((name, found[1]))
         tables: list[tuple[str, _TableResult]] = []
+        needed = ([SHEET_PARTICIPANTS] if them.nature == "accompagnement" else []) + (
+            [SHEET_CER] if them.code == "RU" else [])
         try:
-            needed = [SHEET_PARTICIPANTS] if them.nature == "accompagnement" else []
-            for canon in needed + ([SHEET_CER] if them.code == "RU" else []):
+            for canon in needed:
                 if exc := ambiguous(canon):
                     raise exc
             if them.nature == "accompagnement":
@@ -1296,7 +1312,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                     raise _FileRejected(
                         f"feuille Participants introuvable (obligatoire pour une action "
                         f"d'accompagnement, thématique {them.code})"
-                        + _copies_hint(SHEET_PARTICIPANTS, copies)
+                        + _elsewhere_hint(SHEET_PARTICIPANTS, elsewhere)
                     )
                 tables.append(
                     (
@@ -1309,14 +1325,16 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             if them.code == "RU":
                 if cer_sheet is None:
                     raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)"
-                                        + _copies_hint(SHEET_CER, copies))
+                                        + _elsewhere_hint(SHEET_CER, elsewhere))
                 tables.append(
                     ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num,
                                        period))
                 )
         except _FileRejected as exc:
+            # a missing sheet's table elsewhere holds the file's rows too: refused with it
             n = rows_held() if isinstance(exc, _AmbiguousSheets) else (
-                1 + sum(t.rows_read for _, t in tables))
+                1 + sum(t.rows_read for _, t in tables)
+                + sum(k for canon in needed for _, k in elsewhere.get(canon, [])))
             return _rejected(
                 exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
             )
@@ -1326,19 +1344,30 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 sheet = part_sheet if kind == "participants" else cer_sheet
                 reason, column, row = t.header_error
                 return _rejected(reason, n, num, sheet, column, None, exercice=exercice, row=row)
+        for kind, t in tables:
+            # the kit's sheet empty, the rows in another one: published with none, the action
+            # would count no one (as with two sheets of the kit's names, the file is refused)
+            canon = SHEET_PARTICIPANTS if kind == "participants" else SHEET_CER
+            if not t.rows_read and canon in elsewhere:
+                n = 1 + sum(tt.rows_read for _, tt in tables) + sum(
+                    k for _, k in elsewhere[canon])
+                return _rejected(
+                    f"feuille « {sheets[canon]} » vide" + _elsewhere_hint(canon, elsewhere), n,
+                    num, sheets[canon], None, None, exercice=exercice)
         # rows in a sheet this action does not have (a partnership's Participants: the wrong
-        # thematic code, perhaps) are not read, but said so on the file's record
-        # and so are the rows of a sheet named like a copy of one it has ('Participants (2)')
+        # thematic code, perhaps), or in a sheet the kit does not name, are not read, but said
+        # so on the file's record (and by the feuilles_non_lues check)
         ignored = []
         for canon, used in ((SHEET_PARTICIPANTS, them.nature == "accompagnement"),
                             (SHEET_CER, them.code == "RU")):
-            unused = [] if used else matches.get(canon, [])
-            for name in unused + copies.get(canon, []):
+            why = (f"seule la feuille « {sheets[canon]} » est lue" if used
+                   else f"une action {them.code} n'a pas de feuille {canon}")
+            for name in [] if used else matches.get(canon, []):
                 if n := rows_in(canon, name):
-                    why = (f"seule la feuille « {sheets[canon]} » est lue" if used
-                           else f"une action {them.code} n'a pas de feuille {canon}")
-                    ignored.append(
-                        f"feuille « {name} » non lue ({n} ligne{'s' if n > 1 else ''}) : {why}")
+                    ignored.append(f"feuille « {name} » non lue ({_lines(n)}) : {why}")
+            what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
+            for name, n in elsewhere.get(canon, []):
+                ignored.append(f"feuille « {name} » non lue ({_lines(n)} {what}) : {why}")
 
     participants: list[tuple] = []
     cer: list[tuple] = []
