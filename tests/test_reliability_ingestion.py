@@ -689,11 +689,9 @@ def test_payments_of_an_export_refused_whole(tmp_path):
     assert (group["lignes"], group["montant"], group["convention"]) == (3, None, None)
 
 
-def test_refused_files_check_warns_naming_them(tmp_path):
-    """A file refused whole that changes no payment (an unreadable copy) left a successful run
-    without a single warning (on-call cold test): the check names it, without blocking."""
-    from dagster_project.checks.refus import fichiers_refuses
-
+def one_workbook_drop(tmp_path):
+    """A drop of one valid workbook and its payment (raw dir, its workbooks' dir), and an empty
+    warehouse dir, for the manifest's warning checks."""
     raw = tmp_path / "raw"
     ops = raw / str(EX) / "operateurs"
     ops.mkdir(parents=True)
@@ -701,13 +699,27 @@ def test_refused_files_check_warns_naming_them(tmp_path):
     write_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", [mandat("M1", conv(1))])
     wh = tmp_path / "wh"
     wh.mkdir()
+    return raw, ops, wh
+
+
+def load_then_check(check, raw, wh):
+    """Load the drop into the warehouse, then run the warning ``check`` on it: (files parsed,
+    the check's result)."""
+    con = duckdb.connect(str(wh / "bilan.duckdb"))
+    parsed = ingest_exercice(con, raw, EX, run_id="r", workers=1).files_parsed
+    con.close()
+    return parsed, check(warehouse=WarehouseResource(raw_dir=str(raw), warehouse_dir=str(wh)))
+
+
+def test_refused_files_check_warns_naming_them(tmp_path):
+    """A file refused whole that changes no payment (an unreadable copy) left a successful run
+    without a single warning (on-call cold test): the check names it, without blocking."""
+    from dagster_project.checks.refus import fichiers_refuses
+
+    raw, ops, wh = one_workbook_drop(tmp_path)
 
     def check():
-        con = duckdb.connect(str(wh / "bilan.duckdb"))
-        ingest_exercice(con, raw, EX, run_id="r", workers=1)
-        con.close()
-        return fichiers_refuses(warehouse=WarehouseResource(raw_dir=str(raw),
-                                                            warehouse_dir=str(wh)))
+        return load_then_check(fichiers_refuses, raw, wh)[1]
 
     result = check()
     assert result.passed and result.description == "aucun fichier refusé"
@@ -736,22 +748,13 @@ def test_unread_sheets_check_warns_naming_the_workbook(tmp_path):
     run, with the copy's row count, until the workbook changes."""
     from dagster_project.checks.refus import feuilles_non_lues
 
-    raw = tmp_path / "raw"
-    ops = raw / str(EX) / "operateurs"
-    ops.mkdir(parents=True)
-    write_workbook(ops / "a.xlsx", good_sheets(conv(1), ["A1"]))
-    write_mandats(raw / str(EX) / "finances" / f"mandats_{EX}.csv", [mandat("M1", conv(1))])
-    wh = tmp_path / "wh"
-    wh.mkdir()
-
+    raw, ops, wh = one_workbook_drop(tmp_path)
     parsed = []
 
     def check():
-        con = duckdb.connect(str(wh / "bilan.duckdb"))
-        parsed.append(ingest_exercice(con, raw, EX, run_id="r", workers=1).files_parsed)
-        con.close()
-        return feuilles_non_lues(warehouse=WarehouseResource(raw_dir=str(raw),
-                                                             warehouse_dir=str(wh)))
+        n, result = load_then_check(feuilles_non_lues, raw, wh)
+        parsed.append(n)
+        return result
 
     result = check()
     assert result.passed and result.description == "aucune feuille non lue"
