@@ -318,7 +318,8 @@ def test_a_missing_kit_sheet_names_the_sheets_holding_its_table(tmp_path, fmt):
     }, name="one"))
     assert assert_file_rejected(r, "feuille Participants introuvable", rows=2).reason.endswith(
         " ; la feuille « Participants (2) » (1 ligne) contient un tableau de participants, non lu "
-        "sous ce nom : s'il s'agit de ceux de l'exercice, la renommer « Participants »")
+        "sous ce nom : s'il s'agit de ceux de l'exercice, la renommer « Participants », sinon la "
+        "retirer du classeur")
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows({"Code thématique": "RU", "Nombre de référents": "2"}),
         "CER 1": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"], ["C2", D(2017, 3, 2), "Non"]],
@@ -327,7 +328,7 @@ def test_a_missing_kit_sheet_names_the_sheets_holding_its_table(tmp_path, fmt):
     assert assert_file_rejected(r, "feuille CER introuvable", rows=4).reason.endswith(
         " ; les feuilles « CER 1 » (2 lignes), « CER 2 » (1 ligne) contiennent des tableaux de "
         "CER, non lus sous ces noms : s'il s'agit de ceux de l'exercice, les réunir en une seule "
-        "feuille « CER »")
+        "feuille « CER », sinon les retirer du classeur")
 
 
 @pytest.mark.parametrize("kind", ["participants", "cer"])
@@ -351,7 +352,7 @@ def test_an_empty_kit_sheet_beside_a_filled_copy_refuses_the_file(tmp_path, fmt,
     assert rej.reason == (
         f"feuille « {canon} » vide ; la feuille « {copy} » (2 lignes) contient un tableau "
         f"de {'participants' if kind == 'participants' else 'CER'}, non lu sous ce nom : s'il "
-        f"s'agit de ceux de l'exercice, la renommer « {canon} »")
+        f"s'agit de ceux de l'exercice, la renommer « {canon} », sinon la retirer du classeur")
     assert rej.sheet == canon
 
 

@@ -1227,9 +1227,11 @@ def _elsewhere_hint(canon: str, elsewhere: dict[str, list[tuple[str, int]]]) -> 
     listed = ", ".join(f"« {name} » ({_lines(n)})" for name, n in found)
     if len(found) == 1:
         return (f" ; la feuille {listed} contient un tableau {what}, non lu sous ce nom : "
-                f"s'il s'agit de ceux de l'exercice, la renommer « {canon} »")
+                f"s'il s'agit de ceux de l'exercice, la renommer « {canon} », sinon la retirer "
+                "du classeur")
     return (f" ; les feuilles {listed} contiennent des tableaux {what}, non lus sous ces noms : "
-            f"s'il s'agit de ceux de l'exercice, les réunir en une seule feuille « {canon} »")
+            f"s'il s'agit de ceux de l'exercice, les réunir en une seule feuille « {canon} », "
+            "sinon les retirer du classeur")
 
 
 def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> CompactWorkbook:
