@@ -265,8 +265,8 @@ def test_partnership_action_ignores_other_sheets(tmp_path, fmt):
     assert not r.file_rejected and r.participants == [] and r.rejets == []
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0)
     # not read, but on the file's record: a partnership code on an accompaniment loses them
-    assert r.detail == ("feuille « Participants » non lue (1 ligne) : une action PRO-PART n'a "
-                        "pas de feuille Participants")
+    assert r.detail == ("feuille « Participants » non lue (1 ligne de participants) : une "
+                        "action PRO-PART n'a pas de feuille Participants")
 
 
 def test_an_unused_sheet_without_rows_is_not_mentioned(tmp_path, fmt):
@@ -276,20 +276,23 @@ def test_an_unused_sheet_without_rows_is_not_mentioned(tmp_path, fmt):
 
 
 def test_a_table_in_a_sheet_the_kit_does_not_name_is_not_read_but_said(tmp_path, fmt):
-    """'Participants (2)' (Excel's copy of a sheet), 'Copie de Participants' (Google's), a
-    renamed 'Feuil2' holding a participants table beside the kit's 'Participants': an operator
-    may have split the list over them. Only the kit's sheet counts (a copy may as well be last
-    year's list); the other tables' rows go on the file's record instead of nowhere. A sheet
-    with no such table (notes, a header alone) is not mentioned."""
+    """'Participants (2)' (Excel's copy of a sheet), 'Copie de Participants' (Google's) beside
+    the kit's 'Participants': an operator may have split the list over them. Only the kit's
+    sheet counts (a copy may as well be last year's list); the other tables' rows go on the
+    file's record instead of nowhere, a copy whose header names a column otherwise too. Sheets
+    whose name speaks of no participant or CER are not looked into (a stray cell far down a
+    'Notes' sheet would have it read whole): a renamed 'Feuil2' copy goes unmentioned (a known
+    limit), and so does a sheet with no table (instructions, a header alone)."""
     rows = [["P1", D(2017, 1, 5), None, None, "Oui"]]
+    other_header = ["Identifiant", "Entrée le", "Date de sortie", "Motif de sortie"]
     r = parse(build(tmp_path, fmt, {
         "Action": action_rows(),
         "Participants": participants(*rows),
         "Participants (2)": participants(["P2", D(2017, 2, 5), None, None, "Non"],
                                          ["P3", D(2017, 2, 6), None, None, "Non"]),
-        "Copie de Participants": participants(["P4", D(2017, 2, 5), None, None, "Non"]),
-        "Feuil2": participants(["P5", D(2017, 2, 5), None, None, "Non"], title=False),
+        "Copie de Participants": [other_header, ["P4", D(2017, 2, 5), None, None]],
         "CER (2)": [CER_HEADER, ["C1", D(2017, 3, 1), "Oui"]],
+        "Feuil2": participants(["P5", D(2017, 2, 5), None, None, "Non"], title=False),
         "Participants - notice": [["Remplir une ligne par personne accompagnée."],
                                   ["Dates au format JJ/MM/AAAA."]],
         "Participants (3)": participants(),  # a header alone: nothing to say
@@ -301,11 +304,55 @@ def test_a_table_in_a_sheet_the_kit_does_not_name_is_not_read_but_said(tmp_path,
         "« Participants » est lue",
         "feuille « Copie de Participants » non lue (1 ligne de participants) : seule la feuille "
         "« Participants » est lue",
-        "feuille « Feuil2 » non lue (1 ligne de participants) : seule la feuille « Participants » "
-        "est lue",
         "feuille « CER (2) » non lue (1 ligne de CER) : une action PRO-EMP-AME n'a pas de "
         "feuille CER",
     ]
+
+
+def test_a_table_of_the_other_kind_under_a_kit_name_is_found(tmp_path, fmt):
+    """Participants typed in the sheet named CER of an accompaniment action (its Participants
+    sheet empty), or CER rows in a 'Suivi des participants' sheet that holds both tables: the
+    action would count no one. The file is refused, naming the sheet."""
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows(), "Participants": participants(),
+        "CER": participants(["P2", D(2017, 2, 5), None, None, "Non"]),
+    }, name="cer"))
+    assert assert_file_rejected(r, "feuille « Participants » vide", rows=2).reason.startswith(
+        "feuille « Participants » vide ; la feuille « CER » (1 ligne) contient un tableau de "
+        "participants")
+    both = [PARTICIPANT_HEADER[:2] + CER_HEADER[1:]] + [
+        [f"C{i}", D(2017, 2, i), D(2017, 3, i), "Oui"] for i in (1, 2, 3)]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": "2"}),
+        "CER": [CER_HEADER], "Suivi des participants": both,
+    }, name="suivi"))
+    assert assert_file_rejected(r, "feuille « CER » vide", rows=4).reason.startswith(
+        "feuille « CER » vide ; la feuille « Suivi des participants » (3 lignes) contient un "
+        "tableau de CER")
+
+
+def test_a_hidden_sheet_is_said_but_never_refuses_the_file(tmp_path):
+    """A hidden 'Participants exemple' sheet (an example row the operator does not see) beside
+    an action's legitimately empty Participants: loaded (no one yet), the hidden table said."""
+    import xlsxwriter
+
+    path = tmp_path / "cache.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    for name, rows in {"Action": action_rows(), "Participants": participants(),
+                       "Participants exemple": participants(["EX1", "05/01/2017", None, None,
+                                                             "Non"])}.items():
+        ws = wb.add_worksheet(name)
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                if v is not None:
+                    ws.write(i, j, v)
+        if name == "Participants exemple":
+            ws.hide()
+    wb.close()
+    r = parse(path)
+    assert not r.file_rejected and r.participants == []
+    assert r.detail == ("feuille « Participants exemple » (masquée) non lue (1 ligne de "
+                        "participants) : seule la feuille « Participants » est lue")
 
 
 def test_a_missing_kit_sheet_names_the_sheets_holding_its_table(tmp_path, fmt):

@@ -1686,8 +1686,8 @@ def test_sheets_a_workbook_holds_but_does_not_use_are_on_its_record(tmp_path):
         con.close()
     assert m["partenariat.xlsx"]["status"] == "loaded"
     assert m["partenariat.xlsx"]["detail"] == (
-        "feuille « Participants » non lue (2 lignes) : une action PRO-PART n'a pas de feuille "
-        "Participants")
+        "feuille « Participants » non lue (2 lignes de participants) : une action PRO-PART n'a "
+        "pas de feuille Participants")
     assert m["deux_feuilles.xlsx"]["status"] == "rejected"
     assert "« Participants », « Liste des participants »" in m["deux_feuilles.xlsx"]["detail"]
     assert m["deux_feuilles.xlsx"]["rows_read"] == m["deux_feuilles.xlsx"]["rows_rejected"] == 2

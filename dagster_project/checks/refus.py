@@ -79,15 +79,15 @@ fichiers_refuses = _manifest_warning(
 )
 
 # A workbook loaded with rows in a sheet that is not read: a participant or CER table in a sheet
-# the kit does not name ('Participants (2)', a renamed copy, where an operator may have split the
-# list), or a sheet its action has no use for (the Participants of a partnership: a wrong
-# thematic code?). Its figures may be short of those rows: said on every run, not only in the
-# manifest's detail column.
+# the kit does not name ('Participants (2)', a copy, where an operator may have split the list),
+# or a sheet its action has no use for (the Participants of a partnership: a wrong thematic
+# code?). Its figures may be short of those rows: said on every run, not only in the manifest's
+# detail column.
 feuilles_non_lues = _manifest_warning(
     "feuilles_non_lues", UNREAD_SQL,
     "Workbooks loaded with rows in a sheet that is not read: a participant or CER table in a "
-    "sheet the kit does not name ('Participants (2)', 'Copie de Participants', a renamed copy) "
-    "or a sheet the action does not have (a partnership's Participants); raw.manifest.detail "
+    "sheet the kit does not name ('Participants (2)', 'Copie de Participants') or a sheet the "
+    "action does not have (a partnership's Participants); raw.manifest.detail "
     "says which and how many rows. A warning: the workbook's other rows are loaded, its figures "
     "may lack those.",
     "aucune feuille non lue", "classeur(s) chargé(s) avec des lignes non lues",

@@ -27,7 +27,7 @@ from datetime import date as _DATE
 from itertools import islice
 from pathlib import Path
 
-from python_calamine import CalamineWorkbook, PasswordError
+from python_calamine import CalamineWorkbook, PasswordError, SheetVisibleEnum
 
 from .models import CompactWorkbook, Rejet, WorkbookResult
 from .nomenclature import Nomenclature, Thematique, load_nomenclature
@@ -1198,33 +1198,40 @@ def _lines(n: int) -> str:
     return f"{n} ligne{'s' if n > 1 else ''}"
 
 
-def _table_in(wb: CalamineWorkbook, name: str, exercice: int, nomen: Nomenclature
-              ) -> tuple[str, int] | None:
-    """The participant or CER table a sheet the kit does not name holds, and its data rows;
-    None when it holds none (or cannot be read). Such a sheet is a copy ('Participants (2)',
-    Excel's; 'Copie de Participants', Google's; 'Participants 2017'; a renamed 'Feuil2'): its
-    rows are not read, the kit's sheet alone counts (the copy may as well be last year's list),
-    but an operator may have split the list over the two: they must not go unmentioned."""
-    try:
-        grid = _read_grid(wb, name)
-        t = _parse_participants(grid, name, exercice, None, nomen)
-        if t.header_error is None and t.rows_read:
-            return SHEET_PARTICIPANTS, t.rows_read
-        t = _parse_cer(grid, name, exercice, None)
-        if t.header_error is None and t.rows_read:
-            return SHEET_CER, t.rows_read
-    except _FileRejected:
-        pass
-    return None
+# Names of sheets that may hold a participant or CER table the kit does not name: 'Participants
+# (2)' (Excel's copy), 'Copie de Participants' (Google's), 'Participants2', 'CER suite', 'Liste des
+# bénéficiaires 2016'. Only those, and the kit's sheets an action does not read, are looked into:
+# reading every sheet would read any stray sheet whole (a cell typed at row 1,048,576 of a 'Notes'
+# sheet costs calamine gigabytes), for the rare 'Feuil2' copy (a known limit).
+_TABLE_SHEET_NAME = re.compile(r"particip|benefici|contrat|engagement|(?:^| )cers?\d*(?: |$)")
 
 
-def _elsewhere_hint(canon: str, elsewhere: dict[str, list[tuple[str, int]]]) -> str:
-    """For a kit sheet missing or empty: the other sheets holding its kind of table."""
-    found = elsewhere.get(canon)
+def _tables_in(grid: list[list]) -> list[tuple[str, int]]:
+    """The participant and CER tables a sheet holds, by their header (its required columns, or
+    at least two of the kit's labels on one row: a column under another name is still a copy's
+    header), each with its data rows (counted as for a refused file)."""
+    found = []
+    for canon, keys, required, dates in (
+        (SHEET_PARTICIPANTS, _PARTICIPANT_KEYS, _PARTICIPANT_REQUIRED,
+         ("date_entree", "date_sortie")),
+        (SHEET_CER, _CER_KEYS, _CER_REQUIRED, ("date_signature",)),
+    ):
+        header, cols, best, best_cols = _find_header(grid, keys, required)
+        if header is None and (best is None or len(best_cols) < 2):
+            continue
+        if n := _count_rows(grid, best, best_cols, dates):
+            found.append((canon, n))
+    return found
+
+
+def _elsewhere_hint(canon: str, found: list[tuple[str, int, bool]]) -> str:
+    """For a kit sheet missing or empty: the other sheets holding its kind of table
+    (``found``: sheet, rows, hidden)."""
     if not found:
         return ""
     what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
-    listed = ", ".join(f"« {name} » ({_lines(n)})" for name, n in found)
+    listed = ", ".join(f"« {name} » ({'masquée, ' if hidden else ''}{_lines(n)})"
+                       for name, n, hidden in found)
     if len(found) == 1:
         return (f" ; la feuille {listed} contient un tableau {what}, non lu sous ce nom : "
                 f"s'il s'agit de ceux de l'exercice, la renommer « {canon} », sinon la retirer "
@@ -1295,16 +1302,28 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
 
         num = action["num_convention"]
         period = (action["date_debut"], action["date_fin"])
-        # participant or CER tables in sheets the kit does not name (see _table_in): not read,
-        # said so below, or the file refused when the kit's own sheet is missing or empty
-        elsewhere: dict[str, list[tuple[str, int]]] = {}
-        kit_names = {n for names in matches.values() for n in names}
-        for name in wb.sheet_names:
-            if name not in kit_names and (found := _table_in(wb, name, exercice, nomen)):
-                elsewhere.setdefault(found[0], []).append((name, found[1]))
-        tables: list[tuple[str, _TableResult]] = []
         needed = ([SHEET_PARTICIPANTS] if them.nature == "accompagnement" else []) + (
             [SHEET_CER] if them.code == "RU" else [])
+        # participant or CER tables in sheets the action does not read (a copy 'Participants
+        # (2)', a partnership's Participants, participants typed in a sheet named CER): not
+        # read, said so on the file's record, or the file refused when the kit's own sheet is
+        # missing or empty. canon -> [(sheet, rows, hidden)]
+        sheets_read = {action_sheet} | {sheets.get(canon) for canon in needed}
+        kit_names = {n for names in matches.values() for n in names}
+        hidden: set[str] = set()
+        with contextlib.suppress(Exception):  # visibility unknown: every sheet counts as shown
+            hidden = {m.name for m in _calamine(lambda: wb.sheets_metadata)
+                      if m.visible != SheetVisibleEnum.Visible}
+        elsewhere: dict[str, list[tuple[str, int, bool]]] = {}
+        for name in wb.sheet_names:
+            if name in sheets_read or not (
+                name in kit_names or _TABLE_SHEET_NAME.search(normalize_label(name))
+            ):
+                continue
+            with contextlib.suppress(_FileRejected):  # an unreadable extra sheet: not a table
+                for canon, n in _tables_in(_read_grid(wb, name)):
+                    elsewhere.setdefault(canon, []).append((name, n, name in hidden))
+        tables: list[tuple[str, _TableResult]] = []
         try:
             for canon in needed:
                 if exc := ambiguous(canon):
@@ -1314,7 +1333,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                     raise _FileRejected(
                         f"feuille Participants introuvable (obligatoire pour une action "
                         f"d'accompagnement, thématique {them.code})"
-                        + _elsewhere_hint(SHEET_PARTICIPANTS, elsewhere)
+                        + _elsewhere_hint(SHEET_PARTICIPANTS, elsewhere.get(SHEET_PARTICIPANTS))
                     )
                 tables.append(
                     (
@@ -1327,7 +1346,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             if them.code == "RU":
                 if cer_sheet is None:
                     raise _FileRejected("feuille CER introuvable (obligatoire pour une action RU)"
-                                        + _elsewhere_hint(SHEET_CER, elsewhere))
+                                        + _elsewhere_hint(SHEET_CER, elsewhere.get(SHEET_CER)))
                 tables.append(
                     ("cer", _parse_cer(_read_grid(wb, cer_sheet), cer_sheet, exercice, num,
                                        period))
@@ -1336,7 +1355,7 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
             # a missing sheet's table elsewhere holds the file's rows too: refused with it
             n = rows_held() if isinstance(exc, _AmbiguousSheets) else (
                 1 + sum(t.rows_read for _, t in tables)
-                + sum(k for canon in needed for _, k in elsewhere.get(canon, [])))
+                + sum(k for canon in needed for _, k, _ in elsewhere.get(canon, [])))
             return _rejected(
                 exc.reason, n, num, exc.sheet, exc.column, exc.value, exercice=exercice
             )
@@ -1348,28 +1367,26 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
                 return _rejected(reason, n, num, sheet, column, None, exercice=exercice, row=row)
         for kind, t in tables:
             # the kit's sheet empty, the rows in another one: published with none, the action
-            # would count no one (as with two sheets of the kit's names, the file is refused)
+            # would count no one (as with two sheets of the kit's names, the file is refused).
+            # A hidden sheet (an example row the operator does not see) is only said.
             canon = SHEET_PARTICIPANTS if kind == "participants" else SHEET_CER
-            if not t.rows_read and canon in elsewhere:
-                n = 1 + sum(tt.rows_read for _, tt in tables) + sum(
-                    k for _, k in elsewhere[canon])
+            shown = [e for e in elsewhere.get(canon, []) if not e[2]]
+            if not t.rows_read and shown:
+                n = 1 + sum(tt.rows_read for _, tt in tables) + sum(k for _, k, _ in shown)
                 return _rejected(
-                    f"feuille « {sheets[canon]} » vide" + _elsewhere_hint(canon, elsewhere), n,
+                    f"feuille « {sheets[canon]} » vide" + _elsewhere_hint(canon, shown), n,
                     num, sheets[canon], None, None, exercice=exercice)
-        # rows in a sheet this action does not have (a partnership's Participants: the wrong
-        # thematic code, perhaps), or in a sheet the kit does not name, are not read, but said
-        # so on the file's record (and by the feuilles_non_lues check)
+        # the tables found elsewhere are not read (a partnership's Participants: the wrong
+        # thematic code, perhaps; a copy), but said so on the file's record (and by the
+        # feuilles_non_lues check)
         ignored = []
-        for canon, used in ((SHEET_PARTICIPANTS, them.nature == "accompagnement"),
-                            (SHEET_CER, them.code == "RU")):
-            why = (f"seule la feuille « {sheets[canon]} » est lue" if used
+        for canon in (SHEET_PARTICIPANTS, SHEET_CER):
+            why = (f"seule la feuille « {sheets[canon]} » est lue" if canon in needed
                    else f"une action {them.code} n'a pas de feuille {canon}")
-            for name in [] if used else matches.get(canon, []):
-                if n := rows_in(canon, name):
-                    ignored.append(f"feuille « {name} » non lue ({_lines(n)}) : {why}")
             what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
-            for name, n in elsewhere.get(canon, []):
-                ignored.append(f"feuille « {name} » non lue ({_lines(n)} {what}) : {why}")
+            for name, n, is_hidden in elsewhere.get(canon, []):
+                ignored.append(f"feuille « {name} »{' (masquée)' if is_hidden else ''} non lue "
+                               f"({_lines(n)} {what}) : {why}")
 
     participants: list[tuple] = []
     cer: list[tuple] = []
