@@ -46,46 +46,29 @@ def dbt_env(tmp_path_factory):
     return {"base": base, "warehouse": warehouse, "env": env}
 
 
-def dbt_build(dbt_env, *fixtures: str) -> tuple[int, dict[str, str], str]:
-    """Rebuild the raw warehouse with the given fixtures, run `dbt build`.
+def _dbt(dbt_env, *args: str) -> tuple[int, dict[str, str], str]:
+    """Run dbt with ``args`` on the module's warehouse and target dir.
 
-    Returns (exit code, {node name: status}, output).
-    """
-    build_fixture.build(dbt_env["warehouse"], *fixtures)
+    Returns (exit code, {node name: status}, output)."""
     target = dbt_env["base"] / "target"
     proc = subprocess.run(
-        [
-            str(DBT), "build",
-            "--project-dir", str(DBT_DIR),
-            "--profiles-dir", str(DBT_DIR),
-            "--target-path", str(target),
-            "--log-path", str(dbt_env["base"] / "logs"),
-            "--threads", "4",
-        ],
-        cwd=DBT_DIR,
-        env=dbt_env["env"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        [str(DBT), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+         "--target-path", str(target), "--log-path", str(dbt_env["base"] / "logs")],
+        cwd=DBT_DIR, env=dbt_env["env"], capture_output=True, text=True, timeout=300)
     results = json.loads((target / "run_results.json").read_text())["results"]
     statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
     return proc.returncode, statuses, proc.stdout + proc.stderr
 
 
-def dbt_test(dbt_env, *tests: str) -> tuple[int, dict[str, str], str]:
-    """`dbt test --select` the named tests on the warehouse as it is (after a tampering).
+def dbt_build(dbt_env, *fixtures: str) -> tuple[int, dict[str, str], str]:
+    """Rebuild the raw warehouse with the given fixtures, run `dbt build`."""
+    build_fixture.build(dbt_env["warehouse"], *fixtures)
+    return _dbt(dbt_env, "build", "--threads", "4")
 
-    Returns (exit code, {test name: status}, output)."""
-    target = dbt_env["base"] / "target"
-    proc = subprocess.run(
-        [str(DBT), "test", "--select", *tests, "--project-dir", str(DBT_DIR),
-         "--profiles-dir", str(DBT_DIR), "--target-path", str(target),
-         "--log-path", str(dbt_env["base"] / "logs")],
-        cwd=DBT_DIR, env=dbt_env["env"], capture_output=True, text=True, timeout=300)
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
-    return proc.returncode, statuses, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+def dbt_test(dbt_env, *tests: str) -> tuple[int, dict[str, str], str]:
+    """`dbt test --select` the named tests on the warehouse as it is (after a tampering)."""
+    return _dbt(dbt_env, "test", "--select", *tests)
 
 
 def connect(dbt_env) -> duckdb.DuckDBPyConnection:

@@ -1224,12 +1224,16 @@ def _tables_in(grid: list[list]) -> list[tuple[str, int]]:
     return found
 
 
+# what a table of each kind holds, in the notes and refusals that name one
+_TABLE_OF = {SHEET_PARTICIPANTS: "de participants", SHEET_CER: "de CER"}
+
+
 def _elsewhere_hint(canon: str, found: list[tuple[str, int, bool]]) -> str:
     """For a kit sheet missing or empty: the other sheets holding its kind of table
     (``found``: sheet, rows, hidden)."""
     if not found:
         return ""
-    what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
+    what = _TABLE_OF[canon]
     listed = ", ".join(f"« {name} » ({'masquée, ' if hidden else ''}{_lines(n)})"
                        for name, n, hidden in found)
     if len(found) == 1:
@@ -1380,10 +1384,10 @@ def _parse_workbook(path: Path, exercice: int, seeds_dir: Path | None) -> Compac
         # thematic code, perhaps; a copy), but said so on the file's record (and by the
         # feuilles_non_lues check)
         ignored = []
-        for canon in (SHEET_PARTICIPANTS, SHEET_CER):
+        for canon in _TABLE_OF:
             why = (f"seule la feuille « {sheets[canon]} » est lue" if canon in needed
                    else f"une action {them.code} n'a pas de feuille {canon}")
-            what = "de participants" if canon == SHEET_PARTICIPANTS else "de CER"
+            what = _TABLE_OF[canon]
             for name, n, is_hidden in elsewhere.get(canon, []):
                 ignored.append(f"feuille « {name} »{' (masquée)' if is_hidden else ''} non lue "
                                f"({_lines(n)} {what}) : {why}")
