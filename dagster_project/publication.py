@@ -143,6 +143,25 @@ def publish(
         raise
 
 
+def _copy_comments(con: duckdb.DuckDBPyConnection, rel: str, copy: str) -> None:
+    """The table's and its columns' comments (dbt's descriptions, persist_docs) onto its copy:
+    analysts' tools (DBeaver, duckdb_columns()) show what each published column means."""
+    if "." not in rel or rel.startswith("("):
+        return  # a query, not a table: no comments to carry
+    schema, table = rel.split(".")
+    where = "database_name = current_database() AND schema_name = ? AND table_name = ?"
+    comments = con.execute(
+        f"SELECT NULL, comment FROM duckdb_tables() WHERE {where} AND comment IS NOT NULL "
+        f"UNION ALL SELECT column_name, comment FROM duckdb_columns() WHERE {where} "
+        "AND comment IS NOT NULL", [schema, table, schema, table]).fetchall()
+    for column, comment in comments:
+        text = comment.replace("'", "''")
+        if column is None:
+            con.execute(f"COMMENT ON TABLE {copy} IS '{text}'")
+        else:
+            con.execute(f'COMMENT ON COLUMN {copy}."{column}" IS \'{text}\'')
+
+
 def _write_then_swap(
     con: duckdb.DuckDBPyConnection,
     target: Path,
@@ -158,6 +177,7 @@ def _write_then_swap(
         for name, rel in tables.items():
             con.execute(f"CREATE TABLE {alias}.main.{name} AS SELECT * FROM {rel}")
             counts[name] = con.execute(f"SELECT count(*) FROM {alias}.main.{name}").fetchone()[0]
+            _copy_comments(con, rel, f"{alias}.main.{name}")
         if os.environ.get(PAUSE_ENV):
             time.sleep(float(os.environ[PAUSE_ENV]))
         if views_sql:

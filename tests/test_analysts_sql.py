@@ -47,6 +47,31 @@ def test_an_older_1x_cli_opens_the_published_file(run_2017):
     assert total == [{"v": "15866991.00"}]
 
 
+def test_published_tables_and_columns_carry_their_documentation(run_2017):
+    """What each published column means travels with the file: dbt's descriptions of the marts
+    (persist_docs) are the tables' and columns' comments, which the 1.x client reads too."""
+    import json
+
+    from dagster_project.assets.dbt import DBT_PROJECT
+
+    nodes = json.loads(Path(DBT_PROJECT.manifest_path).read_text("utf-8"))["nodes"].values()
+    models = {n["name"]: n for n in nodes if n["resource_type"] == "model"}
+    rows = cli_json(run_2017.marts, "SELECT table_name, NULL AS column_name, comment "
+                    "FROM duckdb_tables() UNION ALL SELECT table_name, column_name, comment "
+                    "FROM duckdb_columns() WHERE NOT internal;")
+    comments = {(r["table_name"], r["column_name"]): r["comment"] for r in rows}
+    documented = 0
+    for name, rel in PUBLISHED_TABLES.items():
+        if not rel.startswith("marts."):
+            continue  # a query of the warehouse, not a dbt model
+        model = models[rel.split(".")[1]]
+        assert comments[(name, None)].strip() == model["description"].strip(), name
+        for column, doc in model["columns"].items():
+            assert comments[(name, column)].strip() == doc["description"].strip(), (name, column)
+            documented += 1
+    assert documented > 60
+
+
 def test_every_sql_example_of_the_analysts_doc_returns_rows(run_2017):
     blocks = sql_blocks()
     assert 8 <= len(blocks) <= 12
