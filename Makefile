@@ -43,10 +43,11 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	@$(BYTECODE)
 	$(BIN)/bilan run
 
-## make test: the test suite, on both cores (one test file per worker: files share fixtures)
+## make test: the test suite, on both cores (one test file per worker: files share fixtures;
+## the longest files first, in tests/conftest.py's order)
 test: $(STAMP)
 	@$(BYTECODE)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 ## make dev: the Dagster UI on workspace.yaml (asset graph by exercise, checks, schedule, sensors)
 ## on http://$(DEV_HOST):$(DEV_PORT); instance in $(DAGSTER_HOME) (from dagster_home.template.yaml).

@@ -907,48 +907,65 @@ def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_
     assert "exercice 2017 retiré de l'entrepôt : plus de dossier 2017/" in summary, summary
 
 
+@pytest.fixture(scope="module")
+def failed_publication(run_2017, tmp_path_factory) -> tuple[Path, str, str]:
+    """A forced `bilan run` of the session's 2017 warehouse that fails for a cause that is not
+    the data: the publication's rename (``marts.duckdb`` is a directory). Returns its folder (raw,
+    warehouse, DAGSTER_HOME), its run id and its stderr. The tests resuming it (the UI's way, the
+    CLI's) each resume a copy of it: one failed run for both."""
+    base = tmp_path_factory.mktemp("failed_publication")
+    copy_run(run_2017, base)
+    marts = base / "warehouse" / "marts.duckdb"
+    marts.rename(base / "warehouse" / "marts.before")
+    marts.mkdir()
+    rc, _, err = launch(base, "failed", *FORCE, note=False).wait()
+    assert rc == 1 and "IsADirectoryError" in err, err[-3000:]
+    return base, re.search(r"run Dagster : (\S+)", err)[1], err
+
+
+def resumable_copy(failed: tuple[Path, str, str], dest: Path) -> tuple[Path, Path, Path]:
+    base = failed[0]
+    for sub in ("raw", "warehouse", "dagster_home"):
+        shutil.copytree(base / sub, dest / sub)
+    return dest / "raw", dest / "warehouse", dest / "dagster_home"
+
+
 def test_re_execution_from_failure_publishes_and_records_the_parents_load(
-    run_2017, tmp_path, monkeypatch
+    failed_publication, tmp_path, monkeypatch
 ):
     """The on-call path after a failure that was not the data's (here the publication's rename
-    fails: ``marts.duckdb`` is a directory): fix it, then *Re-execute from failure* (UI). Only the
-    publication and the reports run again; they publish the parent's checked marts, the report
-    counts the parent's checks, and the state records the parent's load, so the next night skips
-    instead of rebuilding everything (before, the re-execution found no ingestion of its own)."""
+    fails): fix it, then *Re-execute from failure* (UI). Only the publication and the reports run
+    again; they publish the parent's checked marts, the report counts the parent's checks, and
+    the state records the parent's load, so the next night skips instead of rebuilding
+    everything (before, the re-execution found no ingestion of its own)."""
     import dagster as dg
 
     from dagster_project import state
     from dagster_project.jobs import cli_nightly_job as nightly_job  # reconstructable
-    from dagster_project.partitions import all_partitions_tags
 
-    raw, wh, home = copy_run(run_2017, tmp_path)
+    raw, wh, home = resumable_copy(failed_publication, tmp_path)
+    parent = failed_publication[1]
     for k, v in pipeline_env(raw, wh, home).items():
         monkeypatch.setenv(k, v)
     marts = wh / "marts.duckdb"
-    before = sha256(marts)
-    marts.rename(wh / "marts.before")
-    marts.mkdir()
     instance = dg.DagsterInstance.from_config(str(home))
     try:
-        with dg.execute_job(
-            dg.reconstructable(nightly_job), instance, raise_on_error=False,
-            tags={**all_partitions_tags(instance), state.FORCE_TAG: "1"},
-        ) as parent:
-            assert not parent.success
-            [failed] = [e.step_key for e in parent.all_events if e.is_step_failure]
-            assert failed == "analystes__marts_publies"
+        failures = instance.get_records_for_run(
+            parent, of_type=dg.DagsterEventType.STEP_FAILURE).records
+        assert [r.event_log_entry.step_key for r in failures] == ["analystes__marts_publies"]
         assert not state.state_path(wh).exists()
         marts.rmdir()
         with dg.execute_job(
             dg.reconstructable(nightly_job), instance, raise_on_error=False,
-            reexecution_options=dg.ReexecutionOptions.from_failure(parent.run_id, instance),
+            reexecution_options=dg.ReexecutionOptions.from_failure(parent, instance),
         ) as child:
             assert child.success
             ran = {e.step_key for e in child.all_events if e.is_step_success}
             assert ran == {"analystes__marts_publies", "analystes__rapport_bilan"}
             [rapport] = [m for m in child.get_asset_materialization_events()
                          if m.asset_key == dg.AssetKey(["analystes", "rapport_bilan"])]
-        assert sha256(marts) != before  # a new file, with the same checked figures:
+        # a new file, with the same checked figures
+        assert sha256(marts) != sha256(wh / "marts.before")
         assert marts_snapshot(marts) == marts_snapshot(wh / "marts.before")
         recorded = json.loads(state.state_path(wh).read_text(encoding="utf-8"))
         assert recorded["run_id"] == recorded["rapports_run_id"] == child.run_id
@@ -956,7 +973,10 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
         assert verdict.unchanged and verdict.run_id == child.run_id, verdict
         # the report's checks are the parent's (none ran in the re-execution)
         html = Path(rapport.materialization.metadata["html_2017"].value).read_text("utf-8")
-        n_checks = len({e.asset_check_key for e in parent.get_asset_check_evaluations()})
+        n_checks = len({
+            r.event_log_entry.dagster_event.event_specific_data.asset_check_key
+            for r in instance.get_records_for_run(
+                parent, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records})
         shown = re.search(r"Contrôles exécutés par le run</h3><p>([\d\s\u202f]+) contrôles", html)
         assert shown and int(re.sub(r"\D", "", shown[1])) == n_checks > 50, shown
     finally:
@@ -964,20 +984,16 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
 
 
 def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_data(
-    run_2017, tmp_path
+    failed_publication, tmp_path
 ):
     """Without the UI, an on-call engineer could not re-execute a failed run (cold test): a run
     failed for a cause that was not the data (here the publication's rename: `marts.duckdb` is
     a directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
     steps only, publishes the parent's checked marts, and the next night skips."""
-    raw, wh, home = copy_run(run_2017, tmp_path)
-    marts = wh / "marts.duckdb"
-    marts.rename(wh / "marts.before")
-    marts.mkdir()
-    rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait()
-    assert rc == 1 and "IsADirectoryError" in err, err[-3000:]
-    parent = re.search(r"run Dagster : (\S+)", err)[1]
+    _, parent, err = failed_publication
     assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in err
+    _, wh, _ = resumable_copy(failed_publication, tmp_path)
+    marts = wh / "marts.duckdb"
     marts.rmdir()
     rc, out, err = launch(tmp_path, "unknown", "--from-failure", "pas-un-run", note=False).wait()
     assert rc == 2 and "--from-failure : run pas-un-run inconnu de l'instance" in err, err
