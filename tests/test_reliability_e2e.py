@@ -749,6 +749,24 @@ def test_killed_runs_leave_marts_intact_and_next_run_rebuilds_the_same(first_run
 
 
 def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_path):
+    """A control total off (one mandate line deleted) fails the run: it exits non-zero, says
+    which check and which figures, and publishes nothing.
+
+    Meanwhile a run the daemon launched holds a ``warehouse_writer`` slot (its step waiting
+    for the writer lock ``bilan run`` holds for its whole run): with slots claimed per step,
+    the CLI waited for that slot and each waited for the other until the step's lock timeout
+    (10 min, the CLI spinning a core meanwhile). Pools are enforced per run (the queue), so the
+    CLI's steps (ingestion, dbt) claim no slot: it goes to its end, and the slot is untouched."""
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home.template.yaml", home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(home))
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("warehouse_writer", 1)
+    assert storage.claim_concurrency_slot("warehouse_writer", "daemon-run",
+                                          "raw_tables").is_claimed
     raw = copy_drop(tmp_path / "raw")
     export = raw / "2017" / "finances" / "mandats_2017.csv"
     lines = export.read_bytes().decode("cp1252").splitlines(keepends=True)
@@ -759,9 +777,13 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     (ops / "copie illisible.xlsx").write_bytes(data[: len(data) // 2])  # refused whole
     wh = tmp_path / "warehouse"
     shutil.copytree(run_2017.warehouse_dir, wh)
-    (tmp_path / "dagster_home").mkdir()
     before = sha256(wh / "marts.duckdb")
-    rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait()
+    try:
+        rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait(timeout=400)
+        info = storage.get_concurrency_info("warehouse_writer")
+        assert [slot.run_id for slot in info.claimed_slots] == ["daemon-run"]
+    finally:
+        instance.dispose()
     assert rc == 1, out + err[-3000:]
     assert "ÉCHEC" in err and "rien n'a été publié" in err
     # the dbt step's deliberate stop says why, without Dagster's frames (loggers.py)
@@ -832,37 +854,6 @@ def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(run_2017):
     assert views == not_passed
 
 
-def test_a_cli_run_never_waits_for_a_slot_another_run_holds(run_2017, tmp_path):
-    """A run the daemon launched holds a ``warehouse_writer`` slot while its step waits for the
-    writer lock that ``bilan run`` holds for its whole run: with slots claimed per step, the CLI
-    then waited for that slot and each waited for the other until the step's lock timeout
-    (10 min, the CLI spinning a core meanwhile). Pools are enforced per run (the queue), so the
-    CLI's steps claim no slot: it completes with a foreign slot held, and the slot is untouched."""
-    import dagster as dg
-
-    raw = copy_drop(tmp_path / "raw")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster_home.template.yaml", home / "dagster.yaml")
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots("warehouse_writer", 1)
-        assert storage.claim_concurrency_slot("warehouse_writer", "daemon-run",
-                                              "raw_tables").is_claimed
-        proc = subprocess.run(
-            [sys.executable, "-m", "dagster_project.cli", "run"], cwd=ROOT,
-            env=pipeline_env(raw, tmp_path / "warehouse", home), capture_output=True,
-            text=True, timeout=400,
-        )
-        assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-        assert (tmp_path / "warehouse" / "marts.duckdb").exists()
-        info = storage.get_concurrency_info("warehouse_writer")
-        assert [s.run_id for s in info.claimed_slots] == ["daemon-run"]
-    finally:
-        instance.dispose()
-
-
 def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_2017, tmp_path):
     """2017's folder removed *and* its partition deleted before a run emptied it (the README's
     order reversed): no run covers 2017 any more, and its rows were republished by every run,
@@ -918,8 +909,12 @@ def failed_publication(run_2017, tmp_path_factory) -> tuple[Path, str, str]:
     marts = base / "warehouse" / "marts.duckdb"
     marts.rename(base / "warehouse" / "marts.before")
     marts.mkdir()
-    rc, _, err = launch(base, "failed", *FORCE, note=False).wait()
+    rc, out, err = launch(base, "failed", *FORCE, note=False).wait()
     assert rc == 1 and "IsADirectoryError" in err, err[-3000:]
+    # nothing changed since run_2017's publication: `--force` ran the whole job all the same
+    # (the state check skipped, the ingestion and dbt ran again up to the publication)
+    assert "rien n'a changé" not in out + err
+    assert "Running dbt command" in err and "Finished dbt command" in err, err[-3000:]
     return base, re.search(r"run Dagster : (\S+)", err)[1], err
 
 

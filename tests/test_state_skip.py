@@ -404,22 +404,6 @@ def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
 
 
 @pytest.mark.slow
-def test_force_runs_the_whole_job_even_when_nothing_changed(run_2017, tmp_path):
-    """`bilan run --force` reaches the ingestion asset (which checks the state again): the job
-    runs and republishes, though nothing changed."""
-    raw, wh, home = copy_run(run_2017, tmp_path)
-    marts_before = (wh / "marts.duckdb").stat().st_mtime_ns
-    forced = run_pipeline(raw, wh, home, args=["--force"])
-    assert forced.returncode == 0, forced.stderr[-3000:]
-    assert "rien n'a changé" not in forced.stdout + forced.stderr
-    assert "Publié" in forced.stdout
-    assert (wh / "marts.duckdb").stat().st_mtime_ns != marts_before
-    # and the state is recorded again: the next plain run skips
-    again = run_pipeline(raw, wh, home)
-    assert again.returncode == 0 and "rien n'a changé" in again.stdout, again.stderr[-3000:]
-
-
-@pytest.mark.slow
 def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path):
     """An exercise folder that goes away leaves its partition in Dagster (nothing removes it):
     a run of another exercise alone records no state (the warehouse still holds the removed
