@@ -180,7 +180,7 @@ def load_summary(con, run_id: str | None = None) -> list[str]:
 # columns of a failed dbt test's rows that say where it fails; never an identifier
 WHERE_COLUMNS = ("source_file", "source_sheet", "source_row", "num_convention", "num_mandat",
                  "perimetre", "indicateur", "code_thematique")
-AUDIT_SCHEMA = "dbt_test__audit"  # failing tests only: dbt/macros/materializations/test.sql
+AUDIT_SCHEMA = "dbt_test__audit"  # failing/warning tests: dbt/macros/materializations/test.sql
 
 
 def failures_relations(asset_graph, keys) -> dict[str, str]:

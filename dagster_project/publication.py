@@ -159,7 +159,8 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, rel: str, copy: str) -> None:
         if column is None:
             con.execute(f"COMMENT ON TABLE {copy} IS '{text}'")
         else:
-            con.execute(f'COMMENT ON COLUMN {copy}."{column}" IS \'{text}\'')
+            quoted = column.replace('"', '""')
+            con.execute(f'COMMENT ON COLUMN {copy}."{quoted}" IS \'{text}\'')
 
 
 def _write_then_swap(

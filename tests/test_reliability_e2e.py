@@ -756,17 +756,14 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     for the writer lock ``bilan run`` holds for its whole run): with slots claimed per step,
     the CLI waited for that slot and each waited for the other until the step's lock timeout
     (10 min, the CLI spinning a core meanwhile). Pools are enforced per run (the queue), so the
-    CLI's steps (ingestion, dbt) claim no slot: it goes to its end, and the slot is untouched."""
+    CLI's steps claim no slot: its ingestion and dbt steps run (its publication and report do
+    not, dbt failing; they declare the same pool, under the same per-run rule), and the slot is
+    untouched."""
     import dagster as dg
 
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster_home.template.yaml", home / "dagster.yaml")
-    instance = dg.DagsterInstance.from_config(str(home))
-    storage = instance.event_log_storage
-    storage.set_concurrency_slots("warehouse_writer", 1)
-    assert storage.claim_concurrency_slot("warehouse_writer", "daemon-run",
-                                          "raw_tables").is_claimed
     raw = copy_drop(tmp_path / "raw")
     export = raw / "2017" / "finances" / "mandats_2017.csv"
     lines = export.read_bytes().decode("cp1252").splitlines(keepends=True)
@@ -778,8 +775,18 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     wh = tmp_path / "warehouse"
     shutil.copytree(run_2017.warehouse_dir, wh)
     before = sha256(wh / "marts.duckdb")
+    instance = dg.DagsterInstance.from_config(str(home))
     try:
-        rc, out, err = launch(tmp_path, "failed", *FORCE, note=False).wait(timeout=400)
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse_writer", 1)
+        assert storage.claim_concurrency_slot("warehouse_writer", "daemon-run",
+                                              "raw_tables").is_claimed
+        run = launch(tmp_path, "failed", *FORCE, note=False)
+        try:
+            rc, out, err = run.wait(timeout=400)
+        except subprocess.TimeoutExpired:
+            run.kill()  # waiting for the slot: it must not hold the writer lock any longer
+            raise
         info = storage.get_concurrency_info("warehouse_writer")
         assert [slot.run_id for slot in info.claimed_slots] == ["daemon-run"]
     finally:
@@ -822,14 +829,14 @@ def test_failed_check_exits_nonzero_and_leaves_marts_untouched(run_2017, tmp_pat
     assert not list(wh.glob(".marts-*")) and not (wh / "marts.duckdb.wal").exists()
 
 
-def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(run_2017):
+def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(first_run: FirstRun):
     """`bilan run` shows a failed dbt test's first rows from the view dbt keeps them in: every
     dbt check maps to the view the manifest names, long test names included (dbt cuts and hashes
-    them), and the run kept exactly the views of the tests that did not pass (a passing test
-    stores none: dbt/macros/materializations/test.sql)."""
+    them), and the last run over the faulty drop kept exactly the views of its tests that did not
+    pass (warnings here), none for a passing test (dbt/macros/materializations/test.sql)."""
     import dagster as dg
 
-    from dagster_project.cli import AUDIT_SCHEMA, failures_relations
+    from dagster_project.cli import AUDIT_SCHEMA, failing_rows, failures_relations
     from dagster_project.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -838,20 +845,28 @@ def test_every_dbt_test_keeps_its_failing_rows_where_the_cli_looks(run_2017):
     relations = failures_relations(graph, keys)
     assert len(relations) == len(keys) > 150
     assert any(len(view) < len(name) for name, view in relations.items())  # cut by dbt
-    instance = dg.DagsterInstance.from_config(str(run_2017.dagster_home))
-    [run] = instance.get_runs(limit=1)
-    not_passed = set()
-    for record in instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.check_name in relations:
-            not_passed.add(relations[evaluation.check_name])
-    con = duckdb.connect(str(run_2017.warehouse_dir / "bilan.duckdb"), read_only=True)
-    views = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
-        [AUDIT_SCHEMA]).fetchall()}
-    con.close()
-    assert views == not_passed
+    # the module's runs share first_run's instance and warehouse: the views are the last
+    # successful run's (the killed runs' builds, if any ran before, were followed by one)
+    instance = dg.DagsterInstance.from_config(str(first_run.base / "dagster_home"))
+    try:
+        [run] = instance.get_runs(
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
+        not_passed = {}
+        for record in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            if not evaluation.passed and evaluation.check_name in relations:
+                not_passed[evaluation.check_name] = relations[evaluation.check_name]
+    finally:
+        instance.dispose()
+    assert not_passed  # the faulty drop warns
+    with first_run.con() as con:
+        views = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+            [AUDIT_SCHEMA]).fetchall()}
+        shown = failing_rows(con, not_passed)
+    assert views == set(not_passed.values())
+    assert any(shown.values()), shown  # and the CLI reads rows from them
 
 
 def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_2017, tmp_path):
@@ -900,21 +915,28 @@ def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_
 
 @pytest.fixture(scope="module")
 def failed_publication(run_2017, tmp_path_factory) -> tuple[Path, str, str]:
-    """A forced `bilan run` of the session's 2017 warehouse that fails for a cause that is not
-    the data: the publication's rename (``marts.duckdb`` is a directory). Returns its folder (raw,
-    warehouse, DAGSTER_HOME), its run id and its stderr. The tests resuming it (the UI's way, the
-    CLI's) each resume a copy of it: one failed run for both."""
+    """A forced `bilan run` of the session's 2017 warehouse, nothing changed, that fails for a
+    cause that is not the data: the publication cannot remove the old file's WAL (a directory).
+    Returns its folder (raw, warehouse, DAGSTER_HOME), its run id and its stderr. The tests
+    resuming it (the UI's way, the CLI's) each resume a copy of it: one failed run for both.
+    It is also the proof that `--force` runs the whole job when a plain run would skip."""
+    from dagster_project import state
+
     base = tmp_path_factory.mktemp("failed_publication")
-    copy_run(run_2017, base)
-    marts = base / "warehouse" / "marts.duckdb"
-    marts.rename(base / "warehouse" / "marts.before")
-    marts.mkdir()
+    raw, wh, _ = copy_run(run_2017, base)
+    # nothing changed since run_2017's publication: a plain run would skip...
+    assert state.check_unchanged(raw, wh, [2017]).unchanged
+    shutil.copy2(wh / "marts.duckdb", wh / "marts.before")  # its figures, to compare with
+    # (the publication cannot remove the old file's WAL: a directory; the state check does
+    # not look at it)
+    (wh / "marts.duckdb.wal").mkdir()
     rc, out, err = launch(base, "failed", *FORCE, note=False).wait()
     assert rc == 1 and "IsADirectoryError" in err, err[-3000:]
-    # nothing changed since run_2017's publication: `--force` ran the whole job all the same
-    # (the state check skipped, the ingestion and dbt ran again up to the publication)
+    # ...`--force` ran the whole job all the same: the CLI's state check and the ingestion's
+    # passed over, dbt built again, up to the publication
     assert "rien n'a changé" not in out + err
     assert "Running dbt command" in err and "Finished dbt command" in err, err[-3000:]
+    assert "0 fichier(s) lu(s), 221 inchangé(s)" in err, err[-3000:]  # the ingestion ran
     return base, re.search(r"run Dagster : (\S+)", err)[1], err
 
 
@@ -928,8 +950,8 @@ def resumable_copy(failed: tuple[Path, str, str], dest: Path) -> tuple[Path, Pat
 def test_re_execution_from_failure_publishes_and_records_the_parents_load(
     failed_publication, tmp_path, monkeypatch
 ):
-    """The on-call path after a failure that was not the data's (here the publication's rename
-    fails): fix it, then *Re-execute from failure* (UI). Only the publication and the reports run
+    """The on-call path after a failure that was not the data's (here the publication fails):
+    fix it, then *Re-execute from failure* (UI). Only the publication and the reports run
     again; they publish the parent's checked marts, the report counts the parent's checks, and
     the state records the parent's load, so the next night skips instead of rebuilding
     everything (before, the re-execution found no ingestion of its own)."""
@@ -949,7 +971,7 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
             parent, of_type=dg.DagsterEventType.STEP_FAILURE).records
         assert [r.event_log_entry.step_key for r in failures] == ["analystes__marts_publies"]
         assert not state.state_path(wh).exists()
-        marts.rmdir()
+        (wh / "marts.duckdb.wal").rmdir()
         with dg.execute_job(
             dg.reconstructable(nightly_job), instance, raise_on_error=False,
             reexecution_options=dg.ReexecutionOptions.from_failure(parent, instance),
@@ -982,14 +1004,14 @@ def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_
     failed_publication, tmp_path
 ):
     """Without the UI, an on-call engineer could not re-execute a failed run (cold test): a run
-    failed for a cause that was not the data (here the publication's rename: `marts.duckdb` is
-    a directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
+    failed for a cause that was not the data (here the publication: the old file's WAL is a
+    directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
     steps only, publishes the parent's checked marts, and the next night skips."""
     _, parent, err = failed_publication
     assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in err
     _, wh, _ = resumable_copy(failed_publication, tmp_path)
     marts = wh / "marts.duckdb"
-    marts.rmdir()
+    (wh / "marts.duckdb.wal").rmdir()
     rc, out, err = launch(tmp_path, "unknown", "--from-failure", "pas-un-run", note=False).wait()
     assert rc == 2 and "--from-failure : run pas-un-run inconnu de l'instance" in err, err
     rc, out, err = launch(tmp_path, "resumed", "--from-failure", parent, note=False).wait()
