@@ -195,16 +195,22 @@ def test_green_build_and_published_2017_controls_ok(dbt_env):
 SUM_TESTS = ["fct_chiffres_cles_somme_des_actions", "fct_synthese_thematiques_somme_des_actions"]
 
 
+def shift_summed_figures(dbt_env, by: int) -> None:
+    """Move 2099's PRO ETP key figure by ``by`` hundredths and its RU amount paid by ``by`` €,
+    away from the sums of the actions they stand for (or back)."""
+    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
+        con.execute(f"UPDATE marts.fct_chiffres_cles SET valeur = valeur + {by} * 0.01 "
+                    "WHERE exercice = 2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
+        con.execute(f"UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
+                    f"montant_paye_eur + {by} WHERE exercice = 2099 AND code_thematique = 'RU'")
+
+
 def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env, green_2099):
     """The marts add up by construction; the two tests guarding it must still be able to fail:
     on the green build's warehouse, a key figure and a synthesis amount are tampered with, and
     exactly those two tests fail, saying which figure."""
     restore(dbt_env)
-    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
-        con.execute("UPDATE marts.fct_chiffres_cles SET valeur = valeur + 0.01 WHERE exercice = "
-                    "2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
-        con.execute("UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
-                    "montant_paye_eur + 1 WHERE exercice = 2099 AND code_thematique = 'RU'")
+    shift_summed_figures(dbt_env, +1)
     rc, statuses, out = dbt_test(dbt_env, *SUM_TESTS)
     assert rc != 0, out
     assert statuses == {t: "fail" for t in SUM_TESTS}, out
@@ -218,11 +224,7 @@ def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env, gre
     stored = stored_failures(dbt_env)
     green = warned_views(dbt_env, green_2099)
     assert audit_views(dbt_env) == {stored[t] for t in SUM_TESTS} | green
-    with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
-        con.execute("UPDATE marts.fct_chiffres_cles SET valeur = valeur - 0.01 WHERE exercice = "
-                    "2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
-        con.execute("UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
-                    "montant_paye_eur - 1 WHERE exercice = 2099 AND code_thematique = 'RU'")
+    shift_summed_figures(dbt_env, -1)
     rc, statuses, out = dbt_test(dbt_env, *SUM_TESTS)
     assert rc == 0 and statuses == {t: "pass" for t in SUM_TESTS}, out
     assert audit_views(dbt_env) == green
