@@ -43,7 +43,7 @@ from dagster_project.parsing.workbook import (
     _PARTICIPANT_REQUIRED,
     _find_header,
 )
-from tests.conftest import ROOT, copy_drop, copy_run, pipeline_env
+from tests.conftest import ROOT, RunOutcome, copy_drop, copy_run, pipeline_env
 from tests.fixtures_parsing import write_workbook
 
 pytestmark = pytest.mark.slow
@@ -914,11 +914,11 @@ def test_an_exercise_without_folder_nor_partition_is_not_published_for_ever(run_
 
 
 @pytest.fixture(scope="module")
-def failed_publication(run_2017, tmp_path_factory) -> tuple[Path, str, str]:
+def failed_publication(run_2017, tmp_path_factory) -> tuple[RunOutcome, str]:
     """A forced `bilan run` of the session's 2017 warehouse, nothing changed, that fails for a
     cause that is not the data: the publication cannot remove the old file's WAL (a directory).
-    Returns its folder (raw, warehouse, DAGSTER_HOME), its run id and its stderr. The tests
-    resuming it (the UI's way, the CLI's) each resume a copy of it: one failed run for both.
+    Returns its outcome and its run id. The tests resuming it (the UI's way, the CLI's) each
+    resume a copy of it (``copy_run``): one failed run for both.
     It is also the proof that `--force` runs the whole job when a plain run would skip."""
     from dagster_project import state
 
@@ -937,14 +937,8 @@ def failed_publication(run_2017, tmp_path_factory) -> tuple[Path, str, str]:
     assert "rien n'a changé" not in out + err
     assert "Running dbt command" in err and "Finished dbt command" in err, err[-3000:]
     assert "0 fichier(s) lu(s), 221 inchangé(s)" in err, err[-3000:]  # the ingestion ran
-    return base, re.search(r"run Dagster : (\S+)", err)[1], err
-
-
-def resumable_copy(failed: tuple[Path, str, str], dest: Path) -> tuple[Path, Path, Path]:
-    base = failed[0]
-    for sub in ("raw", "warehouse", "dagster_home"):
-        shutil.copytree(base / sub, dest / sub)
-    return dest / "raw", dest / "warehouse", dest / "dagster_home"
+    outcome = RunOutcome(rc, out, err, raw, wh, base / "dagster_home")
+    return outcome, re.search(r"run Dagster : (\S+)", err)[1]
 
 
 def test_re_execution_from_failure_publishes_and_records_the_parents_load(
@@ -960,8 +954,8 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
     from dagster_project import state
     from dagster_project.jobs import cli_nightly_job as nightly_job  # reconstructable
 
-    raw, wh, home = resumable_copy(failed_publication, tmp_path)
-    parent = failed_publication[1]
+    failed, parent = failed_publication
+    raw, wh, home = copy_run(failed, tmp_path)
     for k, v in pipeline_env(raw, wh, home).items():
         monkeypatch.setenv(k, v)
     marts = wh / "marts.duckdb"
@@ -1007,9 +1001,9 @@ def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_
     failed for a cause that was not the data (here the publication: the old file's WAL is a
     directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
     steps only, publishes the parent's checked marts, and the next night skips."""
-    _, parent, err = failed_publication
-    assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in err
-    _, wh, _ = resumable_copy(failed_publication, tmp_path)
+    failed, parent = failed_publication
+    assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in failed.stderr
+    _, wh, _ = copy_run(failed, tmp_path)
     marts = wh / "marts.duckdb"
     (wh / "marts.duckdb.wal").rmdir()
     rc, out, err = launch(tmp_path, "unknown", "--from-failure", "pas-un-run", note=False).wait()
