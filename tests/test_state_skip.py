@@ -3,8 +3,8 @@
 Fast tests drive :mod:`dagster_project.state` directly (raw file changed/added/removed, seed,
 model, macro or Python code changed, marts.duckdb replaced or deleted, state invalidated); slow
 ones replay the session's real 2017 run: an unchanged ``bilan run`` skips everything (CLI guard),
-a Dagster-launched run skips dbt, checks and publication (asset-level), and a changed raw file
-makes the next run rebuild and publish again.
+a Dagster-launched run skips dbt, checks and publication (asset-level), and a changed raw file or
+a removed exercise folder makes the next run rebuild and publish again.
 """
 
 from __future__ import annotations
@@ -348,42 +348,6 @@ def dagster_launched(raw: Path, wh: Path, home: Path, run: str, *, timeout: floa
 
 
 @pytest.mark.slow
-def test_unchanged_run_skips_then_raw_change_rebuilds(run_2017, tmp_path):
-    assert (run_2017.warehouse_dir / state.STATE_FILE).exists()
-    raw, wh, home = copy_run(run_2017, tmp_path)
-    marts_before = (wh / "marts.duckdb").stat().st_mtime_ns
-    t0 = time.perf_counter()
-    again = run_pipeline(raw, wh, home)
-    elapsed = time.perf_counter() - t0
-    assert again.returncode == 0, again.stderr
-    assert "rien n'a changé" in again.stdout
-    assert "Synthèse publiée" in again.stdout and "PRO-EMP-AME" in again.stdout
-    assert (wh / "marts.duckdb").stat().st_mtime_ns == marts_before  # not republished
-    assert elapsed < 15
-
-    # one raw file changes: the next run rebuilds and republishes
-    f = sorted((raw / "2017" / "operateurs").glob("*.xlsx"))[0]
-    import zipfile
-    tmp = f.with_suffix(".tmp")
-    with zipfile.ZipFile(f) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
-                                                    compresslevel=1) as dst:
-        for item in src.infolist():
-            dst.writestr(item.filename, src.read(item.filename))
-    os.replace(tmp, f)
-    rebuilt = run_pipeline(raw, wh, home)
-    assert rebuilt.returncode == 0, rebuilt.stderr
-    assert "rien n'a changé" not in rebuilt.stdout
-    assert (wh / "marts.duckdb").stat().st_mtime_ns != marts_before
-    assert (wh / state.STATE_FILE).exists()
-    con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
-    reloaded = con.execute(
-        "SELECT count(*) FROM raw.manifest WHERE run_id = "
-        "(SELECT run_id FROM raw.manifest ORDER BY loaded_at DESC LIMIT 1)").fetchone()[0]
-    con.close()
-    assert reloaded == 1  # that workbook only
-
-
-@pytest.mark.slow
 def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
     """Without the CLI guard (a run launched by Dagster: schedule, sensor, UI), the ingestion asset
     sees the unchanged state, materializes nothing, and dbt, checks and publication are skipped."""
@@ -404,12 +368,30 @@ def test_dagster_launched_unchanged_run_skips_downstream(run_2017, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path):
-    """An exercise folder that goes away leaves its partition in Dagster (nothing removes it):
-    a run of another exercise alone records no state (the warehouse still holds the removed
-    one); the next full run empties it and records a state over the folders left, so later
-    runs skip again."""
+def test_unchanged_runs_skip_a_changed_workbook_or_removed_folder_rebuilds(run_2017, tmp_path):
+    """Nights on a copy of the session's 2017 run, with real `bilan run`s:
+
+    1. nothing changed: the run skips everything and shows the published synthesis;
+    2. an exercise folder that goes away leaves its partition in Dagster (nothing removes it): a
+       run of another exercise alone records no state (the warehouse still holds the removed
+       one);
+    3. the next full run, one workbook changed meanwhile, rebuilds: it re-parses that workbook
+       only, empties the removed exercise and records a state over the folders left;
+    4. so the next run skips again.
+    (One rebuild for the changed workbook and the removed folder: either alone forces it, the
+    fast tests above prove it for each kind of change.)"""
     raw, wh, home = copy_run(run_2017, tmp_path)
+    assert (wh / state.STATE_FILE).exists()
+    marts_before = (wh / "marts.duckdb").stat().st_mtime_ns
+    t0 = time.perf_counter()
+    again = run_pipeline(raw, wh, home)
+    elapsed = time.perf_counter() - t0
+    assert again.returncode == 0, again.stderr
+    assert "rien n'a changé" in again.stdout
+    assert "Synthèse publiée" in again.stdout and "PRO-EMP-AME" in again.stdout
+    assert (wh / "marts.duckdb").stat().st_mtime_ns == marts_before  # not republished
+    assert elapsed < 15
+
     (raw / "2018").mkdir()
     (raw / "2018" / "lisez-moi.txt").write_text("dossier créé par erreur\n")
     # the folder's partition added and its file loaded (ignored: not a workbook), as a run
@@ -437,14 +419,30 @@ def test_a_removed_exercise_folder_does_not_stop_the_skipping(run_2017, tmp_path
     ))
     assert "SUCCESS True" in alone
     assert not (wh / state.STATE_FILE).exists()
-    emptied = run_pipeline(raw, wh, home)  # partition 2018 still known: the run covers it
-    assert emptied.returncode == 0, emptied.stderr[-3000:]
-    assert "rien n'a changé" not in emptied.stdout
-    assert "exercice 2018 retiré de l'entrepôt : plus de dossier 2018/" in emptied.stdout
+    marts_alone = (wh / "marts.duckdb").stat().st_mtime_ns
+
+    # one raw file changes (same cells, re-zipped)
+    f = sorted((raw / "2017" / "operateurs").glob("*.xlsx"))[0]
+    import zipfile
+    tmp = f.with_suffix(".tmp")
+    with zipfile.ZipFile(f) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
+                                                    compresslevel=1) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item.filename))
+    os.replace(tmp, f)
+    rebuilt = run_pipeline(raw, wh, home)  # partition 2018 still known: the run covers it
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert "rien n'a changé" not in rebuilt.stdout
+    assert "exercice 2018 retiré de l'entrepôt : plus de dossier 2018/" in rebuilt.stdout
+    assert (wh / "marts.duckdb").stat().st_mtime_ns not in (marts_before, marts_alone)
     con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
     left = con.execute("SELECT count(*) FROM raw.manifest WHERE exercice = 2018").fetchone()[0]
+    reloaded = con.execute(
+        "SELECT file_name FROM raw.manifest WHERE run_id = "
+        "(SELECT run_id FROM raw.manifest ORDER BY loaded_at DESC LIMIT 1)").fetchall()
     con.close()
     assert left == 0  # its rows went with the folder
+    assert reloaded == [(f.name,)]  # that workbook only
     assert (wh / state.STATE_FILE).exists()
     again = run_pipeline(raw, wh, home)
     assert again.returncode == 0 and "rien n'a changé" in again.stdout, again.stdout[-2000:]
