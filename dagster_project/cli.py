@@ -25,8 +25,9 @@ from dagster_project import settings
 
 def _instance():
     """The persistent instance of ``settings.dagster_home()`` (created from the committed
-    template when new, as ``make run`` does): the run shows in the UI and can be re-executed."""
-    import dagster as dg
+    template when new, as ``make run`` does): the run shows in the UI and can be re-executed.
+    Its event log keeps its connections open (event_log.py): the run writes most events."""
+    from dagster_project.event_log import instance_with_kept_connections
 
     home = settings.dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
@@ -35,7 +36,7 @@ def _instance():
     if not cfg.exists():
         template = settings.PROJECT_ROOT / "dagster_home.template.yaml"
         cfg.write_text(template.read_text())
-    return dg.DagsterInstance.get()
+    return instance_with_kept_connections(str(home))
 
 
 # Tags on the runs ``bilan run`` launches, to recognise them after a crash.
@@ -439,6 +440,7 @@ def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         for orphan in sweep_orphans(wh):
             print(f"bilan: temporaire d'une publication interrompue supprimé : {orphan.name}")
         instance = _instance()
+        stack.callback(instance.dispose)  # after the summary; closes the kept connections
         for run_id in reap_dead_runs(instance, wh):
             print(f"bilan: run Dagster {run_id} interrompu (processus disparu) : clos, "
                   "la file des runs ne l'attend plus")
