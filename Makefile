@@ -30,13 +30,19 @@ install: $(STAMP)
 
 # The pinned environment, byte-compiled (imports twice as fast). uv installs it in about a third
 # of pip's time (downloads in parallel: ~30 s against ~85 s on a 2-core machine with an empty
-# cache; CI starts with one) and the same packages; where uv cannot be had, pip does it alone.
-INSTALL = $(BIN)/python -m pip install --quiet -c constraints.txt uv \
-	&& $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
-		-c constraints.txt -e '$(1)' \
-	|| { echo "make: uv indisponible, installation par pip"; \
-		$(BIN)/python -m pip install --quiet --upgrade pip \
-		&& $(BIN)/python -m pip install --quiet --compile -c constraints.txt -e '$(1)'; }
+# cache; CI starts with one) and the same packages. pip alone where uv cannot be had, and where
+# pip is set to an index of its own (uv reads neither pip.conf nor PIP_INDEX_URL).
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --upgrade pip \
+	&& $(BIN)/python -m pip install --quiet --compile -c constraints.txt -e '$(1)'
+INSTALL = if $(BIN)/python -m pip config list 2>/dev/null | grep -q '\.index-url='; then \
+		$(call PIP_INSTALL,$(1)); \
+	else \
+		{ $(BIN)/python -m pip install --quiet -c constraints.txt uv \
+		&& $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
+			-c constraints.txt -e '$(1)'; } \
+		|| { echo "make: échec de uv, installation par pip"; $(call PIP_INSTALL,$(1)); }; \
+	fi
+COMMA := ,
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,7 +92,7 @@ SCALES ?= 1 10
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): pyproject.toml constraints.txt $(STAMP)
-	$(call INSTALL,.[dev,bench])
+	$(call INSTALL,.[dev$(COMMA)bench])
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

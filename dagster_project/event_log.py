@@ -1,38 +1,48 @@
 """Dagster's SQLite event log, with one kept connection per database file, for `bilan run`.
 
 Why: Dagster's SQLite event log builds a SQLAlchemy engine and opens a connection for every
-event it stores (three for a check's evaluation: the run's file, then the cross-run index twice),
-and closing the last connection to a file in WAL mode checkpoints it, with its fsyncs. A nightly
-run stores ~720 events, four per dbt test: ~1,500 connections and ~8,000 fdatasync, 12 to 14 s of
-the run's main thread and ~7 s of CPU on a 2-core machine (benchmarks/README.md, "Dagster's
-event log"). Kept open, the connections cost their statements only.
+event it stores (three or four for a check's evaluation: the run's file, the cross-run index, a
+look for the checks' table), and closing the last connection to a file in WAL mode checkpoints
+it, with its fsyncs. A nightly run stores ~720 events, four per dbt test: ~1,500 connections and
+~8,000 fdatasync, 12 to 14 s of the run's main thread and ~7 s of CPU on a 2-core machine
+(benchmarks/README.md, "Dagster's event log"). Kept open, the connections cost their statements.
 
 What differs from Dagster's class, and nothing else:
 - one engine per database file, holding one connection (the cross-run index and the runs written
   lately, :data:`KEPT_FILES` at most: a process that reads many runs keeps no more files open);
-- ``PRAGMA synchronous=NORMAL`` on those connections, SQLite's advice for WAL mode: a crash of
-  the process or of the machine never corrupts the file; a power cut may lose the last events
-  written, of a run that died with the machine anyway;
-- a table found once is not looked up again (Dagster checks for the checks' table at every
-  check evaluation; tables are only ever added, by ``dagster instance migrate``).
+- ``PRAGMA synchronous=NORMAL`` on those connections, SQLite's advice for WAL mode: no crash
+  corrupts the file, and a crash of the process loses nothing; a power cut or a crash of the
+  operating system may roll back the last events written (the run's status, kept in another
+  file, may then say more than its events);
+- each write touches the run's ``.db`` file: its events go to the ``-wal`` file beside it, and
+  Dagster's watcher (the UI's live run log) looks at the ``.db`` file's changes;
+- a table found once is not looked up again (Dagster looks for the checks' table at every
+  check evaluation; tables are only ever added, by ``dagster instance migrate``);
+- the connections are closed before the process forks (SQLite's connections must not cross a
+  ``fork()``: the child's would share the parent's locks); they reopen at the next event.
 
 Same files, same schema, same transactions: the webserver, the daemon and ``dagster`` commands
 read and write them with Dagster's own class at the same time (WAL). Only the instance the
 ``bilan run`` process opens uses this one (:func:`instance_with_kept_connections`, from
-``cli._instance``), and only where ``dagster.yaml`` keeps Dagster's default SQLite storage: a
-storage configured otherwise (PostgreSQL in production, README « Exploitation ») is left alone.
+``cli._instance``; its ref names this class, so a process made from it would too), and only where
+``dagster.yaml`` keeps Dagster's default SQLite storage: a storage configured otherwise
+(PostgreSQL in production, README « Exploitation ») is left alone.
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import sqlalchemy as db
 from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SqliteEventLogStorage,
+)
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
@@ -47,25 +57,47 @@ def _tune(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
+_OPEN: weakref.WeakSet[KeptConnectionsEventLogStorage] = weakref.WeakSet()
+_HELD_ACROSS_FORK: list[KeptConnectionsEventLogStorage] = []
+
+
+def _close_before_fork() -> None:
+    """No connection crosses a fork: each storage's lock is held (no event half written) and its
+    connections closed until the fork is done, in the parent and in the child."""
+    for storage in list(_OPEN):
+        storage._db_lock.acquire()  # noqa: SLF001
+        _HELD_ACROSS_FORK.append(storage)
+        storage._close_kept()  # noqa: SLF001
+
+
+def _release_after_fork() -> None:
+    while _HELD_ACROSS_FORK:
+        _HELD_ACROSS_FORK.pop()._db_lock.release()  # noqa: SLF001
+
+
+os.register_at_fork(before=_close_before_fork, after_in_parent=_release_after_fork,
+                    after_in_child=_release_after_fork)
+
+
 class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
     """:class:`SqliteEventLogStorage` whose connections stay open between events."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        self._engines: OrderedDict[str, tuple[int, Engine]] = OrderedDict()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._tables_found: set[str] = set()
         super().__init__(base_dir, inst_data)
+        _OPEN.add(self)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):  # Dagster's names its own class
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> Engine:
-        """The shard's engine, made once per process (a forked child never uses its parent's
-        connections: it makes its own, and leaves the parent's alone)."""
-        kept = self._engines.get(shard)
-        if kept is not None and kept[0] == os.getpid():
+        """The shard's engine, made at its first event (or the first after a fork)."""
+        engine = self._engines.get(shard)
+        if engine is not None:
             self._engines.move_to_end(shard)
-            return kept[1]
+            return engine
         engine = db.create_engine(
             self.conn_string_for_shard(shard),
             poolclass=QueuePool, pool_size=1, max_overflow=2,
@@ -73,11 +105,9 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
         db.event.listen(engine, "connect", _tune)
-        self._engines[shard] = (os.getpid(), engine)
+        self._engines[shard] = engine
         while len(self._engines) > KEPT_FILES:
-            _, (pid, oldest) = self._engines.popitem(last=False)
-            if pid == os.getpid():
-                oldest.dispose()
+            self._engines.popitem(last=False)[1].dispose()
         return engine
 
     @contextmanager
@@ -91,6 +121,9 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn:
                 with conn.begin():
                     yield conn
+            if shard != INDEX_SHARD_NAME:  # for Dagster's watcher, which watches this file
+                with suppress(OSError):  # (a run deleted meanwhile: nobody watches it)
+                    os.utime(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         if table_name in self._tables_found:
@@ -100,11 +133,14 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
             self._tables_found.add(table_name)
         return found
 
-    def dispose(self) -> None:
+    def _close_kept(self) -> None:
         while self._engines:
-            _, (pid, engine) = self._engines.popitem()
-            if pid == os.getpid():
-                engine.dispose()  # the last connection to a file checkpoints its WAL
+            self._engines.popitem()[1].dispose()  # the last connection to a file checkpoints it
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            self._close_kept()
+        _OPEN.discard(self)
         super().dispose()
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from dagster_project import event_log
 from tests.orchestration_support import TEMPLATE, project_instance
@@ -48,7 +52,9 @@ def test_what_bilan_run_writes_dagsters_own_class_reads_and_the_reverse(tmp_path
     try:
         storage = instance.event_log_storage
         assert type(storage) is event_log.KeptConnectionsEventLogStorage
-        run_id = materialize(instance)  # kept open: nothing checkpointed yet
+        run_id = materialize(instance)
+        # kept open: the run's events are still in its WAL, not checkpointed into its file
+        assert (home / "history" / "runs" / f"{run_id}.db-wal").exists()
         with project_instance(home) as theirs:
             assert type(theirs.event_log_storage).__name__ == "SqliteEventLogStorage"
             assert theirs.get_run_by_id(run_id).is_success
@@ -84,27 +90,61 @@ def test_a_busy_process_keeps_a_few_files_open_not_one_per_run(tmp_path):
         instance.dispose()
 
 
-def test_a_forked_child_writes_on_connections_of_its_own(tmp_path):
-    """A child forked after the parent wrote (a process pool, a daemon's fork) must not share its
-    parent's SQLite connections: it opens its own, and the parent's still work after it."""
-    instance = kept(tmp_path / "home")
+def event(run_id: str, i: int) -> EventLogEntry:
+    return EventLogEntry(
+        error_info=None, level="INFO", user_message=f"événement {i}", run_id=run_id,
+        timestamp=time.time(), dagster_event=DagsterEvent(
+            DagsterEventType.ENGINE_EVENT.value, "job", event_specific_data=EngineEventData()))
+
+
+def test_the_uis_live_log_sees_each_event_as_it_is_written(tmp_path):
+    """The UI follows a run's log with Dagster's watcher on the run's .db file; kept open, a
+    connection writes to the -wal file beside it: each write touches the .db file too."""
+    writer = event_log.KeptConnectionsEventLogStorage(str(tmp_path))
+    reader = SqliteEventLogStorage(str(tmp_path))  # the webserver's
+    seen: list = []
     try:
-        materialize(instance)
-        pid = os.fork()
-        if pid == 0:  # the child: exit status 0 only if its run succeeded on its own files
-            code = 1
-            try:
-                ok = dg.materialize([compte], instance=instance).success
-                [(owner, _)] = [instance.event_log_storage._engines["index"]]
-                code = 0 if ok and owner == os.getpid() else 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        materialize(instance)
-        assert len(instance.get_runs()) == 3
+        writer.store_event(event("r1", 0))
+        reader.watch("r1", None, lambda entry, cursor: seen.append(entry.user_message))
+        time.sleep(0.5)
+        written = {f"événement {i}" for i in range(1, 21)}
+        for i in range(1, 21):
+            writer.store_event(event("r1", i))
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while not written <= set(seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "r1.db-wal").exists()  # written, not checkpointed
+        assert written <= set(seen), sorted(written - set(seen))
     finally:
-        instance.dispose()
+        reader.dispose()
+        writer.dispose()
+
+
+def test_no_connection_crosses_a_fork(tmp_path):
+    """SQLite's connections must not cross a fork (the child's would share the parent's locks:
+    the parent closing its own deleted the WAL the child was writing, 2 events of 12 left). They
+    are closed before the fork; parent and child reopen their own."""
+    storage = event_log.KeptConnectionsEventLogStorage(str(tmp_path))
+    storage.store_event(event("r1", 0))
+    pid = os.fork()
+    if pid == 0:  # the child writes on while the parent closes its connections
+        try:
+            storage.store_event(event("r1", 1))
+            time.sleep(1.0)
+            for i in range(2, 12):
+                storage.store_event(event("r1", i))
+        finally:
+            os._exit(0)
+    time.sleep(0.5)
+    storage.store_event(event("r1", 12))  # the parent's connections work after the fork
+    storage.dispose()
+    os.waitpid(pid, 0)
+    fresh = SqliteEventLogStorage(str(tmp_path))
+    try:
+        assert len(fresh.get_records_for_run("r1").records) == 13
+    finally:
+        fresh.dispose()
 
 
 def test_a_storage_configured_otherwise_is_left_alone(tmp_path):
@@ -141,3 +181,10 @@ def test_bilan_run_opens_its_instance_with_kept_connections(tmp_path, monkeypatc
         assert (tmp_path / "home" / "dagster.yaml").read_text() == TEMPLATE.read_text()
     finally:
         instance.dispose()
+
+
+def test_bilan_run_closes_its_connections(run_2017):
+    """The CLI disposes of its instance: every file checkpointed, no WAL left beside them (as
+    Dagster's class leaves none)."""
+    runs = run_2017.dagster_home / "history" / "runs"
+    assert list(runs.glob("*.db")) and not list(runs.glob("*-wal"))
