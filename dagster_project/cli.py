@@ -593,5 +593,18 @@ def main(argv: list[str] | None = None) -> int:
     return {"run": cmd_run}[args.cmd](args)
 
 
+def entry() -> None:
+    """The ``bilan`` console script (and ``python -m dagster_project.cli``): :func:`main`, then the
+    process ends without Python's last full garbage collection (~2 s: process_exit.py). Tests
+    call :func:`main` itself, in their own process."""
+    from dagster_project.process_exit import skip_final_collection
+
+    try:
+        code = main()
+    finally:
+        skip_final_collection()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
