@@ -5,8 +5,8 @@ left in reference cycles. ``bilan run`` ends with Dagster, Great Expectations, p
 loaded, ``bilan-dbt`` with dbt's manifest and adapter: a collection over millions of objects for
 memory the system takes back anyway. Measured on this project's 2-core VM (SCALE=10 drop,
 ``py-spy --native``: ``gc_collect_main`` after ``main`` returned), from ``main``'s end to the
-process's: 1.9–2.0 s → 0.1 s for ``bilan run``, and 0.6–0.9 s → 0.2 s from dbt's last line to its
-exit, in every run of the job (``benchmarks/README.md``).
+process's: 1.9–2.0 s → 0.1 s for ``bilan run``; from dbt's last line to its exit, 0.75–0.95 s →
+0.2–0.25 s; in every run of the job (``benchmarks/README.md``).
 
 :func:`skip_final_collection` moves every object to the permanent generation (``gc.freeze``),
 which no collection visits. What still runs at exit: ``atexit`` handlers (logging's flush,
@@ -18,7 +18,8 @@ event log's SQLite connections and its files are closed explicitly before ``main
 (``tests/test_process_exit.py`` checks that a run leaves no write-ahead log behind).
 
 Only for a process's very end: called anywhere else, every cycle alive at that moment, garbage
-or not, would never be collected.
+or not, would never be collected. Runs launched by the daemon, the UI or a sensor execute in
+Dagster's own processes (``dagster api execute_run``), which keep their collection.
 """
 
 from __future__ import annotations
