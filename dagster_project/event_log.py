@@ -5,7 +5,7 @@ event it stores (three or four for a check's evaluation: the run's file, the cro
 look for the checks' table), and closing the last connection to a file in WAL mode checkpoints
 it, with its fsyncs. A nightly run stores ~720 events, four per dbt test: ~1,500 connections and
 ~8,000 fdatasync, 12 to 14 s of the run's main thread and ~7 s of CPU on a 2-core machine
-(benchmarks/README.md, "Dagster's event log"). Kept open, the connections cost their statements.
+(benchmarks/README.md, "What changed"). Kept open, the connections cost their statements.
 
 What differs from Dagster's class, and nothing else:
 - one engine per database file, holding one connection (the cross-run index and the runs written
