@@ -184,7 +184,8 @@ def test_bilan_run_opens_its_instance_with_kept_connections(tmp_path, monkeypatc
 
 
 def test_bilan_run_closes_its_connections(run_2017):
-    """The CLI disposes of its instance: every file checkpointed, no WAL left beside them (as
-    Dagster's class leaves none)."""
-    runs = run_2017.dagster_home / "history" / "runs"
-    assert list(runs.glob("*.db")) and not list(runs.glob("*-wal"))
+    """The CLI disposes of its instance: every file checkpointed (the runs', the index, the
+    schedules'), no WAL left beside them (as Dagster's class leaves none)."""
+    home = run_2017.dagster_home
+    assert list((home / "history" / "runs").glob("*.db"))
+    assert not list(home.rglob("*-wal"))

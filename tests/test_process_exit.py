@@ -116,10 +116,10 @@ def test_a_dbt_duckdb_build_through_bilan_dbt_leaves_no_write_ahead_log(tmp_path
 
 def test_a_run_ending_frozen_leaves_no_write_ahead_log(run_2017):
     """``bilan run`` (the session's real run, through :func:`entry`) closes what it opened
-    before it ends: no WAL beside the warehouse, the published marts or Dagster's files (for
-    the warehouse, dbt's own is shown above: the publication reopens it after dbt)."""
+    before it ends: no WAL beside the warehouse or the published marts (for the warehouse,
+    dbt's own is shown above: the publication reopens it after dbt; Dagster's files are
+    test_event_log's)."""
     wh = run_2017.warehouse_dir
     assert (wh / "bilan.duckdb").exists() and (wh / "marts.duckdb").exists()
     assert not list(wh.glob("*.wal"))
-    assert not list(run_2017.dagster_home.rglob("*-wal"))
 
