@@ -13,6 +13,9 @@ resource points dagster-dbt at this script (:func:`dagster_project.resources.dbt
 The launcher names itself in :data:`PARENT_ENV` (its pid): a launcher killed before this script
 even started is seen at once, and ``bilan-dbt`` run by hand (no such variable; ``nohup … &``, a
 script that exits) is plain dbt, never stopped.
+
+The dbt asset also asks it to run in the warehouse folder (:mod:`dagster_project.dbt_workdir`), so
+that dbt's parse cache serves every warehouse.
 """
 
 from __future__ import annotations
@@ -66,7 +69,10 @@ def main() -> None:
     watch_parent()
     from dbt.cli.main import cli
 
+    from dagster_project import dbt_workdir
     from dagster_project.process_exit import skip_final_collection
+
+    dbt_workdir.enter()  # the dbt asset's build: in the warehouse folder, one parse cache
 
     sys.argv[0] = "dbt"
     try:

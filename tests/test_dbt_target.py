@@ -3,6 +3,8 @@
 dagster-dbt runs every ``dbt build`` in a folder of its own under dbt's target path and seeds it
 with the parse cache it finds there; nothing wrote that cache for the runs' profile, so every
 build parsed the whole project again, and the per-run folders (~14 MB each) piled up forever.
+Then the cache was the last warehouse's only (the profile named it): the asset's dbt runs in the
+warehouse folder, with a profile the same for all (dbt_workdir.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project import dbt_manifest
+from dagster_project import dbt_manifest, dbt_workdir
 from tests.conftest import ROOT, copy_run, pipeline_env
 
 PREFIX = "bilan_dbt_assets"
@@ -108,45 +110,86 @@ def test_a_full_disk_still_prunes_and_leaves_no_partial_copy(tmp_path, monkeypat
     assert dbt_manifest.prune_runs(target, prefix=PREFIX) == [left] and not left.exists()
 
 
-_PARSE_THEN_BUILD_PARSE = """
-import subprocess, sys
-from pathlib import Path
-from dagster_project import dbt_manifest, settings
+def test_the_assets_dbt_moves_to_the_warehouse_keeping_dagster_dbts_folders(tmp_path,
+                                                                         monkeypatch):
+    """bilan-dbt asked by the asset (``WORKDIR_ENV``) runs in the warehouse folder with the
+    relative database path; the folders dagster-dbt gives relative to where it started dbt (the
+    project) still name the same ones. Not asked, nothing changes (dbt typed by hand)."""
+    project, warehouse = tmp_path / "dbt", tmp_path / "entrepot"
+    project.mkdir()
+    warehouse.mkdir()
+    (project / "profiles.yml").write_text("bilan_insertion: {}\n")
+    monkeypatch.chdir(project)
+    by_hand = {"DBT_TARGET_PATH": "target/x"}
+    assert dbt_workdir.enter(by_hand) is None
+    assert by_hand == {"DBT_TARGET_PATH": "target/x"} and Path.cwd() == project
+    no_warehouse = {dbt_workdir.WORKDIR_ENV: str(tmp_path / "absent")}
+    assert dbt_workdir.enter(dict(no_warehouse)) is None and Path.cwd() == project
 
-target = Path(sys.argv[1])
+    environ = {dbt_workdir.WORKDIR_ENV: str(warehouse), "DBT_TARGET_PATH": "target/run-1",
+               "DBT_LOG_PATH": "target/run-1", "DBT_PROJECT_DIR": str(project)}
+    assert dbt_workdir.enter(environ) == warehouse
+    assert Path.cwd() == warehouse
+    assert environ["DBT_TARGET_PATH"] == environ["DBT_LOG_PATH"] == str(project / "target/run-1")
+    assert environ["DBT_PROFILES_DIR"] == str(project)  # dbt's default: the profiles.yml here
+    assert environ[dbt_workdir.DATABASE_ENV] == dbt_workdir.DATABASE == "bilan.duckdb"
+
+    # absolute folders stay; relative ones are read from where dbt was started
+    monkeypatch.chdir(tmp_path)
+    environ = {dbt_workdir.WORKDIR_ENV: str(warehouse), "DBT_PROJECT_DIR": "dbt",
+               "DBT_PROFILES_DIR": "dbt", "DBT_TARGET_PATH": str(tmp_path / "t")}
+    dbt_workdir.enter(environ)
+    assert environ["DBT_PROJECT_DIR"] == environ["DBT_PROFILES_DIR"] == str(project)
+    assert environ["DBT_TARGET_PATH"] == str(tmp_path / "t") and "DBT_LOG_PATH" not in environ
+
+
+_PARSE_THEN_BUILD_PARSE = """
+import os, subprocess, sys
+from pathlib import Path
+from dagster_project import dbt_manifest, dbt_workdir, settings
+
+target, warehouse = Path(sys.argv[1]), Path(sys.argv[2])
 dbt_manifest._parse(settings.DBT_PROJECT_DIR, target / "manifest.json")
-# what every build runs: dbt with the resource's --target, seeded with that cache
-dbt = Path(sys.executable).parent / "dbt"
-subprocess.run([str(dbt), "parse", "--project-dir", str(settings.DBT_PROJECT_DIR),
-                "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target", "dev",
-                "--target-path", str(target), "--log-path", str(target)], check=True)
+assert dbt_workdir.DATABASE_ENV not in os.environ  # rendered for the parse only
+# what every build runs: bilan-dbt with the resource's --target, started as dagster-dbt starts it
+# (in the project, its folders in the environment), in the warehouse folder the asset names
+env = dict(os.environ, DBT_PROJECT_DIR=str(settings.DBT_PROJECT_DIR),
+           DBT_PROFILES_DIR=str(settings.DBT_PROJECT_DIR), DBT_TARGET_PATH=str(target),
+           DBT_LOG_PATH=str(target), **{dbt_workdir.WORKDIR_ENV: str(warehouse)})
+dbt = Path(sys.executable).parent / "bilan-dbt"
+subprocess.run([str(dbt), "parse", "--target", "dev"], cwd=settings.DBT_PROJECT_DIR, env=env,
+               check=True)
 """
 
 
 def test_the_manifests_parse_writes_a_cache_the_builds_can_use(tmp_path):
     """The manifest's in-process parse (at the definitions' import) passes the same ``--target``
-    as the builds (``dbt_resource()``): a build in the same warehouse then starts from its cache
-    instead of parsing in full (dbt's cache records the target)."""
+    as the builds (``dbt_resource()``) and renders their profile (dbt_workdir.py): a build then
+    starts from its cache instead of parsing in full (dbt's cache records target and profile)."""
     from dagster_project.resources import dbt_resource
 
     assert dbt_resource().target == dbt_manifest.TARGET
-    target = tmp_path / "target"
-    env = pipeline_env(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "home")
-    out = subprocess.run([sys.executable, "-c", _PARSE_THEN_BUILD_PARSE, str(target)], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=300)
+    target, warehouse = tmp_path / "target", tmp_path / "warehouse"
+    warehouse.mkdir()
+    env = pipeline_env(tmp_path / "raw", warehouse, tmp_path / "home")
+    out = subprocess.run([sys.executable, "-c", _PARSE_THEN_BUILD_PARSE, str(target),
+                          str(warehouse)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     log = (target / "dbt.log").read_text()
     assert "Unable to do partial parsing" not in log
     assert "Partial parsing enabled" in log
 
 
-_TWO_BUILDS = """
+_TWO_WAREHOUSES = """
+import os, sys
 import dagster as dg
 from dagster_project.assets.dbt import bilan_dbt_assets
 from dagster_project.resources import dbt_resource
 
 # one seed: dbt parses the whole project all the same, and that parse is what is compared
-for _ in range(2):
+for warehouse in sys.argv[1:]:
+    os.environ["BILAN_WAREHOUSE_DIR"] = warehouse
     res = dg.materialize([bilan_dbt_assets], resources={"dbt": dbt_resource()},
                          selection=[dg.AssetKey(["seeds", "motifs_sortie"])],
                          raise_on_error=False)
@@ -155,15 +198,27 @@ for _ in range(2):
 
 
 @pytest.mark.slow
-def test_the_second_build_in_a_warehouse_reuses_the_first_ones_parse(run_2017, tmp_path):
-    """Two real ``dbt build`` runs of the Dagster asset (one seed) on the same warehouse, in a
-    target folder of their own (``DBT_TARGET_PATH``, which dagster-dbt follows; other tests' builds
-    share the project's): the first parses the project in full, the second reuses its parse."""
-    raw, wh, home = copy_run(run_2017, tmp_path)
+def test_a_build_reuses_the_previous_ones_parse_in_another_warehouse(run_2017, tmp_path):
+    """Two real ``dbt build`` runs of the Dagster asset (one seed), each in a warehouse of its
+    own, in a target folder of their own (``DBT_TARGET_PATH``, which dagster-dbt follows; other
+    tests' builds share the project's): the first parses the project in full, the second reuses
+    its parse although its warehouse is another (the profile's database path named the warehouse:
+    every test's and every bench round's build parsed in full). Each build wrote its own
+    warehouse, nothing else: dbt ran in the warehouse folder."""
+    import duckdb
+
+    warehouses = []
+    for name in ("un", "deux"):
+        _, wh, _ = copy_run(run_2017, tmp_path / name)
+        con = duckdb.connect(str(wh / "bilan.duckdb"))
+        con.execute("DROP TABLE seeds.motifs_sortie")
+        con.close()
+        warehouses.append(wh)
     target = tmp_path / "dbt_target"
-    env = pipeline_env(raw, wh, home, DBT_TARGET_PATH=target)
-    out = subprocess.run([sys.executable, "-c", _TWO_BUILDS], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
+    env = pipeline_env(tmp_path / "un" / "raw", warehouses[0], tmp_path / "un" / "dagster_home",
+                       DBT_TARGET_PATH=target)
+    out = subprocess.run([sys.executable, "-c", _TWO_WAREHOUSES, *map(str, warehouses)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     verdicts = [line for line in out.stdout.splitlines() if line.startswith("SUCCESS ")]
     assert verdicts == ["SUCCESS True", "SUCCESS True"], out.stderr[-3000:]
     first, second = sorted(target.glob(f"{PREFIX}-*"), key=lambda d: d.stat().st_mtime)
@@ -172,3 +227,9 @@ def test_the_second_build_in_a_warehouse_reuses_the_first_ones_parse(run_2017, t
     assert "Unable to do partial parsing" not in second_log
     assert "Partial parsing enabled" in second_log  # read, not merely failed to load
     assert (target / dbt_manifest.PARTIAL_PARSE).is_file()
+    for wh in warehouses:
+        con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+        assert con.execute("SELECT count(*) FROM seeds.motifs_sortie").fetchone()[0] > 0, wh
+        con.close()
+    # no database opened where dbt was started nor where the test runs
+    assert not list((ROOT / "dbt").glob("*.duckdb")) and not list(ROOT.glob("*.duckdb"))

@@ -23,7 +23,7 @@ from dagster_dbt import (
 )
 from packaging import version
 
-from dagster_project import dbt_guard, settings, state
+from dagster_project import dbt_guard, dbt_workdir, settings, state
 from dagster_project.assets.dbt_errors import raise_unless_successful
 from dagster_project.checks.gx_suites import import_in_background
 from dagster_project.dbt_manifest import TARGET, after_build, ensure_manifest
@@ -62,21 +62,16 @@ def bilan_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     state.invalidate(settings.warehouse_dir())
     skip_version_probe(dbt)
     # dbt (bilan-dbt) ends if this process dies: a kill -9 must not leave it writing the
-    # warehouse once this run's lock is gone (dagster_project/dbt_guard.py). Set before the GX
-    # import thread starts, restored once dbt is done (not inherited by anything else)
-    before = os.environ.get(dbt_guard.PARENT_ENV)
-    os.environ[dbt_guard.PARENT_ENV] = str(os.getpid())
-    try:
+    # warehouse once this run's lock is gone (dagster_project/dbt_guard.py); it runs in the
+    # warehouse folder, where its parse cache is every warehouse's (dbt_workdir.py). Set before
+    # the GX import thread starts, restored once dbt is done (not inherited by anything else)
+    with dbt_workdir.temporary_env({dbt_guard.PARENT_ENV: str(os.getpid()),
+                                    dbt_workdir.WORKDIR_ENV: str(settings.warehouse_dir())}):
         if _runs_gx_checks(context):
             # the GX checks come next: their ~6 s import runs while dbt builds in its own process
             import_in_background()
         invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         yield from invocation.stream()
-    finally:
-        if before is None:
-            os.environ.pop(dbt_guard.PARENT_ENV, None)
-        else:
-            os.environ[dbt_guard.PARENT_ENV] = before
     # dbt ran to its end (passed or not): the next build reuses its parse (dbt_manifest.py)
     # (dagster-dbt runs it in <target>/<step>-<run>-<id> and seeds that from <target>)
     run_target = Path(invocation.target_path)
