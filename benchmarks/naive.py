@@ -95,7 +95,8 @@ def main() -> None:
     con.close()
     print(json.dumps({
         "seconds": time.perf_counter() - t0, "read_seconds": t_read, "files": len(files),
-        "participants": int(sum(len(x) for x in participants)), "thematiques": len(rows),
+        "participants": int(sum(len(x) for x in participants)),
+        "cer": int(sum(len(x) for x in cers)), "thematiques": len(rows),
         "nb_actions": int(sum(r[1] for r in rows)),
     }))
 

@@ -7,7 +7,7 @@ project file is newer than it. In-process avoids paying dbt's ~3 s interpreter s
 dagster-dbt runs each ``dbt build`` in a target folder of its own (``dbt/target/<step>-<run>-<id>``)
 and seeds it with ``dbt/target/partial_parse.msgpack``, dbt's parse cache. dbt reuses that cache
 only if it was written for the same profile and the same ``--target``, and nothing ever wrote one
-for the runs' own: every build parsed the project in full (~2 s of a 15 s dbt step, measured; 5-7 s
+for the runs' own: every build parsed the project in full (~2 s of a 15 s dbt step, measured; 5-6 s
 of 25 s on a busy machine). So the parse here passes ``--target`` and renders the profile like the
 builds, and after each build its cache is copied back (:func:`after_build`): the next build reuses
 it, in whichever warehouse (the builds' profile names no warehouse folder:

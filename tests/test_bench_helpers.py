@@ -78,7 +78,7 @@ def test_measures_at_scale_1(tmp_path):
             shutil.copy(f, part / "2017" / sub / f.name)
     nv = bench.naive(part, tmp_path)
     assert nv["files"] == 14 and nv["nb_actions"] == 14 and nv["thematiques"] >= 5
-    assert nv["participants"] > 0
+    assert nv["participants"] > 0 and nv["cer"] > 0
     changed = bench.touch_one_workbook(raw)
     assert changed.exists()
 

@@ -123,8 +123,13 @@ def test_the_assets_dbt_moves_to_the_warehouse_keeping_dagster_dbts_folders(tmp_
     by_hand = {"DBT_TARGET_PATH": "target/x"}
     assert dbt_workdir.enter(by_hand) is None
     assert by_hand == {"DBT_TARGET_PATH": "target/x"} and Path.cwd() == project
-    no_warehouse = {dbt_workdir.WORKDIR_ENV: str(tmp_path / "absent")}
-    assert dbt_workdir.enter(dict(no_warehouse)) is None and Path.cwd() == project
+    # no warehouse folder (yet): not moved, and the relative path, which means that folder, goes
+    no_warehouse = {dbt_workdir.WORKDIR_ENV: str(tmp_path / "absent"),
+                    dbt_workdir.DATABASE_ENV: dbt_workdir.DATABASE}
+    assert dbt_workdir.enter(no_warehouse) is None and Path.cwd() == project
+    assert dbt_workdir.DATABASE_ENV not in no_warehouse
+    inherited = {dbt_workdir.DATABASE_ENV: dbt_workdir.DATABASE}
+    assert dbt_workdir.enter(inherited) is None and inherited == {}
 
     environ = {dbt_workdir.WORKDIR_ENV: str(warehouse), "DBT_TARGET_PATH": "target/run-1",
                "DBT_LOG_PATH": "target/run-1", "DBT_PROJECT_DIR": str(project)}

@@ -3,7 +3,7 @@
 Issue 4. One generated 2019 drop (no published figures, so no control total blocks it) with a
 corrupt file, an Excel lock file, a workbook missing its thematic code and a few bad rows is run
 once; the tests that only read that run share it. The crash test then kills further runs of the
-same drop with SIGKILL at several points (start, ingestion, dbt, mid-publication) and checks that
+same drop with SIGKILL at several points (start, dbt building, mid-publication) and checks that
 the next run completes, while an analyst keeps querying the published file, and rebuilds exactly
 the same marts. The failed-checks test runs the calibrated 2017 drop with one mandate deleted on a
 copy of the session's 2017 warehouse (only the changed export is re-parsed).
@@ -94,6 +94,20 @@ def launch(base: Path, tag: str, *args: str, note: bool = True, **env) -> Launch
         stdout=out.open("w"), stderr=err.open("w"), start_new_session=True,
     )
     return Launched(proc, out, err)
+
+
+def dbt_building(run: Launched) -> bool:
+    """Whether the run's dbt has started a node (a model, seed or test: it has the warehouse
+    open), from dbt's own log in the run's target folder (dagster-dbt names that folder as it
+    seeds it with the project's parse cache, which the module's first run left)."""
+    found = re.search(r"to `([^`]+)/partial_parse\.msgpack`", run.err.read_text())
+    if not found:
+        return False
+    log = Path(found.group(1)) / "dbt.log"
+    try:
+        return '"name": "LogStartLine"' in log.read_text()
+    except FileNotFoundError:
+        return False
 
 
 def marts_snapshot(path: Path) -> dict[str, list]:
@@ -666,25 +680,26 @@ def test_killed_runs_leave_marts_intact_and_next_run_rebuilds_the_same(first_run
             assert time.monotonic() < deadline, what
             time.sleep(0.2)
 
-    # SIGKILL at start-up, in the middle of dbt (a child process holding bilan.duckdb), then in
-    # the middle of the publication. (A kill after 15 s, meant for the ingestion, fell in dbt as
-    # the one below: with nothing to parse, the ingestion lasts under a second.)
+    # SIGKILL at start-up, in the middle of dbt's build (a child process holding bilan.duckdb),
+    # then in the middle of the publication. (A kill after 15 s, meant for the ingestion, came
+    # after the ingestion, which lasts under a second with nothing to parse; and "5 s after dbt's
+    # command" could come before dbt, whose start takes as long, opened the warehouse: the kill
+    # in dbt waits for dbt's own log to show a model or test started.)
     run = launch(base, "kill2", *FORCE)
     time.sleep(2)
     assert run.proc.poll() is None, "run ended before 2 s"
     run.kill()
     intact("killed after 2 s")
     run = launch(base, "killdbt", *FORCE)
-    wait_for(run, "dbt", lambda: "Running dbt command" in run.err.read_text())
-    time.sleep(5)
+    wait_for(run, "dbt building", lambda: dbt_building(run))
+    time.sleep(1)
     run.kill()
     intact("killed during dbt build")
     # (before the publication's kill: each run sweeps what a killed one left)
     # Ctrl-C (SIGINT to the process group) during dbt: the run stops there, not retried
     # (assets/retries.py), nothing published, a non-zero exit saying why
     run = launch(base, "intdbt", *FORCE)
-    wait_for(run, "dbt", lambda: "Running dbt command" in run.err.read_text())
-    time.sleep(2)
+    wait_for(run, "dbt building", lambda: dbt_building(run))
     os.killpg(run.proc.pid, signal.SIGINT)
     rc, out, err = run.wait(timeout=300)
     assert rc == 1, out + err[-3000:]
