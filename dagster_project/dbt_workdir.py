@@ -5,13 +5,14 @@ for the profile that wrote it, and a profile includes its database path. With ``
 <warehouse>/bilan.duckdb`` a build in any warehouse but the last one parsed the whole project
 again ("profile has changed"; from dbt's start to the end of its parse, 5-6 s of a 20 s
 ``dbt build`` of the 2017 drop on 2 cores, against 1.6-1.9 s from the cache), for every test's and
-every bench round's warehouse, and for a data engineer who loads a second drop elsewhere. So the dbt asset asks ``bilan-dbt`` to run in the warehouse
-folder (:data:`WORKDIR_ENV`), where the profile's path is the relative :data:`DATABASE`
-(profiles.yml reads it from :data:`DATABASE_ENV`): one profile, hence one cache, whatever the
-warehouse. DuckDB opens ``bilan.duckdb`` in the working directory, the same file as before (its
-spill folder ``bilan.duckdb.tmp`` beside it, as before); dbt's database name is the path's stem,
-``bilan``, as before. The manifest's parse at import renders the same profile
-(:mod:`dagster_project.dbt_manifest`), so a fresh clone's first build starts from its cache too.
+every bench round's warehouse, and for a data engineer who loads a second drop elsewhere. So the
+dbt asset asks ``bilan-dbt`` to run in the warehouse folder (:data:`WORKDIR_ENV`), where the
+profile's path is the relative :data:`DATABASE` (profiles.yml reads it from :data:`DATABASE_ENV`):
+one profile, hence one cache, whatever the warehouse. DuckDB opens ``bilan.duckdb`` in the
+working directory, the same file as before (its spill folder ``bilan.duckdb.tmp`` beside it, as
+before); dbt's database name is the path's stem, ``bilan``, as before. The manifest's parse at
+import renders the same profile (:mod:`dagster_project.dbt_manifest`), so a fresh clone's first
+build starts from its cache too.
 
 dbt typed by hand (``dbt build`` in ``dbt/``, ``bilan-dbt`` without :data:`WORKDIR_ENV`) is not
 moved and keeps ``$BILAN_WAREHOUSE_DIR/bilan.duckdb`` (default ``../data/warehouse``, from
