@@ -1,20 +1,20 @@
 """``bilan run``'s console logger: Dagster's own, without a deliberate failure's stack trace.
 
 Why this module exists: a step that stops on purpose raises ``dg.Failure`` with a message saying
-what failed and why (dbt tests failing on the data, dbt interrupted, the publication refused by
-the control totals). Dagster's console logger prints that message, then its stack trace: some
-twenty lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan
-run``'s summary of what failed. This logger is Dagster's colored console logger, but for an error
-of class ``Failure``, or an interruption (``DagsterExecutionInterruptedError``: the run stopped by
-a signal, ``kill -TERM`` or Ctrl-C, whose frames are Dagster's signal handling), it leaves out
-that error's own stack trace. And the run's failure, which repeats the failed step's error
-whole (stack included) right after the step printed it, is shortened to its first line, its list
-of failed steps without repeats (a dbt step failing many checks was listed once per check). The
-exception a Failure carries
-as its cause (``raise dg.Failure(...) from exc``) keeps its stack, as does any other exception (a
-bug, a warehouse still busy after the retries), and every error stays whole in the run's event
-log (the Dagster UI, ``dagster debug export``). Runs launched from Dagster (UI, schedule,
-sensor) keep Dagster's logger: their errors are read in the UI.
+what failed and why (dbt tests failing on the data, dbt interrupted, the publication refused by the
+control totals). Dagster's console logger prints that message, then its stack trace: some twenty
+lines of Dagster's own frames, twice (the step's failure, then the run's), above ``bilan run``'s
+summary of what failed. This logger is Dagster's colored console logger, but for an error of class
+``Failure``, or an interruption (``DagsterExecutionInterruptedError``: the run stopped by a signal,
+``kill -TERM`` or Ctrl-C, whose frames are Dagster's signal handling), it leaves out that error's
+own stack trace (an interruption, a bare class name, is told what it means). And the run's failure,
+which repeats the failed step's error whole (stack included) right after the step printed it, is
+shortened to its first line, its list of failed steps without repeats (a dbt step failing many
+checks was listed once per check). The exception a Failure carries as its cause (``raise
+dg.Failure(...) from exc``) keeps its stack, as does any other exception (a bug, a warehouse still
+busy after the retries), and every error stays whole in the run's event log (the Dagster UI,
+``dagster debug export``). Runs launched from Dagster (UI, schedule, sensor) keep Dagster's logger:
+their errors are read in the UI.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ import dagster as dg
 
 _TRACE = "\nStack Trace:\n"
 # errors raised on purpose: their message says it all, their stack is Dagster's own frames
-_DELIBERATE = frozenset({"Failure", "DagsterExecutionInterruptedError"})
+_INTERRUPTED = "DagsterExecutionInterruptedError"
+_DELIBERATE = frozenset({"Failure", _INTERRUPTED})
+# what Dagster's interruption (a bare class name) means on ``bilan run``'s console
+_WHY_INTERRUPTED = " : run arrêté par un signal (Ctrl-C, kill -TERM)"
 
 
 def _event_of(record: logging.LogRecord):
@@ -73,8 +76,12 @@ class _WithoutFailureTrace(logging.Formatter):
                 and isinstance(record.msg, str)):
             trace = _TRACE + "".join(error.stack)
             if trace in record.msg:
-                record = logging.makeLogRecord({**record.__dict__, "msg": record.msg.replace(
-                    trace, "\n(pile d'appels : dans le journal du run Dagster)\n")})
+                msg = record.msg.replace(
+                    trace, "\n(pile d'appels : dans le journal du run Dagster)\n")
+                if error.cls_name == _INTERRUPTED:  # Dagster's error has no message: say why
+                    head = error.message.rstrip("\n")
+                    msg = msg.replace(head, head + _WHY_INTERRUPTED, 1)
+                record = logging.makeLogRecord({**record.__dict__, "msg": msg})
         return self.inner.format(record)
 
 

@@ -146,10 +146,27 @@ def test_pdf_skipped_with_a_warning_when_no_browser(run_2017, tmp_path, monkeypa
     monkeypatch.setenv("BILAN_CHROMIUM", "0")
     out = generate(run_2017.marts, tmp_path, run_2017.warehouse)
     assert out.html[2017].exists() and not out.pdf
-    assert any("PDF" in w for w in out.warnings)
+    # the warning says the variable disabled it, not that Chromium is to be installed
+    assert any("désactivé par BILAN_CHROMIUM='0'" in w for w in out.warnings), out.warnings
+    assert not any("apt-get" in w for w in out.warnings)
     assert any("PDF" in r.getMessage() for r in caplog.records)
     # a report made outside Dagster says so instead of listing the run's checks
     assert "hors d’un run Dagster" in out.html[2017].read_text(encoding="utf-8")
+
+
+def test_a_missing_chromium_is_told_apart_from_a_misnamed_one(run_2017, tmp_path, monkeypatch):
+    """A PDF made mandatory (``BILAN_RAPPORT_PDF=1``) and no browser: the error says why (a
+    ``BILAN_CHROMIUM`` naming no program, or none installed), never "install it" when it is."""
+    from dagster_project.reporting import chromium
+
+    monkeypatch.setenv("BILAN_CHROMIUM", str(tmp_path / "pas-de-chromium"))
+    with pytest.raises(RuntimeError, match="PDF demandé mais BILAN_CHROMIUM=.*pas-de-chromium"
+                                           ".* ne désigne aucun programme"):
+        generate(run_2017.marts, tmp_path / "out", run_2017.warehouse, pdf=True)
+    monkeypatch.delenv("BILAN_CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
+    assert chromium.find_chromium() is None
+    assert "apt-get install -y chromium" in chromium.why_not_found()
 
 
 def test_deliverables_no_longer_published_are_deleted(run_2017, tmp_path, monkeypatch):

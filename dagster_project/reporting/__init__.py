@@ -82,10 +82,10 @@ def generate(
     rapport = out_dir / RAPPORT_DIR
     navigateur = chromium.find_chromium() if pdf is not False else None
     if pdf and not navigateur:
-        raise RuntimeError("PDF demandé mais aucun Chromium trouvé (apt-get install chromium)")
+        raise RuntimeError(f"PDF demandé mais {chromium.why_not_found()}")
     if pdf is None and not navigateur:
-        msg = ("PDF du rapport non produit : aucun Chromium headless installé "
-               "(apt-get install -y chromium) ; le rapport HTML est produit.")
+        msg = (f"PDF du rapport non produit : {chromium.why_not_found()} ; "
+               "le rapport HTML est produit.")
         log.warning(msg)
         out.warnings.append(msg)
     now = datetime.now()

@@ -49,11 +49,14 @@ FLAGS = (
 )
 
 
+_DISABLED = ("", "0", "false", "no")
+
+
 def find_chromium() -> str | None:
     """Path of a Chromium/Chrome binary, or None (``$BILAN_CHROMIUM`` wins; "0" disables)."""
     env = os.environ.get(ENV_VAR)
     if env is not None:
-        if env in ("", "0", "false", "no"):
+        if env in _DISABLED:
             return None
         return env if Path(env).exists() else shutil.which(env)
     for name in CANDIDATES:
@@ -61,6 +64,18 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def why_not_found() -> str:
+    """Why :func:`find_chromium` returned None, in French, for the run's warning or error: a
+    ``BILAN_CHROMIUM`` that disables the PDF or names no program is not a missing package (an
+    engineer told to install a Chromium that is installed looks in the wrong place)."""
+    env = os.environ.get(ENV_VAR)
+    if env is None:
+        return "aucun Chromium headless installé (apt-get install -y chromium)"
+    if env in _DISABLED:
+        return f"Chromium désactivé par {ENV_VAR}={env!r}"
+    return f"{ENV_VAR}={env!r} ne désigne aucun programme"
 
 
 # Printing one local page needs no site isolation: one process (browser, renderer, GPU and
