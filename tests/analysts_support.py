@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,6 +31,31 @@ def duckdb_cli() -> Path:
     if not found:
         pytest.fail("duckdb CLI not found: pip install -e '.[dev]' installs duckdb-cli")
     return Path(found)
+
+
+# The first DuckDB 1.x, the oldest client the published file's storage version (v1.0.0) admits.
+# It cannot share the environment with the pipeline's duckdb: installed on first use from the
+# package registry (≈ 3 s, 56 MB) into a folder of the venv, removed with it (make clean).
+OLDEST_DUCKDB = "1.0.0"
+
+
+def oldest_duckdb_path() -> Path:
+    """A folder holding duckdb==OLDEST_DUCKDB alone, for ``PYTHONPATH`` (installed once)."""
+    target = Path(sys.prefix) / f"duckdb-{OLDEST_DUCKDB}"
+    if not (target / "duckdb" / "__init__.py").exists():
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+             "--disable-pip-version-check", "--target", str(tmp), f"duckdb=={OLDEST_DUCKDB}"],
+            capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"pip could not install duckdb=={OLDEST_DUCKDB}:\n" + (
+            proc.stderr[-2000:])
+        try:
+            tmp.rename(target)
+        except OSError:  # another process installed it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def cli_json(db: Path, sql: str, timeout: float = 60) -> list[dict]:

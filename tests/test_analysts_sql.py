@@ -1,5 +1,6 @@
-"""SQL access for analysts: an older DuckDB 1.x client reads the published file, its views and
-the documented examples; the year-over-year mart compares exercises when several are loaded."""
+"""SQL access for analysts: older DuckDB 1.x clients (the 1.4.4 CLI, DuckDB 1.0.0 itself) read
+the published file, its views and the documented examples; the year-over-year mart compares
+exercises when several are loaded."""
 
 from __future__ import annotations
 
@@ -45,6 +46,45 @@ def test_an_older_1x_cli_opens_the_published_file(run_2017):
                      "WHERE exercice = 2017 AND perimetre = 'total' "
                      "AND indicateur = 'montant_paye_eur';")
     assert total == [{"v": "15866991.00"}]
+
+
+_READ_WITH = r"""
+import json, sys
+import duckdb
+db, blocks = sys.argv[1], json.loads(sys.stdin.read())
+con = duckdb.connect(db, read_only=True)
+out = {"version": duckdb.__version__, "module": duckdb.__file__, "counts": {}, "blocks": []}
+for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+    out["counts"][name] = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+out["total"] = str(con.execute("SELECT valeur FROM chiffres_cles WHERE exercice = 2017 "
+    "AND perimetre = 'total' AND indicateur = 'montant_paye_eur'").fetchone()[0])
+for sql in blocks:
+    out["blocks"].append(len(con.execute(sql).fetchall()))
+print(json.dumps(out))
+"""
+
+
+def test_the_first_duckdb_1x_reads_every_table_view_and_example(run_2017):
+    """The doc promises that any DuckDB 1.x client opens ``marts.duckdb`` (written in storage
+    v1.0.0): DuckDB 1.0.0 itself reads every published table and view (a view calling a function
+    newer than 1.0 would fail here) and runs every SQL example of the analysts' doc."""
+    import json
+
+    from analysts_support import OLDEST_DUCKDB, oldest_duckdb_path
+
+    blocks = sql_blocks()
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_WITH, str(run_2017.marts)], input=json.dumps(blocks),
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(oldest_duckdb_path())},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["version"] == OLDEST_DUCKDB, out["module"]
+    assert set(out["counts"]) == {*PUBLISHED_TABLES, *VIEW_NAMES}
+    assert all(n > 0 for name, n in out["counts"].items() if name != "paiements_non_comptes")
+    assert out["total"] == "15866991.00"
+    assert len(out["blocks"]) == len(blocks) and all(out["blocks"]), out["blocks"]
 
 
 def test_published_tables_and_columns_carry_their_documentation(run_2017):
