@@ -21,6 +21,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from dagster_project import settings
+from dagster_project.run_tags import (
+    TAG_HOST,
+    TAG_LAUNCHER,
+    TAG_PID,
+    TAG_WAREHOUSE,
+    launched_by_cli,
+)
 
 
 def _instance():
@@ -39,10 +46,6 @@ def _instance():
     return instance_with_kept_connections(str(home))
 
 
-# Tags on the runs ``bilan run`` launches, to recognise them after a crash.
-TAG_LAUNCHER, TAG_PID, TAG_HOST, TAG_WAREHOUSE = (
-    "bilan/launcher", "bilan/pid", "bilan/host", "bilan/warehouse"
-)
 UNFINISHED = ("NOT_STARTED", "STARTING", "STARTED")
 
 
@@ -74,6 +77,9 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
     ))
     reaped = []
     for run in runs:
+        parent = instance.get_run_by_id(run.parent_run_id) if run.parent_run_id else None
+        if not launched_by_cli(run.tags, run.parent_run_id, parent.tags if parent else None):
+            continue  # a re-execution from the UI, tagged as its parent: the daemon runs it
         same_warehouse = run.tags.get(TAG_WAREHOUSE) == str(warehouse)
         pid = run.tags.get(TAG_PID, "")
         gone = (
@@ -89,6 +95,22 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(run.run_id)
     return reaped
+
+
+def reexecution_tags(parent) -> dict[str, str]:
+    """The tags the UI's *Re-execute → From failure* gives a run (``execute_job`` gives none):
+    the parent's (its exercises' partition range, its trigger), but for those Dagster drops on a
+    retry, and the parent and root run ids, which group the runs in the UI."""
+    from dagster._core.storage.tags import (
+        PARENT_RUN_ID_TAG,
+        RESUME_RETRY_TAG,
+        ROOT_RUN_ID_TAG,
+        TAGS_TO_MAYBE_OMIT_ON_RETRY,
+    )
+
+    kept = {k: v for k, v in parent.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY}
+    return {**kept, PARENT_RUN_ID_TAG: parent.run_id,
+            ROOT_RUN_ID_TAG: parent.root_run_id or parent.run_id, RESUME_RETRY_TAG: "true"}
 
 
 STATUTS = {"loaded": "chargés", "rejected": "refusés", "ignored": "ignorés",
@@ -467,7 +489,8 @@ def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
             if args.from_failure:  # the UI's Re-execute → From failure (parent's tags kept)
                 result = stack.enter_context(dg.execute_job(
-                    dg.reconstructable(cli_nightly_job), instance, tags=ours,
+                    dg.reconstructable(cli_nightly_job), instance,
+                    tags={**reexecution_tags(instance.get_run_by_id(args.from_failure)), **ours},
                     run_config=run_config, raise_on_error=False,
                     reexecution_options=dg.ReexecutionOptions.from_failure(
                         args.from_failure, instance),

@@ -437,3 +437,44 @@ def test_the_alert_says_who_launched_the_run_in_french():
     assert launched_by({"bilan/trigger": "raw_drop_sensor"}) == "lancé par le capteur de dépôts"
     assert launched_by({"bilan/launcher": "cli"}) == "lancé par bilan run"
     assert launched_by({}) == "lancé à la main (UI ou CLI Dagster)"
+    # a re-execution carries its parent's tags: said to be one, with the first run's origin
+    # (it read "lancé par le capteur de dépôts", or "par bilan run" for the UI's copy)
+    sensor = {"bilan/trigger": "raw_drop_sensor"}
+    cli = {"bilan/launcher": "cli", "bilan/pid": "41", "bilan/host": "h"}
+    assert launched_by(sensor, "c71d5b4e-aaaa", sensor, sensor) == (
+        "reprise depuis l'UI ou l'API Dagster du run c71d5b4e, lancé par le capteur de dépôts")
+    assert launched_by(cli, "c1e8d0cf-bbbb", cli, cli) == (
+        "reprise depuis l'UI ou l'API Dagster du run c1e8d0cf, lancé par bilan run")
+    assert launched_by({**sensor, **cli, "bilan/pid": "42"}, "c1e8d0cf-bbbb", sensor, sensor) == (
+        "reprise par bilan run --from-failure du run c1e8d0cf, lancé par le capteur de dépôts")
+    assert launched_by({**sensor, "dagster/retry_number": "1"}, "c71d5b4e-aaaa", sensor,
+                       sensor) == ("relance automatique du run c71d5b4e, lancé par le capteur "
+                                   "de dépôts")
+
+
+def test_bilan_run_closes_its_own_dead_runs_not_their_copies(tmp_path):
+    """``bilan run`` closes an unfinished run of a killed ``bilan run``; a re-execution of such a
+    run from the UI carries the same tags (the parent's dead pid) while the daemon runs it: the
+    next ``bilan run`` closed it as dead, in the middle of its steps."""
+    import dagster as dg
+
+    from dagster_project.cli import reap_dead_runs
+
+    wh = tmp_path / "warehouse"
+    dead = {"bilan/launcher": "cli", "bilan/pid": "999999999", "bilan/host": "ailleurs",
+            "bilan/warehouse": str(wh)}
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        def add(run_id: str, status: str, tags: dict, parent: str | None = None) -> None:
+            instance.add_run(dg.DagsterRun(
+                job_name="bilan_nightly", run_id=run_id, status=dg.DagsterRunStatus[status],
+                tags=tags, parent_run_id=parent, root_run_id=parent))
+
+        add("killed", "STARTED", dead)          # a bilan run killed mid-run: ours, dead
+        add("failed", "FAILURE", dead)
+        add("ui-copy", "STARTED", dead, parent="failed")  # the UI's re-execution: not ours
+        add("orphan", "STARTED", dead, parent="deleted")  # parent gone: cannot tell, left
+        add("resumed", "STARTED", {**dead, "bilan/pid": "999999998"}, parent="failed")
+        assert sorted(reap_dead_runs(instance, wh)) == ["killed", "resumed"]
+        statuses = {r.run_id: r.status.value for r in instance.get_runs()}
+        assert statuses["ui-copy"] == statuses["orphan"] == "STARTED"
+        assert statuses["killed"] == statuses["resumed"] == "FAILURE"

@@ -1030,5 +1030,19 @@ def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_
     assert "raw_tables" not in err and "bilan_dbt_assets" not in err  # not run again
     assert marts_snapshot(marts) == marts_snapshot(wh / "marts.before")
     child = run_id_of(out)
+    # tagged as the UI's re-execution tags it: the parent's exercises and ids (grouped in the UI)
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    try:
+        parent_run, child_run = instance.get_run_by_id(parent), instance.get_run_by_id(child)
+        assert child_run.parent_run_id == child_run.root_run_id == parent
+        tags = child_run.tags
+        assert tags["dagster/parent_run_id"] == tags["dagster/root_run_id"] == parent
+        for k in ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end"):
+            assert tags[k] == parent_run.tags[k] == "2017", (k, tags)
+        assert tags["bilan/launcher"] == "cli" and tags["bilan/pid"] != parent_run.tags["bilan/pid"]
+    finally:
+        instance.dispose()
     rc, out, _ = launch(tmp_path, "next_night", note=False).wait()
     assert rc == 0 and f"rien n'a changé depuis la publication du run {child}" in out, out

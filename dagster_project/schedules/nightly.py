@@ -14,6 +14,7 @@ from dagster_project import settings
 from dagster_project.ingestion.discovery import discover_exercices
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.partitions import EXERCICE_PARTITIONS, all_partitions_tags, sync_partitions
+from dagster_project.run_tags import TAG_TRIGGER
 
 NIGHTLY_CRON = "0 2 * * *"
 PARIS = "Europe/Paris"
@@ -37,5 +38,5 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
     tick = context.scheduled_execution_time
     return dg.RunRequest(
         run_key=f"nightly-{tick:%Y-%m-%d}" if tick else None,
-        tags={**all_partitions_tags(context.instance), "bilan/trigger": "schedule"},
+        tags={**all_partitions_tags(context.instance), TAG_TRIGGER: "schedule"},
     )

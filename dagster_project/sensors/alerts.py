@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from collections.abc import Mapping
 
 import dagster as dg
 
 from dagster_project import settings
 from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, range_keys
+from dagster_project.run_tags import RETRY_NUMBER_TAG, TAG_TRIGGER, launched_by_cli
 
 WEBHOOK_ENV = "BILAN_ALERT_WEBHOOK"
 URL_ENV = "BILAN_DAGSTER_URL"
@@ -170,13 +172,31 @@ def failed_controls(limit: int = MAX_ITEMS) -> list[str]:
 TRIGGERS = {"schedule": "la planification nocturne", "raw_drop_sensor": "le capteur de dépôts"}
 
 
-def launched_by(tags: dict) -> str:
-    """Who launched a run, in the alert's words."""
-    named = tags.get("bilan/trigger") or tags.get("dagster/schedule_name")
+def _origin(tags: Mapping[str, str]) -> str:
+    named = tags.get(TAG_TRIGGER) or tags.get("dagster/schedule_name")
     if named:
         return f"lancé par {TRIGGERS.get(named, named)}"
-    return ("lancé par bilan run" if tags.get("bilan/launcher") == "cli"
+    return ("lancé par bilan run" if launched_by_cli(tags)
             else "lancé à la main (UI ou CLI Dagster)")
+
+
+def launched_by(
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
+    parent_tags: Mapping[str, str] | None = None,
+    root_tags: Mapping[str, str] | None = None,
+) -> str:
+    """Who launched a run, in the alert's words. A re-execution carries its parent's tags (its
+    trigger among them): it is said to be one, of which run, and who launched the first run."""
+    if parent_run_id is None:
+        return _origin(tags)
+    if tags.get(RETRY_NUMBER_TAG):
+        how = "relance automatique"
+    elif launched_by_cli(tags, parent_run_id, parent_tags):
+        how = "reprise par bilan run --from-failure"
+    else:
+        how = "reprise depuis l'UI ou l'API Dagster"
+    return f"{how} du run {parent_run_id[:8]}, {_origin(root_tags or tags)}"
 
 
 def run_exercices(instance: dg.DagsterInstance, tags: dict) -> str:
@@ -196,7 +216,10 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     url = f"{base}/runs/{run.run_id}"
     tags = run.tags or {}
     exercices = tags.get("dagster/partition") or run_exercices(context.instance, tags) or "?"
-    trigger = launched_by(tags)
+    parent = context.instance.get_run_by_id(run.parent_run_id) if run.parent_run_id else None
+    root = context.instance.get_run_by_id(run.root_run_id) if run.root_run_id else None
+    trigger = launched_by(tags, run.parent_run_id, parent.tags if parent else None,
+                          root.tags if root else None)
     repo = context.repository_def
     checks = failed_checks(context.instance, run.run_id, repo.asset_graph if repo else None)
     steps = failed_steps(context)
@@ -230,6 +253,8 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
         "text": "\n".join(lines),
         "job": run.job_name,
         "run_id": run.run_id,
+        "parent_run_id": run.parent_run_id,
+        "launched_by": trigger,
         "exercices": exercices,
         "failed_checks": checks,
         "failed_steps": steps,

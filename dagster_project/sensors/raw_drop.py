@@ -33,6 +33,7 @@ from dagster_project import settings, state
 from dagster_project.ingestion.discovery import discover_exercices, discover_files, hash_files
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.partitions import EXERCICE_PARTITIONS, range_tags
+from dagster_project.run_tags import TAG_TRIGGER
 
 QUIET_ENV = "BILAN_SENSOR_QUIET_S"
 
@@ -129,7 +130,7 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
                 run_key=f"drop-{seq}-{digest[:16]}",
                 tags={
                     **range_tags(keys),
-                    "bilan/trigger": "raw_drop_sensor",
+                    TAG_TRIGGER: "raw_drop_sensor",
                     "bilan/drop_digest": digest,
                 },
             )
