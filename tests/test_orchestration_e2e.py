@@ -109,11 +109,14 @@ def story(tmp_path_factory):
             csv.write_bytes(good.replace(GOOD_AMOUNT, BAD_AMOUNT, 1))
             req_a = s.sensor_until_run()
             result_a = s.execute("A", tags=req_a.tags)
+            from dagster_project.definitions import defs
+
             context = dg.build_run_status_sensor_context(
                 sensor_name="alerte_echec_run",
                 dagster_event=result_a.get_run_failure_event(),
                 dagster_instance=instance,
                 dagster_run=result_a.dagster_run,
+                repository_def=defs.get_repository_def(),  # as the daemon gives it
             )
             mp.setenv("BILAN_ALERT_WEBHOOK", hook_url)
             run_failure_alert(context)
@@ -185,6 +188,11 @@ def test_a_broken_drop_fails_publishes_nothing_and_alerts(story):
     assert control in [c["check"] for c in body["failed_checks"]]
     check = next(c for c in body["failed_checks"] if c["check"] == control)
     assert check["severity"] == "ERROR" and "observé" in check["observed_vs_expected"]
+    # what the failed test means, not "" (an on-call engineer read a bare test name)
+    assert check["description"].startswith("chiffre(s) du bilan publié que le pipeline ne "
+                                           "retrouve pas"), check
+    assert body["launched_by"] == "lancé par le capteur de dépôts"
+    assert body["parent_run_id"] is None
     # the control total itself, observed vs expected (1 € more than the published report)
     assert any(
         "montant_paye_eur" in c and "observé 15866992" in c and "attendu 15866991" in c
