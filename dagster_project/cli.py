@@ -77,8 +77,7 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
     ))
     reaped = []
     for run in runs:
-        parent = instance.get_run_by_id(run.parent_run_id) if run.parent_run_id else None
-        if not launched_by_cli(run.tags, run.parent_run_id, parent.tags if parent else None):
+        if not launched_by_cli(run):
             continue  # a re-execution from the UI, tagged as its parent: the daemon runs it
         same_warehouse = run.tags.get(TAG_WAREHOUSE) == str(warehouse)
         pid = run.tags.get(TAG_PID, "")
@@ -98,7 +97,7 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
 
 
 def reexecution_tags(parent) -> dict[str, str]:
-    """The tags the UI's *Re-execute → From failure* gives a run (``execute_job`` gives none):
+    """The tags Dagster's re-execution from failure gives a run (``execute_job`` gives none):
     the parent's (its exercises' partition range, its trigger), but for those Dagster drops on a
     retry, and the parent and root run ids, which group the runs in the UI."""
     from dagster._core.storage.tags import (
@@ -487,7 +486,7 @@ def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
                 TAG_HOST: socket.gethostname(), TAG_WAREHOUSE: str(wh)}
         run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-            if args.from_failure:  # the UI's Re-execute → From failure (parent's tags kept)
+            if args.from_failure:  # as Dagster's re-execution from failure (parent's tags kept)
                 result = stack.enter_context(dg.execute_job(
                     dg.reconstructable(cli_nightly_job), instance,
                     tags={**reexecution_tags(instance.get_run_by_id(args.from_failure)), **ours},
@@ -564,7 +563,7 @@ def _cmd_run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
               file=sys.stderr)
         print("  ensuite : corriger la cause ; données : les fichiers, puis bilan run ; sinon "
               f"(disque, droits, processus tué) : bilan run --from-failure {result.run_id} "
-              "(l'UI : Re-execute → From failure) ; bilan run --force refait tout ; chaque "
+              "; bilan run --force refait tout ; chaque "
               "refus : raw.rejets de " + str(settings.warehouse_path()), file=sys.stderr)
         return 1
     if not published:  # e.g. nothing changed since the last publication: nothing re-published
@@ -606,7 +605,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--from-failure", metavar="RUN_ID",
         help="re-execute that failed run from its failed steps, as the UI's Re-execute → From "
-        "failure (after a cause that was not the data: disk, permissions, a killed process)",
+        "failure, which cannot re-execute a run of bilan run (after a cause that was not the "
+        "data: disk, permissions, a killed process)",
     )
     run.add_argument(
         "--log-level", default=os.environ.get("BILAN_LOG_LEVEL", "INFO"),

@@ -78,8 +78,9 @@ class _WithoutFailureTrace(logging.Formatter):
             if trace in record.msg:
                 msg = record.msg.replace(
                     trace, "\n(pile d'appels : dans le journal du run Dagster)\n")
-                if error.cls_name == _INTERRUPTED:  # Dagster's error has no message: say why
-                    head = error.message.rstrip("\n")
+                head = error.message.rstrip("\n")
+                if error.cls_name == _INTERRUPTED and head.endswith(_INTERRUPTED):
+                    # raised on a signal without a message (a bare class name): say what it is
                     msg = msg.replace(head, head + _WHY_INTERRUPTED, 1)
                 record = logging.makeLogRecord({**record.__dict__, "msg": msg})
         return self.inner.format(record)

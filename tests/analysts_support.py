@@ -45,15 +45,17 @@ def oldest_duckdb_path() -> Path:
     if not (target / "duckdb" / "__init__.py").exists():
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-             "--disable-pip-version-check", "--target", str(tmp), f"duckdb=={OLDEST_DUCKDB}"],
-            capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, f"pip could not install duckdb=={OLDEST_DUCKDB}:\n" + (
-            proc.stderr[-2000:])
         try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+                 "--disable-pip-version-check", "--target", str(tmp),
+                 f"duckdb=={OLDEST_DUCKDB}"],
+                capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0, f"pip could not install duckdb=={OLDEST_DUCKDB}:\n" + (
+                proc.stderr[-2000:])
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete earlier install
             tmp.rename(target)
-        except OSError:  # another process installed it meanwhile
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target
 

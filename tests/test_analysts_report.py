@@ -154,7 +154,7 @@ def test_pdf_skipped_with_a_warning_when_no_browser(run_2017, tmp_path, monkeypa
     assert "hors d’un run Dagster" in out.html[2017].read_text(encoding="utf-8")
 
 
-def test_a_missing_chromium_is_told_apart_from_a_misnamed_one(run_2017, tmp_path, monkeypatch):
+def test_a_missing_chromium_is_told_apart_from_a_misnamed_one(tmp_path, monkeypatch):
     """A PDF made mandatory (``BILAN_RAPPORT_PDF=1``) and no browser: the error says why (a
     ``BILAN_CHROMIUM`` naming no program, or none installed), never "install it" when it is."""
     from dagster_project.reporting import chromium
@@ -162,7 +162,7 @@ def test_a_missing_chromium_is_told_apart_from_a_misnamed_one(run_2017, tmp_path
     monkeypatch.setenv("BILAN_CHROMIUM", str(tmp_path / "pas-de-chromium"))
     with pytest.raises(RuntimeError, match="PDF demandé mais BILAN_CHROMIUM=.*pas-de-chromium"
                                            ".* ne désigne aucun programme"):
-        generate(run_2017.marts, tmp_path / "out", run_2017.warehouse, pdf=True)
+        generate(tmp_path / "marts.duckdb", tmp_path / "out", pdf=True)  # before any reading
     monkeypatch.delenv("BILAN_CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
     assert chromium.find_chromium() is None

@@ -441,40 +441,55 @@ def test_the_alert_says_who_launched_the_run_in_french():
     # (it read "lancé par le capteur de dépôts", or "par bilan run" for the UI's copy)
     sensor = {"bilan/trigger": "raw_drop_sensor"}
     cli = {"bilan/launcher": "cli", "bilan/pid": "41", "bilan/host": "h"}
-    assert launched_by(sensor, "c71d5b4e-aaaa", sensor, sensor) == (
+    assert launched_by(sensor, "c71d5b4e-aaaa", False, sensor) == (
         "reprise depuis l'UI ou l'API Dagster du run c71d5b4e, lancé par le capteur de dépôts")
-    assert launched_by(cli, "c1e8d0cf-bbbb", cli, cli) == (
+    assert launched_by(cli, "c1e8d0cf-bbbb", False, cli) == (
         "reprise depuis l'UI ou l'API Dagster du run c1e8d0cf, lancé par bilan run")
-    assert launched_by({**sensor, **cli, "bilan/pid": "42"}, "c1e8d0cf-bbbb", sensor, sensor) == (
+    assert launched_by({**sensor, **cli}, "c1e8d0cf-bbbb", True, sensor) == (
         "reprise par bilan run --from-failure du run c1e8d0cf, lancé par le capteur de dépôts")
-    assert launched_by({**sensor, "dagster/retry_number": "1"}, "c71d5b4e-aaaa", sensor,
+    assert launched_by({**sensor, "dagster/retry_number": "1"}, "c71d5b4e-aaaa", False,
                        sensor) == ("relance automatique du run c71d5b4e, lancé par le capteur "
                                    "de dépôts")
+    assert launched_by(cli, "c1e8d0cf-bbbb", False, {}).endswith(  # a root without tags
+        "lancé à la main (UI ou CLI Dagster)")
 
 
 def test_bilan_run_closes_its_own_dead_runs_not_their_copies(tmp_path):
     """``bilan run`` closes an unfinished run of a killed ``bilan run``; a re-execution of such a
     run from the UI carries the same tags (the parent's dead pid) while the daemon runs it: the
-    next ``bilan run`` closed it as dead, in the middle of its steps."""
+    next ``bilan run`` closed it as dead, in the middle of its steps. Dagster's own runs have an
+    origin in the code location, never copied; ``bilan run``'s have none."""
     import dagster as dg
+    from dagster._core.remote_origin import (
+        RegisteredCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
 
     from dagster_project.cli import reap_dead_runs
 
     wh = tmp_path / "warehouse"
     dead = {"bilan/launcher": "cli", "bilan/pid": "999999999", "bilan/host": "ailleurs",
             "bilan/warehouse": str(wh)}
+    daemon = RemoteJobOrigin(
+        repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=RegisteredCodeLocationOrigin("bilan_insertion"),
+            repository_name="__repository__"),
+        job_name="bilan_nightly")
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        def add(run_id: str, status: str, tags: dict, parent: str | None = None) -> None:
+        def add(run_id: str, status: str, tags: dict, parent: str | None = None,
+                origin: RemoteJobOrigin | None = None) -> None:
             instance.add_run(dg.DagsterRun(
                 job_name="bilan_nightly", run_id=run_id, status=dg.DagsterRunStatus[status],
-                tags=tags, parent_run_id=parent, root_run_id=parent))
+                tags=tags, parent_run_id=parent, root_run_id=parent, remote_job_origin=origin))
 
         add("killed", "STARTED", dead)          # a bilan run killed mid-run: ours, dead
         add("failed", "FAILURE", dead)
-        add("ui-copy", "STARTED", dead, parent="failed")  # the UI's re-execution: not ours
-        add("orphan", "STARTED", dead, parent="deleted")  # parent gone: cannot tell, left
-        add("resumed", "STARTED", {**dead, "bilan/pid": "999999998"}, parent="failed")
+        add("ui-copy", "STARTED", dead, parent="failed", origin=daemon)  # the UI's: not ours
+        add("retry", "STARTED", {**dead, "dagster/retry_number": "1"}, parent="ui-copy",
+            origin=daemon)                      # the daemon's retry of that copy: not ours
+        add("resumed", "STARTED", {**dead, "bilan/pid": "999999998"}, parent="deleted")
         assert sorted(reap_dead_runs(instance, wh)) == ["killed", "resumed"]
         statuses = {r.run_id: r.status.value for r in instance.get_runs()}
-        assert statuses["ui-copy"] == statuses["orphan"] == "STARTED"
+        assert statuses["ui-copy"] == statuses["retry"] == "STARTED"
         assert statuses["killed"] == statuses["resumed"] == "FAILURE"

@@ -960,10 +960,11 @@ def test_re_execution_from_failure_publishes_and_records_the_parents_load(
     failed_publication, tmp_path, monkeypatch
 ):
     """The on-call path after a failure that was not the data's (here the publication fails):
-    fix it, then *Re-execute from failure* (UI). Only the publication and the reports run
-    again; they publish the parent's checked marts, the report counts the parent's checks, and
-    the state records the parent's load, so the next night skips instead of rebuilding
-    everything (before, the re-execution found no ingestion of its own)."""
+    fix it, then re-execute from failure (Dagster's ``execute_job``, as ``bilan run
+    --from-failure`` does: the UI cannot for a run of ``bilan run``). Only the publication and
+    the reports run again; they publish the parent's checked marts, the report counts the
+    parent's checks, and the state records the parent's load, so the next night skips instead of
+    rebuilding everything (before, the re-execution found no ingestion of its own)."""
     import dagster as dg
 
     from dagster_project import state
@@ -1017,7 +1018,7 @@ def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_
     directory) says to fix it and run `bilan run --from-failure <run>`; that re-runs the failed
     steps only, publishes the parent's checked marts, and the next night skips."""
     failed, parent = failed_publication
-    assert f"bilan run --from-failure {parent} (l'UI : Re-execute → From failure)" in failed.stderr
+    assert f"bilan run --from-failure {parent} ;" in failed.stderr
     _, wh, _ = copy_run(failed, tmp_path)
     marts = wh / "marts.duckdb"
     (wh / "marts.duckdb.wal").rmdir()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-ENV_VAR = "BILAN_CHROMIUM"  # explicit path; "" or "0" disables the PDF
+ENV_VAR = "BILAN_CHROMIUM"  # explicit path or name; "", "0", "false" or "no" disables the PDF
 
 FLAGS = (
     "--headless",
@@ -52,30 +52,31 @@ FLAGS = (
 _DISABLED = ("", "0", "false", "no")
 
 
-def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome binary, or None (``$BILAN_CHROMIUM`` wins; "0" disables)."""
-    env = os.environ.get(ENV_VAR)
-    if env is not None:
-        if env in _DISABLED:
-            return None
-        return env if Path(env).exists() else shutil.which(env)
-    for name in CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def why_not_found() -> str:
-    """Why :func:`find_chromium` returned None, in French, for the run's warning or error: a
+def _lookup() -> tuple[str | None, str]:
+    """The browser's path, or None with why (in French, for the run's warning or error): a
     ``BILAN_CHROMIUM`` that disables the PDF or names no program is not a missing package (an
     engineer told to install a Chromium that is installed looks in the wrong place)."""
     env = os.environ.get(ENV_VAR)
-    if env is None:
-        return "aucun Chromium headless installé (apt-get install -y chromium)"
-    if env in _DISABLED:
-        return f"Chromium désactivé par {ENV_VAR}={env!r}"
-    return f"{ENV_VAR}={env!r} ne désigne aucun programme"
+    if env is not None:
+        if env in _DISABLED:
+            return None, f"Chromium désactivé par {ENV_VAR}={env!r}"
+        found = env if Path(env).exists() else shutil.which(env)
+        return found, f"{ENV_VAR}={env!r} ne désigne aucun programme"
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found, ""
+    return None, "aucun Chromium headless installé (apt-get install -y chromium)"
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome binary, or None (``$BILAN_CHROMIUM`` wins; "0" disables)."""
+    return _lookup()[0]
+
+
+def why_not_found() -> str:
+    """Why :func:`find_chromium` returned None."""
+    return _lookup()[1]
 
 
 # Printing one local page needs no site isolation: one process (browser, renderer, GPU and

@@ -20,10 +20,11 @@ import urllib.request
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster._core.storage.tags import RETRY_NUMBER_TAG
 
 from dagster_project import settings
 from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, range_keys
-from dagster_project.run_tags import RETRY_NUMBER_TAG, TAG_TRIGGER, launched_by_cli
+from dagster_project.run_tags import TAG_LAUNCHER, TAG_TRIGGER, launched_by_cli
 
 WEBHOOK_ENV = "BILAN_ALERT_WEBHOOK"
 URL_ENV = "BILAN_DAGSTER_URL"
@@ -176,27 +177,28 @@ def _origin(tags: Mapping[str, str]) -> str:
     named = tags.get(TAG_TRIGGER) or tags.get("dagster/schedule_name")
     if named:
         return f"lancé par {TRIGGERS.get(named, named)}"
-    return ("lancé par bilan run" if launched_by_cli(tags)
+    return ("lancé par bilan run" if tags.get(TAG_LAUNCHER) == "cli"
             else "lancé à la main (UI ou CLI Dagster)")
 
 
 def launched_by(
     tags: Mapping[str, str],
     parent_run_id: str | None = None,
-    parent_tags: Mapping[str, str] | None = None,
+    by_cli: bool = False,
     root_tags: Mapping[str, str] | None = None,
 ) -> str:
-    """Who launched a run, in the alert's words. A re-execution carries its parent's tags (its
-    trigger among them): it is said to be one, of which run, and who launched the first run."""
+    """Who launched a run, in the alert's words (``by_cli``: ``bilan run`` executed it, see
+    run_tags.py). A re-execution carries its parent's tags (its trigger among them): it is said
+    to be one, of which run, and who launched the first run (``root_tags``)."""
     if parent_run_id is None:
         return _origin(tags)
     if tags.get(RETRY_NUMBER_TAG):
         how = "relance automatique"
-    elif launched_by_cli(tags, parent_run_id, parent_tags):
+    elif by_cli:
         how = "reprise par bilan run --from-failure"
     else:
         how = "reprise depuis l'UI ou l'API Dagster"
-    return f"{how} du run {parent_run_id[:8]}, {_origin(root_tags or tags)}"
+    return f"{how} du run {parent_run_id[:8]}, {_origin(tags if root_tags is None else root_tags)}"
 
 
 def run_exercices(instance: dg.DagsterInstance, tags: dict) -> str:
@@ -216,9 +218,8 @@ def build_message(context: dg.RunFailureSensorContext) -> dict:
     url = f"{base}/runs/{run.run_id}"
     tags = run.tags or {}
     exercices = tags.get("dagster/partition") or run_exercices(context.instance, tags) or "?"
-    parent = context.instance.get_run_by_id(run.parent_run_id) if run.parent_run_id else None
     root = context.instance.get_run_by_id(run.root_run_id) if run.root_run_id else None
-    trigger = launched_by(tags, run.parent_run_id, parent.tags if parent else None,
+    trigger = launched_by(tags, run.parent_run_id, launched_by_cli(run),
                           root.tags if root else None)
     repo = context.repository_def
     checks = failed_checks(context.instance, run.run_id, repo.asset_graph if repo else None)
