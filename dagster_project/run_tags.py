@@ -15,7 +15,10 @@ failure* refuses a ``bilan run`` run: ``bilan run --from-failure`` does it.)
 
 from __future__ import annotations
 
-import dagster as dg
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported at run time: `bilan run` skips in a second without Dagster
+    import dagster as dg
 
 TAG_LAUNCHER, TAG_PID, TAG_HOST, TAG_WAREHOUSE = (
     "bilan/launcher", "bilan/pid", "bilan/host", "bilan/warehouse"
