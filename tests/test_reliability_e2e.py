@@ -1043,6 +1043,8 @@ def test_bilan_run_from_failure_resumes_a_run_failed_for_another_cause_than_the_
         for k in ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end"):
             assert tags[k] == parent_run.tags[k] == "2017", (k, tags)
         assert tags["bilan/launcher"] == "cli" and tags["bilan/pid"] != parent_run.tags["bilan/pid"]
+        # what tells bilan run's runs from the UI's copies of their tags (run_tags.py)
+        assert parent_run.remote_job_origin is None and child_run.remote_job_origin is None
     finally:
         instance.dispose()
     rc, out, _ = launch(tmp_path, "next_night", note=False).wait()
