@@ -27,6 +27,7 @@ from dagster_project.run_tags import (
     TAG_PID,
     TAG_WAREHOUSE,
     launched_by_cli,
+    reexecution_tags,
 )
 
 
@@ -94,22 +95,6 @@ def reap_dead_runs(instance, warehouse: Path) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(run.run_id)
     return reaped
-
-
-def reexecution_tags(parent) -> dict[str, str]:
-    """The tags Dagster's re-execution from failure gives a run (``execute_job`` gives none):
-    the parent's (its exercises' partition range, its trigger), but for those Dagster drops on a
-    retry, and the parent and root run ids, which group the runs in the UI."""
-    from dagster._core.storage.tags import (
-        PARENT_RUN_ID_TAG,
-        RESUME_RETRY_TAG,
-        ROOT_RUN_ID_TAG,
-        TAGS_TO_MAYBE_OMIT_ON_RETRY,
-    )
-
-    kept = {k: v for k, v in parent.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY}
-    return {**kept, PARENT_RUN_ID_TAG: parent.run_id,
-            ROOT_RUN_ID_TAG: parent.root_run_id or parent.run_id, RESUME_RETRY_TAG: "true"}
 
 
 STATUTS = {"loaded": "chargés", "rejected": "refusés", "ignored": "ignorés",
