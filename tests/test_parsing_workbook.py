@@ -1135,6 +1135,40 @@ def test_a_dated_note_or_a_name_is_no_participant(tmp_path, fmt):
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)  # + the action row
 
 
+def test_a_dated_one_word_note_or_a_hyphenated_name_is_no_participant(tmp_path, fmt):
+    """A one-word note ('Observations : | 31/12/2017', 'Date d'arrêté | 31/12/2017' typed as
+    text) or a hyphenated name holds no digit: no pseudonymised number. Each was loaded as one
+    more participant still accompanied (spec audit: one word of letters was no prose); they are
+    refused, their text not recorded, in the CER sheet too. A blank identifier is still
+    'manquant', and identifiers with letters and digits are read."""
+    rows = [
+        PARTICIPANT_HEADER,
+        ["P1", D(2017, 1, 1), None, None, None],  # row 2: loaded
+        ["Observations :", D(2017, 12, 31), None, None, None],  # row 3: refused
+        ["Date d'arrêté", "31/12/2017", None, None, None],  # row 4: refused
+        ["Jean-Pierre DUPONT", D(2017, 3, 1), None, None, None],  # row 5: refused
+        ["N.B. :", D(2017, 12, 31), None, None, None],  # row 6: refused
+        ["  ", D(2017, 2, 1), None, None, None],  # row 7: refused, identifiant manquant
+        ["ab-12", D(2017, 2, 1), None, None, None],  # row 8: loaded
+    ]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": rows}),
+              idents=("P1", "ab-12"))
+    assert [p["identifiant"] for p in r.participants] == ["P1", "AB-12"]
+    assert [(j.row_number, j.column_name, j.value) for j in r.rejets] == [
+        (n, "Identifiant", None) for n in (3, 4, 5, 6, 7)]
+    assert all("pas un numéro pseudonymisé" in j.reason for j in r.rejets[:4])
+    assert "manquant" in r.rejets[4].reason
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (8, 3, 5)  # + the action row
+    cer = [CER_HEADER, ["C1", D(2017, 1, 1), "Oui"], ["Signature :", D(2017, 12, 31), "Non"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+        "Participants": participants(["C1", D(2017, 1, 1), None, None, None]), "CER": cer},
+        name="ru"), idents=("C1",))
+    assert [c["identifiant"] for c in r.cer] == ["C1"]
+    assert [(j.sheet, j.row_number, j.column_name, j.value) for j in r.rejets] == [
+        ("CER", 3, "Identifiant", None)]
+
+
 def test_a_title_speaking_of_the_end_does_not_refuse_a_sheet_without_exits(tmp_path, fmt):
     """'Participants – bilan de fin d'action' above the header: a title, over 'Identifiant'; the
     sheet has no exit column (allowed) and is read (it was refused as if a header spoke of

@@ -701,12 +701,20 @@ def _is_prose(v: str) -> bool:
     return False
 
 
+_HAS_DIGIT = re.compile(r"\d").search
+
+
 def _prose_identifiant(v: str) -> bool:
     """An identifier cell holding prose: a dated note under the table ('Situation arrêtée au |
-    31/12/2017') or a name, not a pseudonymised number, and never counted as one (probe review:
-    it was a participant). Its row is refused without its text, which may be a person's name.
-    The space test first: the loop runs once per row."""
-    return (" " in v or "\xa0" in v) and _is_prose(v)
+    31/12/2017', 'Observations : | 31/12/2017') or a name, not a pseudonymised number, and never
+    counted as one (probe review: it was a participant). Its row is refused without its text,
+    which may be a person's name. Prose is text of two words of letters, or text without any
+    digit: a one-word note ('Date :', 'N.B. :', 'Date d'arrêté') or a name ('Jean-Pierre
+    DUPONT') was loaded as one more participant (spec audit); a pseudonymised *number* has
+    digits. Blank text is no prose: its row is refused as 'Identifiant manquant'."""
+    if _HAS_DIGIT(v):  # one C-level search per row: identifiers have a digit early
+        return (" " in v or "\xa0" in v) and _is_prose(v)
+    return bool(v) and not v.isspace()
 
 
 def _blank_or_prose(v: object) -> bool:
@@ -783,7 +791,7 @@ class _TableResult:
 
 
 _L_IDENT = _PARTICIPANT_FIELDS["identifiant"][0]
-_PROSE_IDENTIFIANT = ("Identifiant : du texte de plusieurs mots, pas un numéro pseudonymisé "
+_PROSE_IDENTIFIANT = ("Identifiant : du texte, pas un numéro pseudonymisé "
                       "(une note sous le tableau ? un nom ?) : ligne non comptée")
 _L_ENTREE = _PARTICIPANT_FIELDS["date_entree"][0]
 _L_SORTIE = _PARTICIPANT_FIELDS["date_sortie"][0]
