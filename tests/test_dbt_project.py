@@ -195,40 +195,64 @@ def test_green_build_and_published_2017_controls_ok(dbt_env):
 SUM_TESTS = ["fct_chiffres_cles_somme_des_actions", "fct_synthese_thematiques_somme_des_actions"]
 
 
-def shift_summed_figures(dbt_env, by: int) -> None:
+def shift_summed_figures(dbt_env, by: int) -> str:
     """Move 2099's PRO ETP key figure by ``by`` hundredths and its RU amount paid by ``by`` €,
-    away from the sums of the actions they stand for (or back)."""
+    away from the sums of the actions they stand for; and give figures no action stands for: a
+    thematic without action 1,000,000 €, the RU type (no accompaniment) 5 accompaniments. Or
+    all of it back (``by`` < 0). Returns the thematic without action."""
     with duckdb.connect(str(dbt_env["warehouse"] / "bilan.duckdb")) as con:
         con.execute(f"UPDATE marts.fct_chiffres_cles SET valeur = valeur + {by} * 0.01 "
                     "WHERE exercice = 2099 AND perimetre = 'PRO' AND indicateur = 'etp'")
         con.execute(f"UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
                     f"montant_paye_eur + {by} WHERE exercice = 2099 AND code_thematique = 'RU'")
+        [(sans_action,)] = con.execute(
+            "SELECT min(code_thematique) FROM marts.fct_synthese_thematiques s WHERE exercice = "
+            "2099 AND NOT EXISTS (SELECT 1 FROM marts.fct_actions a WHERE a.exercice = 2099 "
+            "AND a.code_thematique = s.code_thematique)").fetchall()
+        con.execute("UPDATE marts.fct_synthese_thematiques SET montant_paye_eur = "
+                    f"{1_000_000 if by > 0 else 0} "
+                    f"WHERE exercice = 2099 AND code_thematique = '{sans_action}'")
+        if by > 0:
+            con.execute("INSERT INTO marts.fct_chiffres_cles BY NAME SELECT 2099 AS exercice, "
+                        "'RU' AS perimetre, 'accompagnements' AS indicateur, 5 AS valeur")
+        else:
+            con.execute("DELETE FROM marts.fct_chiffres_cles WHERE exercice = 2099 AND "
+                        "perimetre = 'RU' AND indicateur = 'accompagnements'")
+    return sans_action
 
 
 def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env, green_2099):
     """The marts add up by construction; the two tests guarding it must still be able to fail:
     on the green build's warehouse, a key figure and a synthesis amount are tampered with, and
-    exactly those two tests fail, saying which figure."""
+    exactly those two tests fail, saying which figure. They also read the marts' side: a
+    figure no action stands for (a thematic without action, an accompaniment figure of a type
+    whose actions have none) fails them too; they compared only the groups the actions have,
+    and a thematic's 1,000,000 € with no action behind it passed (cold review)."""
     restore(dbt_env)
-    shift_summed_figures(dbt_env, +1)
+    sans_action = shift_summed_figures(dbt_env, +1)
     rc, statuses, out = dbt_test(dbt_env, *SUM_TESTS)
     assert rc != 0, out
     assert statuses == {t: "fail" for t in SUM_TESTS}, out
+    stored = stored_failures(dbt_env)
     with connect(dbt_env) as con:
-        [(ex, perimetre, indicateur, attendu, valeur)] = con.sql(
-            f"select * from dbt_test__audit.{SUM_TESTS[0]}").fetchall()
+        [(ex, perimetre, indicateur, attendu, valeur), sans_detail] = con.sql(
+            f"select * from {stored[SUM_TESTS[0]]} order by attendu nulls last").fetchall()
+        synthese = con.sql(
+            f"select code_thematique, montant_paye_eur, montant_paye_eur_publie, sans_detail "
+            f"from {stored[SUM_TESTS[1]]} order by 1").fetchall()
     assert (ex, perimetre, indicateur) == (2099, "PRO", "etp")
     assert valeur - attendu == Decimal("0.01")
+    assert sans_detail == (2099, "RU", "accompagnements", None, Decimal("5.00"))
+    assert synthese == sorted([(sans_action, None, Decimal("1000000.00"), True),
+                               ("RU", Decimal("8499.75"), Decimal("8500.75"), False)])
     # put right, the tests pass again and their failing rows are gone: a view left from the
     # failing run would show rows the test no longer finds
-    stored = stored_failures(dbt_env)
     green = warned_views(dbt_env, green_2099)
     assert audit_views(dbt_env) == {stored[t] for t in SUM_TESTS} | green
     shift_summed_figures(dbt_env, -1)
     rc, statuses, out = dbt_test(dbt_env, *SUM_TESTS)
     assert rc == 0 and statuses == {t: "pass" for t in SUM_TESTS}, out
     assert audit_views(dbt_env) == green
-
 
 LAYER_TESTS = [
     # a participant of a référent unique convention (whose persons are counted from its CER
