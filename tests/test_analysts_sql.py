@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -137,6 +138,21 @@ def test_views_agree_with_the_report_figures(run_2017):
         assert sorties == [("PRO", 9145, 9145), ("SOC", 3637, 3637)]
         n_ops = con.execute("SELECT count(*) FROM v_operateurs WHERE exercice = 2017").fetchone()
         assert n_ops[0] == 124
+        # every ratio of the views is the exact quotient of its columns, rounded half up: one
+        # was a cent off (44 237.74 € / 68 = 650.555 published 650.55, tests/test_rounding.py)
+        rows = con.execute(
+            "SELECT num_convention, montant_paye_eur, accompagnements, "
+            "montant_par_accompagnement_eur, sorties_emploi_formation, fins_accompagnement, "
+            "taux_sorties_emploi_formation_pct "
+            "FROM v_actions WHERE exercice = 2017").fetchall()
+        assert len(rows) == 220
+        cent = Decimal("0.01")
+        for conv, montant, accs, par_acc, sorties, fins, taux in rows:
+            assert par_acc == (None if not accs else
+                               (montant / accs).quantize(cent, ROUND_HALF_UP)), conv
+            assert taux == (None if not fins else
+                            (Decimal(100 * sorties) / fins).quantize(cent, ROUND_HALF_UP)), conv
+        assert dict((r[0], r[3]) for r in rows)["PDI-2017-0142"] == Decimal("650.56")
     finally:
         con.close()
 

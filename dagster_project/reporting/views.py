@@ -21,14 +21,39 @@ VIEW_NAMES = (
 
 
 
+def rounded_division(numerateur: str, denominateur: str, decimales: int = 2) -> str:
+    """SQL for numerateur / denominateur, exact, rounded half away from zero (as the report's
+    ``fr.arrondi``); NULL when either is NULL or the denominator is 0.
+
+    Not ``round(a / b, 2)``: DuckDB divides a DECIMAL in DOUBLE, and 44 237.74 € / 68 = 650.555
+    is the double 650.55499999…, which ``round`` gives as 650.55. Both operands are scaled to
+    integers (exact for integers and decimals of up to 6 places) and divided as integers. The
+    same SQL as dbt's macro ``rounded_division`` (dbt/macros/rounded_division.sql); both are
+    checked against Python's Decimal by tests/test_rounding.py.
+    """
+    n = f"cast(cast(({numerateur}) as decimal(38, 6)) * 1000000 as hugeint)"
+    d = f"nullif(cast(cast(({denominateur}) as decimal(38, 6)) * 1000000 as hugeint), 0)"
+    scale = f" * 0.{'0' * (decimales - 1)}1" if decimales > 0 else ""
+    return (
+        f"(cast(sign({n}) * sign({d})\n"
+        f"    * ((2 * abs({n}) * {10 ** decimales} + abs({d})) // (2 * abs({d})))\n"
+        f"    as decimal(38, 0)){scale})"
+    )
+
+
+def percentage(part: str, whole: str) -> str:
+    """SQL for a percentage with 2 decimals (see :func:`rounded_division`)."""
+    return rounded_division(f"100 * cast(({part}) as decimal(38, 6))", whole, 2)
+
+
 def _pct(part: str, whole: str) -> str:
     """A percentage with 2 decimals; NULL (not an error, not 0) when the whole is 0."""
-    return f"CAST(round(100 * {part} / nullif({whole}, 0), 2) AS DECIMAL(18, 2))"
+    return f"CAST({percentage(part, whole)} AS DECIMAL(18, 2))"
 
 
 def _per(amount: str, count: str) -> str:
     """An amount in euros per unit, 2 decimals; NULL when there is no unit."""
-    return f"CAST(round({amount} / nullif({count}, 0), 2) AS DECIMAL(14, 2))"
+    return f"CAST({rounded_division(amount, count)} AS DECIMAL(14, 2))"
 
 
 _TAUX_SORTIES = _pct("sorties_emploi_formation", "fins_accompagnement")

@@ -141,7 +141,7 @@ par_type_indicateurs as (
         cast(nb_thematiques as decimal(18, 2))                      as nb_thematiques,
         cast(etp as decimal(18, 2))                                 as etp,
         cast(montant_paye_eur as decimal(18, 2))                    as montant_paye_eur,
-        cast(round(100 * montant_paye_eur / nullif(budget.montant_total, 0), 2) as decimal(18, 2))
+        cast({{ percentage('montant_paye_eur', 'budget.montant_total') }} as decimal(18, 2))
                                                                     as part_budget_pct,
         -- CER figures: types with contractualisation thematics (RU)
         cast(case when a_contractualisation then nb_referents end as decimal(18, 2)) as nb_referents,
@@ -165,11 +165,11 @@ par_type_indicateurs as (
         cast(case when a_accompagnement then {{ col }} end as decimal(18, 2)) as {{ indicateur }},
         {%- endfor %}
         {%- for indicateur, col in pct_sorties.items() %}
-        cast(case when a_accompagnement then round(100 * {{ col }} / nullif(fins_accompagnement, 0), 2) end
+        cast(case when a_accompagnement then {{ percentage(col, 'fins_accompagnement') }} end
             as decimal(18, 2))                                      as {{ indicateur }},
         {%- endfor %}
         -- share of still-accompanied participants who already reached a professional path
-        cast(case when a_accompagnement then round(100 * en_cours_avec_mise_en_parcours / nullif(en_cours, 0), 2) end
+        cast(case when a_accompagnement then {{ percentage('en_cours_avec_mise_en_parcours', 'en_cours') }} end
             as decimal(18, 2))                                      as part_en_cours_avec_mise_en_parcours_pct
     from par_type
     left join budget
@@ -194,7 +194,7 @@ par_domaine as (
         domaines.code_domaine                                       as perimetre,
         cast(count(actions.num_convention) as decimal(18, 2))       as nb_actions,
         cast(coalesce(sum(actions.montant_paye_eur), 0) as decimal(18, 2)) as montant_paye_eur,
-        cast(round(100 * coalesce(sum(actions.montant_paye_eur), 0) / nullif(any_value(budget.montant_total), 0), 2)
+        cast({{ percentage('coalesce(sum(actions.montant_paye_eur), 0)', 'any_value(budget.montant_total)') }}
             as decimal(18, 2))                                      as part_budget_pct
     from exercices
     cross join (
