@@ -119,6 +119,29 @@ ORDER BY exercice, num_convention NULLS LAST, motif
 """
 
 
+# What the published table and its columns mean, as its comments in marts.duckdb (analysts'
+# tools show them, as they show dbt's descriptions of the marts; docs/analysts.md says it at
+# length). Key None: the table.
+PUBLISHED_COMMENTS: dict[str | None, str] = {
+    None: "Payments of the finance exports that the marts do not count (refused lines: no "
+          "loaded workbook for their convention, or the line cannot be read), by exercice, "
+          "convention and reason: montant_paye_eur + montant_eur = what the finance system paid. "
+          "Not listed: other exercises' mandates, a line repeating a counted mandate with the "
+          "same or an unreadable amount. No row when every payment is counted.",
+    "exercice": "Exercise of the finance export.",
+    "num_convention": "The lines' convention when well-formed, whatever they were refused for; "
+                      "NULL otherwise (malformed or missing, shifted columns, export refused "
+                      "whole).",
+    "motif": "Why they are not counted (the refusal's reason, as bilan run and the report give "
+             "it).",
+    "lignes": "Refused payments not counted, each payment once (a mandate number refused on "
+              "several lines counts once per amount); an export refused whole: all its lines.",
+    "montant_eur": "Amount of those whose amount could be read, in euros; NULL when none could.",
+    "lignes_montant_inconnu": "Of lignes, those whose amount could not be read (montant_eur is "
+                              "then a part of what they paid).",
+}
+
+
 def published_query() -> str:
     """The payments not counted, by exercise, convention and reason, as one query whose
     parameters are written in (constants of this code): what the publication copies into

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.paiements import published_query
+from dagster_project.paiements import PUBLISHED_COMMENTS, published_query
 
 # Published name -> relation of the internal warehouse: the dbt marts (contracts enforced), and
 # the payments of the finance exports that the marts do not count (refused lines: their
@@ -42,6 +42,11 @@ PUBLISHED_TABLES: Mapping[str, str] = {
     "actions": "marts.fct_actions",
     "evolution_thematiques": "marts.fct_evolution_thematiques",
     "paiements_non_comptes": f"({published_query()})",
+}
+# The comments of the tables built by a query (no dbt description to carry): name -> {column or
+# None for the table: text}.
+QUERY_COMMENTS: Mapping[str, Mapping[str | None, str]] = {
+    "paiements_non_comptes": PUBLISHED_COMMENTS,
 }
 
 # Oldest storage format DuckDB 1.x clients (CLI, BI drivers) all read.
@@ -143,17 +148,21 @@ def publish(
         raise
 
 
-def _copy_comments(con: duckdb.DuckDBPyConnection, rel: str, copy: str) -> None:
-    """The table's and its columns' comments (dbt's descriptions, persist_docs) onto its copy:
-    analysts' tools (DBeaver, duckdb_columns()) show what each published column means."""
-    if "." not in rel or rel.startswith("("):
-        return  # a query, not a table: no comments to carry
-    schema, table = rel.split(".")
-    where = "database_name = current_database() AND schema_name = ? AND table_name = ?"
-    comments = con.execute(
-        f"SELECT NULL, comment FROM duckdb_tables() WHERE {where} AND comment IS NOT NULL "
-        f"UNION ALL SELECT column_name, comment FROM duckdb_columns() WHERE {where} "
-        "AND comment IS NOT NULL", [schema, table, schema, table]).fetchall()
+def _copy_comments(con: duckdb.DuckDBPyConnection, name: str, rel: str, copy: str) -> None:
+    """The table's and its columns' comments (dbt's descriptions, persist_docs; for a table built
+    by a query, :data:`QUERY_COMMENTS`) onto its copy: analysts' tools (DBeaver,
+    duckdb_columns()) show what each published column means."""
+    if rel.startswith("("):
+        comments = list(QUERY_COMMENTS.get(name, {}).items())
+    elif "." not in rel:
+        return  # a table of the connection's own schema (tests): no description to carry
+    else:
+        schema, table = rel.split(".")
+        where = "database_name = current_database() AND schema_name = ? AND table_name = ?"
+        comments = con.execute(
+            f"SELECT NULL, comment FROM duckdb_tables() WHERE {where} AND comment IS NOT NULL "
+            f"UNION ALL SELECT column_name, comment FROM duckdb_columns() WHERE {where} "
+            "AND comment IS NOT NULL", [schema, table, schema, table]).fetchall()
     for column, comment in comments:
         text = comment.replace("'", "''")
         if column is None:
@@ -178,7 +187,7 @@ def _write_then_swap(
         for name, rel in tables.items():
             con.execute(f"CREATE TABLE {alias}.main.{name} AS SELECT * FROM {rel}")
             counts[name] = con.execute(f"SELECT count(*) FROM {alias}.main.{name}").fetchone()[0]
-            _copy_comments(con, rel, f"{alias}.main.{name}")
+            _copy_comments(con, name, rel, f"{alias}.main.{name}")
         if os.environ.get(PAUSE_ENV):
             time.sleep(float(os.environ[PAUSE_ENV]))
         if views_sql:
