@@ -142,6 +142,44 @@ def test_french_formatting_helpers():
     assert fr.signe_pct(-3.04) == "−3,0\u00a0%"
 
 
+def test_shares_and_changes_are_printed_from_their_figures_rounded_once():
+    """The report printed the marts' percentages (rounded to 2 decimals) to 1 decimal: rounded
+    twice, a domain's 55.4455 % (published 55.45) showed 55.5 %, a change of 2.345 % (2.35)
+    +2.4 % (cold review). Each is now computed from its figures, as the Total rows were."""
+    from decimal import Decimal as D
+
+    from dagster_project.reporting import html
+    from dagster_project.reporting.data import Marts
+
+    def theme(code, domaine, montant, prec, acc, acc_prec, ef, ef_prec, fins, fins_prec):
+        return {"exercice": 2019, "exercice_precedent": 2018, "code_thematique": code,
+                "libelle_thematique": f"Thématique {code}", "code_domaine": domaine,
+                "libelle_domaine": f"Domaine {domaine}", "code_type_action": "PRO",
+                "nb_actions": 1, "montant_paye_eur": D(montant),
+                "montant_paye_eur_precedent": D(prec), "accompagnements": acc,
+                "accompagnements_precedent": acc_prec, "sorties_emploi_formation": ef,
+                "sorties_emploi_formation_precedent": ef_prec, "fins_accompagnement": fins,
+                "fins_accompagnement_precedent": fins_prec,
+                # what the marts publish, rounded to 2 decimals: the report must not print these
+                "evolution_montant_pct": D("2.35"), "evolution_accompagnements_pct": D("0.15"),
+                "taux_sorties_emploi_formation_pct": D("24.45"),
+                "taux_sorties_emploi_formation_precedent_pct": D("0.05"),
+                "evolution_taux_sorties_emploi_formation_pts": D("24.40")}
+
+    synthese = [theme("A", "EMP", "56", "0", 0, 0, 0, 0, 0, 0),
+                theme("B", "IAE", "45", "0", 0, 0, 0, 0, 0, 0)]
+    budget = Marts(2019, [2019], {("total", "montant_paye_eur"): D(101),
+                                  ("EMP", "part_budget_pct"): D("55.45")}, synthese, [], (0, 0))
+    page = html._section_budget(budget)
+    assert "55,4\u00a0%" in page and "55,5\u00a0%" not in page  # 56 / 101 = 55.4455 %
+    # +2.345 %: +2,3 %; 2 / 1335 = 0.1498 %: +0,1 %; 489 / 2000 = 24.45 %: 24,5 %
+    evolution = [theme("A", "EMP", "204690", "200000", 1337, 1335, 489, 1, 2000, 2000)]
+    page = html._section_evolution(Marts(2019, [2018, 2019], {}, [], evolution, (0, 0)))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert cells[3] == "+2,3\u00a0%" and cells[6] == "+0,1\u00a0%", cells
+    assert cells[7:10] == ["0,1\u00a0%", "24,5\u00a0%", "+24,4\u00a0pts"], cells
+
+
 def test_pdf_skipped_with_a_warning_when_no_browser(run_2017, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("BILAN_CHROMIUM", "0")
     out = generate(run_2017.marts, tmp_path, run_2017.warehouse)

@@ -300,7 +300,9 @@ def _section_budget(m: Marts) -> str:
     segs = []
     for i, code in enumerate(codes):
         d = domaines[code]
-        share = m.c(code, "part_budget_pct") or fr.part(d["montant"], total)
+        # from the amounts, not the mart's share rounded to 2 decimals (rounded twice, 55.4455 %
+        # printed 55.5 %: cold review); the same below
+        share = fr.part(d["montant"], total)
         segs.append(Segment(
             label=d["libelle"], value=float(d["montant"]),
             color=COULEURS_DOMAINES.get(code, PALETTE[i % len(PALETTE)]),
@@ -311,7 +313,7 @@ def _section_budget(m: Marts) -> str:
     rows, classes = [], []
     for code in codes:
         d = domaines[code]
-        share = m.c(code, "part_budget_pct") or fr.part(d["montant"], total)
+        share = fr.part(d["montant"], total)
         rows.append([_e(d["libelle"]), _n(d["actions"]), fr.euros(d["montant"]),
                      fr.millions_euros(d["montant"], 1), fr.pct(share)])
         classes.append("")
@@ -323,7 +325,7 @@ def _section_budget(m: Marts) -> str:
         lib = {"PRO": "Insertion professionnelle", "SOC": "Insertion sociale et santé",
                "RU": "Référents uniques"}.get(typ, typ)
         groupes.append(f"<li><strong>{lib}</strong> : {fr.millions_euros(mt, 1)} · "
-                       f"{fr.pct(m.c(typ, 'part_budget_pct'))} ({fr.euros(mt)})</li>")
+                       f"{fr.pct(fr.part(mt, total))} ({fr.euros(mt)})</li>")
     rows.append(["Total", _n(m.c("total", "nb_actions")), fr.euros(total),
                  fr.millions_euros(total, 1), fr.pct(100)])
     classes.append("total")
@@ -542,28 +544,22 @@ def _section_evolution(m: Marts) -> str:
 </section>"""
     prec = lignes[0]["exercice_precedent"]
     lignes.sort(key=lambda e: _ordre_thematique(e["code_thematique"]))
-    rows = []
-    for e in lignes:
-        rows.append([
-            _e(e["libelle_thematique"]),
-            fr.euros(e["montant_paye_eur_precedent"]), fr.euros(e["montant_paye_eur"]),
-            fr.signe_pct(e["evolution_montant_pct"]),
-            _n(e["accompagnements_precedent"]), _n(e["accompagnements"]),
-            fr.signe_pct(e["evolution_accompagnements_pct"]),
-            fr.pct(e["taux_sorties_emploi_formation_precedent_pct"]),
-            fr.pct(e["taux_sorties_emploi_formation_pct"]),
-            fr.signe_pct(e["evolution_taux_sorties_emploi_formation_pts"], unite="pts"),
-        ])
-    tot = lambda k: sum((e[k] or 0) for e in lignes)  # noqa: E731
-    mp, mn = tot("montant_paye_eur_precedent"), tot("montant_paye_eur")
-    ap, an = tot("accompagnements_precedent"), tot("accompagnements")
-    efp, efn = tot("sorties_emploi_formation_precedent"), tot("sorties_emploi_formation")
-    fp, fn = tot("fins_accompagnement_precedent"), tot("fins_accompagnement")
-    tp, tn = fr.part(efp, fp), fr.part(efn, fn)
-    rows.append(["Total", fr.euros(mp), fr.euros(mn), fr.signe_pct(fr.part(mn - mp, mp)),
-                 _n(ap), _n(an), fr.signe_pct(fr.part(an - ap, ap)), fr.pct(tp), fr.pct(tn),
-                 fr.signe_pct(tn - tp if tn is not None and tp is not None else None,
-                              unite="pts")])
+    def ligne(libelle: str, mp, mn, ap, an, efp, efn, fp, fn) -> list[str]:
+        """A row computed from its figures, as the Total row: the mart's percentages, rounded
+        to 2 decimals, printed to 1 were rounded twice (55.4455 % printed 55.5 %: cold
+        review)."""
+        tp, tn = fr.part(efp, fp), fr.part(efn, fn)
+        ecart = lambda n, p: None if n is None or p is None else fr.part(n - p, p)  # noqa: E731
+        return [libelle, fr.euros(mp), fr.euros(mn), fr.signe_pct(ecart(mn, mp)),
+                _n(ap), _n(an), fr.signe_pct(ecart(an, ap)), fr.pct(tp), fr.pct(tn),
+                fr.signe_pct(tn - tp if tn is not None and tp is not None else None,
+                             unite="pts")]
+
+    cols = ("montant_paye_eur_precedent", "montant_paye_eur", "accompagnements_precedent",
+            "accompagnements", "sorties_emploi_formation_precedent", "sorties_emploi_formation",
+            "fins_accompagnement_precedent", "fins_accompagnement")
+    rows = [ligne(_e(e["libelle_thematique"]), *(e[k] for k in cols)) for e in lignes]
+    rows.append(ligne("Total", *(sum((e[k] or 0) for e in lignes) for k in cols)))
     head = ["Thématique", f"Montant {prec}", f"Montant {m.exercice}", "Évol.",
             f"Accomp. {prec}", f"Accomp. {m.exercice}", "Évol.",
             f"Taux sorties EF {prec}", f"Taux sorties EF {m.exercice}", "Évol."]
