@@ -1156,7 +1156,7 @@ def test_a_dated_one_word_note_or_a_hyphenated_name_is_no_participant(tmp_path, 
     assert [p["identifiant"] for p in r.participants] == ["P1", "AB-12"]
     assert [(j.row_number, j.column_name, j.value) for j in r.rejets] == [
         (n, "Identifiant", None) for n in (3, 4, 5, 6, 7)]
-    assert all("pas un numéro pseudonymisé" in j.reason for j in r.rejets[:4])
+    assert all("aucun chiffre, pas un numéro pseudonymisé" in j.reason for j in r.rejets[:4])
     assert "manquant" in r.rejets[4].reason
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (8, 3, 5)  # + the action row
     cer = [CER_HEADER, ["C1", D(2017, 1, 1), "Oui"], ["Signature :", D(2017, 12, 31), "Non"]]

@@ -704,17 +704,19 @@ def _is_prose(v: str) -> bool:
 _HAS_DIGIT = re.compile(r"\d").search
 
 
-def _prose_identifiant(v: str) -> bool:
-    """An identifier cell holding prose: a dated note under the table ('Situation arrêtée au |
-    31/12/2017', 'Observations : | 31/12/2017') or a name, not a pseudonymised number, and never
-    counted as one (probe review: it was a participant). Its row is refused without its text,
-    which may be a person's name. Prose is text of two words of letters, or text without any
-    digit: a one-word note ('Date :', 'N.B. :', 'Date d'arrêté') or a name ('Jean-Pierre
-    DUPONT') was loaded as one more participant (spec audit); a pseudonymised *number* has
-    digits. Blank text is no prose: its row is refused as 'Identifiant manquant'."""
+def _prose_identifiant(v: str) -> str | None:
+    """Why an identifier cell holds no pseudonymised number (the refusal's reason), or None.
+
+    A dated note under the table ('Situation arrêtée au | 31/12/2017', 'Observations : |
+    31/12/2017') or a name is no identifier, and was counted as one more participant (probe
+    review; spec audit for one-word notes and hyphenated names). Two cases: prose (two words of
+    letters), and text without any digit ('Date :', 'N.B. :', 'Date d'arrêté', 'Jean-Pierre
+    DUPONT', 'NC'): the spec's identifier is a pseudonymised *number*. The row is refused
+    without its text, which may be a person's name. Blank text is neither: its row is refused
+    as 'Identifiant manquant'."""
     if _HAS_DIGIT(v):  # one C-level search per row: identifiers have a digit early
-        return (" " in v or "\xa0" in v) and _is_prose(v)
-    return bool(v) and not v.isspace()
+        return _PROSE_IDENTIFIANT if (" " in v or "\xa0" in v) and _is_prose(v) else None
+    return _SANS_CHIFFRE_IDENTIFIANT if v and not v.isspace() else None
 
 
 def _blank_or_prose(v: object) -> bool:
@@ -791,8 +793,10 @@ class _TableResult:
 
 
 _L_IDENT = _PARTICIPANT_FIELDS["identifiant"][0]
-_PROSE_IDENTIFIANT = ("Identifiant : du texte, pas un numéro pseudonymisé "
+_PROSE_IDENTIFIANT = ("Identifiant : du texte de plusieurs mots, pas un numéro pseudonymisé "
                       "(une note sous le tableau ? un nom ?) : ligne non comptée")
+_SANS_CHIFFRE_IDENTIFIANT = ("Identifiant : aucun chiffre, pas un numéro pseudonymisé "
+                             "(une note sous le tableau ? un nom ? « NC » ?) : ligne non comptée")
 _L_ENTREE = _PARTICIPANT_FIELDS["date_entree"][0]
 _L_SORTIE = _PARTICIPANT_FIELDS["date_sortie"][0]
 _L_MOTIF = _PARTICIPANT_FIELDS["motif_sortie"][0]
@@ -912,8 +916,8 @@ def _parse_participants(
         read += 1
         # -- identifiant
         if type(ident_v) is str_t:
-            if _prose_identifiant(ident_v):
-                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)  # its text unrecorded
+            if pas_un_numero := _prose_identifiant(ident_v):
+                reject(rownum, _L_IDENT, None, pas_un_numero)  # its text unrecorded
                 continue
             ident = canonical_identifiant(ident_v)
             if not ident:
@@ -1078,8 +1082,8 @@ def _parse_cer(
             continue
         read += 1
         if type(ident_v) is str_t:
-            if _prose_identifiant(ident_v):
-                reject(rownum, _L_IDENT, None, _PROSE_IDENTIFIANT)  # its text unrecorded
+            if pas_un_numero := _prose_identifiant(ident_v):
+                reject(rownum, _L_IDENT, None, pas_un_numero)  # its text unrecorded
                 continue
             ident = canonical_identifiant(ident_v)
             if not ident:
