@@ -125,7 +125,8 @@ ORDER BY exercice, num_convention NULLS LAST, motif
 PUBLISHED_COMMENTS: dict[str | None, str] = {
     None: "Payments of the finance exports that the marts do not count (refused lines: no "
           "loaded workbook for their convention, or the line cannot be read), by exercice, "
-          "convention and reason: montant_paye_eur + montant_eur = what the finance system paid. "
+          "convention and reason: montant_paye_eur + montant_eur = what the finance system paid, "
+          "when every amount could be read (lignes_montant_inconnu = 0). "
           "Not listed: other exercises' mandates, a line repeating a counted mandate with the "
           "same or an unreadable amount. No row when every payment is counted.",
     "exercice": "Exercise of the finance export.",

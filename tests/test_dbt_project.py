@@ -254,6 +254,7 @@ def test_mart_sum_tests_fail_when_a_published_total_does_not_add_up(dbt_env, gre
     assert rc == 0 and statuses == {t: "pass" for t in SUM_TESTS}, out
     assert audit_views(dbt_env) == green
 
+
 LAYER_TESTS = [
     # a participant of a référent unique convention (whose persons are counted from its CER
     # sheet) and a CER of an accompaniment convention: the tests filtering their target

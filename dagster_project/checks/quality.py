@@ -8,9 +8,8 @@ the outcome into an AssetCheckResult. A suite that could not run is a failure, n
 
 import dagster as dg
 
-# suite name -> relation read from the warehouse; its dbt asset key is [schema, model]
-# (gx_suites imports no GX at module level: GX is imported when a check runs)
-from dagster_project.checks.gx_suites import SUITE_MODELS
+# gx_suites imports no GX at module level: GX is imported when a check runs
+from dagster_project.checks.gx_suites import SUITE_MODELS, read_frame, run_suite
 from dagster_project.resources import WarehouseResource
 
 
@@ -25,8 +24,6 @@ def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
     def _check(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        from dagster_project.checks.gx_suites import read_frame, run_suite
-
         try:
             with warehouse.reader() as con:
                 df = read_frame(con, suite, relation)
@@ -73,4 +70,6 @@ def _make_check(suite: str, relation: str) -> dg.AssetChecksDefinition:
     return _check
 
 
+# one check per suite, on the relation it validates (suite name -> relation; dbt asset key
+# [schema, model])
 GX_CHECKS = [_make_check(s, r) for s, r in SUITE_MODELS.items()]

@@ -7,7 +7,9 @@
     exactly is the double 650.55499999…, which round() gives as 650.55 (a cent off, published:
     independent recomputation of the 2017 marts). Here both operands are scaled to integers
     (decimal(38, 6), then hugeint: exact for integers and for decimals of up to 6 places, which
-    every figure is; no integer overflow) and divided as integers.
+    every operand is; no integer overflow) and divided as integers. An operand with more
+    decimals (a quotient, an avg(), a double) is first rounded to 6 places, by DuckDB 1.5, or
+    truncated, by DuckDB 1.0: not exact, and clients may disagree.
 
     The same SQL is written by dagster_project/reporting/views.py (rounded_division) for the
     analysts' views; tests/test_rounding.py checks both against Python's Decimal.
