@@ -531,6 +531,34 @@ def test_duplicate_participant_row(tmp_path, fmt):
     assert len(r.participants) == 2
 
 
+def test_a_repeated_row_that_says_otherwise_is_told_apart(tmp_path, fmt):
+    """A repeat of a counted row (same key) is refused; when it differs in the one column its
+    key leaves out (Mise en parcours: Oui against Non or blank; Accompagnement social), the
+    reason says so and that the first row is counted: it read as an exact duplicate, and the
+    published figure depends on the rows' order (independent recomputation)."""
+    rows = [["P1", D(2017, 1, 1), None, None, "Non"], ["P1", D(2017, 1, 1), None, None, None],
+            ["P1", D(2017, 1, 1), None, None, "Oui"], ["P2", D(2017, 1, 1), None, None, "Oui"],
+            ["P2", D(2017, 1, 1), None, None, "oui"]]
+    r = parse(build(tmp_path, fmt, {"Action": action_rows(), "Participants": participants(*rows)}),
+              idents=("P1", "P2"))
+    assert [(p["identifiant"], p["mise_en_parcours_en_cours"]) for p in r.participants] == [
+        ("P1", False), ("P2", True)]
+    reasons = {j.row_number: j.reason for j in r.rejets}
+    assert set(reasons) == {5, 6, 8}  # the sheet's rows 4-8
+    assert "différente : la première ligne est comptée" in reasons[6]
+    assert "différente" not in reasons[5] + reasons[8] and "double" in reasons[5] + reasons[8]
+    cer = [CER_HEADER, ["C1", D(2017, 3, 1), "Non"], ["C1", D(2017, 3, 1), "Oui"],
+           ["C1", D(2017, 3, 1), "non"]]
+    r = parse(build(tmp_path, fmt, {
+        "Action": action_rows({"Code thématique": "RU", "Nombre de référents": 3}),
+        "Participants": participants(["C1", D(2017, 1, 1), None, None, None]), "CER": cer},
+        name="ru"), idents=("C1",))
+    assert [c["accompagnement_social"] for c in r.cer] == [False]
+    reasons = {j.row_number: j.reason for j in r.rejets}
+    assert "Accompagnement social » différent : la première ligne est comptée" in reasons[3]
+    assert "différent" not in reasons[4] and "double" in reasons[4]
+
+
 def test_identifier_never_in_clear_in_rejets(tmp_path, fmt):
     secret = "NIR-1850775123456"
     rows = [

@@ -886,7 +886,7 @@ def _parse_participants(
     append = out.append
     rejets: list[Rejet] = []
     refused_ids: set[str] = set()
-    seen: set[tuple] = set()
+    seen: dict[tuple, object] = {}  # key of a counted row -> the column a repeat may change
     read = 0
 
     def reject(
@@ -1003,9 +1003,12 @@ def _parse_participants(
         # -- duplicate
         key = (ident, de, ds, code)
         if key in seen:
-            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_PARTICIPANT, ident)
+            # (a blank Mise en parcours counts as Non: only an Oui against a Non/blank differs)
+            reason = (_DUPLICATE_PARTICIPANT if seen[key] == (mep is True)
+                      else _DUPLICATE_PARTICIPANT_MEP)
+            reject(rownum, _L_IDENT, hash_identifiant(ident), reason, ident)
             continue
-        seen.add(key)
+        seen[key] = mep is True
         append((ident, de, ds, brut, code, mep, rownum))  # PARTICIPANT_ROW_FIELDS
     return _TableResult(out, rejets, read, refused_ids=refused_ids)
 
@@ -1025,6 +1028,16 @@ _DUPLICATE_PARTICIPANT = (
     "ligne en double (même identifiant, dates et motif qu'une ligne précédente)"
 )
 _DUPLICATE_CER = "ligne en double (même identifiant et date de signature)"
+# The same, when the repeat says otherwise in the one column the key leaves out: the first row
+# is counted, and the reason says so (it read as an exact duplicate: independent recomputation)
+_DUPLICATE_PARTICIPANT_MEP = (
+    "ligne en double (même identifiant, dates et motif qu'une ligne précédente) mais « Mise en "
+    "parcours en cours » différente : la première ligne est comptée"
+)
+_DUPLICATE_CER_ACCS = (
+    "ligne en double (même identifiant et date de signature) mais « Accompagnement social » "
+    "différent : la première ligne est comptée"
+)
 
 
 def _parse_cer(
@@ -1056,7 +1069,7 @@ def _parse_cer(
     append = out.append
     rejets: list[Rejet] = []
     refused_ids: set[str] = set()
-    seen: set[tuple] = set()
+    seen: dict[tuple, object] = {}  # key of a counted row -> the column a repeat may change
     read = 0
 
     def reject(
@@ -1127,9 +1140,10 @@ def _parse_cer(
                 continue
         key = (ident, ds)
         if key in seen:
-            reject(rownum, _L_IDENT, hash_identifiant(ident), _DUPLICATE_CER, ident)
+            reason = _DUPLICATE_CER if seen[key] == acc else _DUPLICATE_CER_ACCS
+            reject(rownum, _L_IDENT, hash_identifiant(ident), reason, ident)
             continue
-        seen.add(key)
+        seen[key] = acc
         append((ident, ds, acc, rownum))  # CER_ROW_FIELDS
     return _TableResult(out, rejets, read, refused_ids=refused_ids)
 
