@@ -76,6 +76,7 @@ def test_each_tick_requests_one_run_covering_every_exercise(tmp_path, monkeypatc
     for ex in ("2017", "2019"):
         (raw / ex / "operateurs").mkdir(parents=True)
     monkeypatch.setenv("BILAN_RAW_DIR", str(raw))
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(tmp_path / "warehouse"))  # nothing published
     ticks = ticks_between("2027-03-27", "2027-03-30") + ticks_between("2027-10-30", "2027-11-02")
     with project_instance(tmp_path / "home") as instance:
         keys = set()

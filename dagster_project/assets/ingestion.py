@@ -77,7 +77,7 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
     return md
 
 
-def _run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
+def published_run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
     """The run that recorded the published state did succeed (a step after the publication, e.g.
     a report, may have failed it); a run unknown to this instance (another DAGSTER_HOME) counts
     as succeeded: ``bilan run`` forgets the state itself when its run fails."""
@@ -115,7 +115,7 @@ def _ingest(
             state.Verdict(False, "run forcé") if forced
             else state.check_unchanged(warehouse.raw_path(), warehouse.dir_path(), exercices)
         )
-        if verdict.unchanged and _run_succeeded(context.instance, verdict.run_id):
+        if verdict.unchanged and published_run_succeeded(context.instance, verdict.run_id):
             context.log.info(
                 f"rien n'a changé depuis la publication du run {verdict.run_id} "
                 f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "
