@@ -91,6 +91,7 @@ def test_report_and_summary_line():
         "naive": {**m, "seconds": 30.0}, "ingest_w2": {**m, "rows_loaded": 5},
         "ingest_w1": {**m, "seconds": 1.8}, "dbt_build": m, "cold": {**m, "seconds": 20.0},
         "nochange": {**m, "seconds": 0.5}, "changed1": {**m, "seconds": 10.0, "files_reloaded": 1},
+        "nochange_dagster": {**m, "seconds": 4.0},
     }
     doc = {"started": "now", "machine": bench.machine(), "load_start": [0, 0, 0],
            "load_end": [0, 0, 0], "scales": {10: scale}}
@@ -98,6 +99,12 @@ def test_report_and_summary_line():
     doc["verdicts"] = bench.verdicts(doc["ratios"])
     assert doc["ratios"][10]["ingest_vs_naive"] == 30.0
     assert doc["verdicts"]["workers_speedup"][3] is True
+    # the no-change target read through both paths: bilan run's, and the schedule's
+    assert doc["verdicts"]["nochange_vs_cold"][3] is True
+    assert doc["verdicts"]["nochange_dagster_vs_cold"][:2] == (0.2, "≤")
+    assert doc["verdicts"]["nochange_dagster_vs_cold"][3] is False
+    assert "| the job launched the Dagster way (schedule, sensor), nothing changed |" in \
+        bench.markdown(doc)
     assert doc["ratios"][10]["floor_speedup"] == 1.0
     commit = doc["machine"]["commit"]  # the checkout measured, so a result can be traced
     assert commit is None or len(commit.removesuffix("+dirty")) == 40
