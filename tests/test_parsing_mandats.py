@@ -143,6 +143,56 @@ def test_total_line_under_the_mandate_or_convention_column(tmp_path, first):
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (1, 1, 0), r.rejets
 
 
+def test_a_spreadsheets_subtotals_and_an_unlabelled_sum_are_no_payments(tmp_path):
+    """Subtotals a spreadsheet writes ('PDI-2017-0001 Total', 'Grand Total', 'Somme', a 'TOTAL'
+    under the mandate) are Total lines; an amount alone (an unlabelled =SOMME()) is refused
+    without its amount. Each was refused with its amount, then stated as money paid and not
+    counted: twice the export's total in one case (finance export review)."""
+    path = write(tmp_path, [
+        HEADER,
+        "2017;M1;15/02/2017;PDI-2017-0001;Asso;12345678900012;Avance;10,00",
+        ";;;PDI-2017-0001 Total;;;;10,00",
+        "2017;M2;15/02/2017;PDI-2017-0002;Asso;12345678900012;Solde;20,00",
+        ";;;PDI-2017-0002 Total;;;;20,00",
+        ";;;Grand Total;;;;30,00",
+        ";;;;;;Somme;30,00",
+        "2017;TOTAL;;;;;;30,00",
+        ";;;;;;;30,00",  # row 9: an amount alone
+    ])
+    r = parse(path)
+    assert [m["num_mandat"] for m in r.rows] == ["M1", "M2"]
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 2, 1)
+    [rej] = r.rejets
+    assert rej.row_number == 9 and "un total ?" in rej.reason and rej.montant is None
+
+
+def test_thousands_spaces_must_group_by_three(tmp_path):
+    """An export cut in the middle of '33 954,74' ends '33 9': read as 339 €, published silently
+    (finance export review). Spaces between digits are thousands separators only by three."""
+    path = write(tmp_path, [
+        HEADER,
+        "2017;M1;15/02/2017;PDI-2017-0001;Asso;12345678900012;Avance;1 234 567,89",
+        "2017;M2;15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;33 9",
+        "2017;M3;15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;12 34,50",
+    ])
+    r = parse(path)
+    assert [(m["num_mandat"], m["montant"]) for m in r.rows] == [("M1", Decimal("1234567.89"))]
+    assert [(j.row_number, j.column_name) for j in r.rejets] == [(3, "Montant"), (4, "Montant")]
+    assert all("groupes de trois" in j.reason and j.montant is None for j in r.rejets)
+
+
+def test_a_utf8_mark_before_a_cp1252_byte(tmp_path):
+    """A UTF-8 BOM, then a Windows-1252 'É' (lines pasted from another export): read as any
+    export without its mark. The whole export was refused ('erreur inattendue:
+    UnicodeDecodeError', 0 lines read) and its payments counted nowhere."""
+    path = tmp_path / "mandats_2017.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + HEADER.encode("utf-8") + b"\r\n"
+                     + "2017;M1;15/02/2017;PDI-2017-0001;ÉCOLE;12345678900012;Avance;10,00\r\n"
+                     .encode("cp1252"))
+    r = parse(path)
+    assert not r.file_rejected and [m["tiers"] for m in r.rows] == ["ÉCOLE"]
+
+
 GOOD = ["2017", "M1", "15/02/2017", "PDI-2017-0001", "Asso", "12345678900012", "Avance", "10,00"]
 
 

@@ -72,18 +72,39 @@ _KEYS = label_table(_FIELDS)
 _NATURES = {n.lower(): n for n in ("Avance", "Solde", "Avenant", "Annulation")}
 
 
+_MONTANT_SEUL = ("ligne sans N° mandat, date, convention, tiers, SIRET ni nature : un total ? "
+                 "(son montant n'est pas celui d'un paiement)")
+
+
+def _is_total_line_label(norm: str) -> bool:
+    """A total's label in an export (normalised): the workbooks' ('Total…', 'Sous-total…'), and
+    the subtotals a spreadsheet writes ('PDI-2017-0001 Total', 'Grand Total', 'Somme')."""
+    return (is_total_label(norm) or norm.endswith(" total") or norm == "somme"
+            or norm.startswith("somme "))
+
+
 def _decode(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if not data.isascii():
-        try:  # a UTF-8 export without BOM: cp1252 accents practically never form valid UTF-8
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("cp1252")
+        data = data[3:]
+    try:  # UTF-8 (with or without its mark), or ASCII: cp1252 accents practically never form
+        return data.decode("utf-8")  # valid UTF-8
     except UnicodeDecodeError:
-        return data.decode("latin-1")  # the 5 bytes cp1252 leaves undefined
+        pass
+    # Windows-1252, or both: a UTF-8 file with lines pasted from a Windows-1252 one (it raised
+    # UnicodeDecodeError after a UTF-8 mark, the whole export refused, its payments counted
+    # nowhere: finance export review). Each line in the encoding it is valid in.
+    return "".join(_decode_line(line) for line in data.splitlines(keepends=True))
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")  # the 5 bytes cp1252 leaves undefined
 
 
 def _count_data_lines(lines: list[tuple[int, list[str] | None]]) -> int:
@@ -292,14 +313,21 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         if len(fields) < width:
             fields = fields + [""] * (width - len(fields))
         at = next(i for i, x in enumerate(fields) if x.strip())
-        label = normalize_label(fields[at])
-        if is_total_label(label) and all(
-            i == at or not fields[i].strip() for i in (cn, cc)
-        ):
-            # a Total line: nothing but its label (in whichever column comes first) carries a
-            # mandate number or a convention; a payee named 'Total …' on a payment line does
+        totals = {i for i in {at, cn, cc} if fields[i].strip()
+                  and _is_total_line_label(normalize_label(fields[i]))}
+        if totals and all(i in totals or not fields[i].strip() for i in (cn, cc)):
+            # a Total line: nothing but a total's label (in whichever column comes first, or
+            # under the mandate or the convention: a spreadsheet's '2017;TOTAL;…', 'PDI-2017-0001
+            # Total', 'Grand Total', 'Somme') stands where a mandate number or a convention would;
+            # a payee named 'Total …' on a payment line has its mandate
             continue
         read += 1
+        if all(not fields[i].strip() for i in (cn, cd, cc, ct, cs, cna)):
+            # an amount alone (a '=SOMME()' row left unlabelled): no payment, whose amount would
+            # be stated as money not counted (the export's whole total, twice: finance export
+            # review); refused, its amount not taken for a payment's
+            rejets.append(Rejet(None, lineno, L["num_mandat"], None, _MONTANT_SEUL))
+            continue
         if any(x.strip() for x in fields[header_width:]):
             # more fields than the header: a delimiter inside an unquoted value (a payee
             # 'HORIZONS; ASSO') shifts every column after it; read as they fall, the line was

@@ -58,6 +58,8 @@ _INTEGRAL_TEXT = re.compile(r"(\d+)[.,]0+")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u2009]+")
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-"})
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# digits with spaces between them: thousands separators, which must group digits by three
+_SPACED_DIGITS = re.compile(r"\d+(?:[\s\u00a0\u202f\u2007\u2009]+\d+)+")
 # a text date may carry a time of day ('04/03/2017 00:00:00', '04/03/2017 10h', an ISO time with
 # its zone '2017-03-04T09:30:00Z'), nothing else: '04/03/2017 au 05/06/2018' is a period
 _TIME = (
@@ -158,7 +160,20 @@ def _finite_number(value: object) -> float | None:
 
 
 def _clean_number_text(text: str) -> str:
-    """French number text → Python decimal text ('1 234,5' → '1234.5')."""
+    """French number text → Python decimal text ('1 234,5' → '1234.5').
+
+    Spaces between digits are thousands separators only when they group the integer part by
+    three ('33 954,74', '1 234 567'): '33 9' (an export cut in the middle of '33 954,74') or
+    '12 34,50' is refused, never read as 339 or 1234.50 (finance export review: a truncated
+    export published a payment of 339 € instead of 33,954.74 €, silently)."""
+    spaced = _SPACED_DIGITS.findall(text)
+    if spaced:
+        groups = spaced[0].split()
+        head = text[: text.find(spaced[0])]
+        if (len(spaced) > 1 or "," in head or "." in head or not 1 <= len(groups[0]) <= 3
+                or any(len(g) != 3 for g in groups[1:])):
+            raise ValeurInvalide("nombre illisible (chiffres séparés par des espaces hors "
+                                 "groupes de trois)")
     s = _SPACES.sub("", text.translate(_MINUS))
     for unit in ("€", "EUR", "eur", "Eur"):
         if s.endswith(unit):
@@ -215,8 +230,8 @@ def parse_french_amount(value: object) -> Decimal:
             raise ValeurInvalide("montant manquant")
         try:
             text = _clean_number_text(value)
-        except ValeurInvalide:
-            raise ValeurInvalide("montant illisible") from None
+        except ValeurInvalide as exc:  # 'nombre illisible (…)' said of an amount
+            raise ValeurInvalide(str(exc).replace("nombre", "montant", 1)) from None
         try:
             amount = Decimal(text)
         except InvalidOperation:  # pragma: no cover - regex already guards
