@@ -29,9 +29,9 @@ def rounded_division(numerateur: str, denominateur: str, decimales: int = 2) -> 
     is the double 650.55499999…, which ``round`` gives as 650.55. Both operands are scaled to
     integers (exact for integers and decimals of up to 6 places; an operand with more, such as a
     quotient or a double, is first rounded to 6 places by DuckDB 1.5 and truncated by 1.0) and
-    divided as integers. The
-    same SQL as dbt's macro ``rounded_division`` (dbt/macros/rounded_division.sql); both are
-    checked against Python's Decimal by tests/test_rounding.py.
+    divided as integers. The same SQL as dbt's macro ``rounded_division``
+    (dbt/macros/rounded_division.sql); both are checked against Python's Decimal by
+    tests/test_rounding.py.
     """
     n = f"cast(cast(({numerateur}) as decimal(38, 6)) * 1000000 as hugeint)"
     d = f"nullif(cast(cast(({denominateur}) as decimal(38, 6)) * 1000000 as hugeint), 0)"
