@@ -377,6 +377,9 @@ INVARIANTS = [
     ("int_finances__paiements_par_convention_mandats_par_nature", "fail",
      "UPDATE intermediate.int_finances__paiements_par_convention SET nb_mandats = nb_mandats + 1 "
      "WHERE num_convention = 'PDI-2099-0004'", ("num_convention", "PDI-2099-0004")),
+    ("int_finances__paiements_par_convention_montant_net_positif", "warn",
+     "UPDATE intermediate.int_finances__paiements_par_convention SET montant_paye_eur = -0.01 "
+     "WHERE num_convention = 'PDI-2099-0001'", ("num_convention", "PDI-2099-0001")),
     ("int_operateurs__cer_par_convention_social_parmi_cer", "fail",
      "UPDATE intermediate.int_operateurs__cer_par_convention SET personnes_accompagnement_social "
      "= personnes_cer + 1 WHERE num_convention = 'PDI-2099-0002'",
