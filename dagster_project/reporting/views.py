@@ -9,6 +9,9 @@ column is documented in ``docs/analysts.md``; renaming one is a breaking change 
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 VIEW_NAMES = (
     "v_synthese_thematiques",
     "v_chiffres_cles",
@@ -21,31 +24,29 @@ VIEW_NAMES = (
 
 
 
+_MACROS = Path(__file__).resolve().parents[2] / "dbt" / "macros" / "rounded_division.sql"
+
+
+@cache
+def _dbt_macros():
+    """dbt's macros ``rounded_division`` and ``percentage`` (plain Jinja), so that the views and
+    the marts divide by one rule, written once."""
+    import jinja2
+
+    return jinja2.Environment().from_string(_MACROS.read_text(encoding="utf-8")).module
+
+
 def rounded_division(numerateur: str, denominateur: str, decimales: int = 2) -> str:
     """SQL for numerateur / denominateur, exact, rounded half away from zero (as the report's
-    ``fr.arrondi``); NULL when either is NULL or the denominator is 0.
-
-    Not ``round(a / b, 2)``: DuckDB divides a DECIMAL in DOUBLE, and 44 237.74 € / 68 = 650.555
-    is the double 650.55499999…, which ``round`` gives as 650.55. Both operands are scaled to
-    integers (exact for integers and decimals of up to 6 places; an operand with more, such as a
-    quotient or a double, is first rounded to 6 places by DuckDB 1.5 and truncated by 1.0) and
-    divided as integers. The same SQL as dbt's macro ``rounded_division``
-    (dbt/macros/rounded_division.sql); both are checked against Python's Decimal by
-    tests/test_rounding.py.
-    """
-    n = f"cast(cast(({numerateur}) as decimal(38, 6)) * 1000000 as hugeint)"
-    d = f"nullif(cast(cast(({denominateur}) as decimal(38, 6)) * 1000000 as hugeint), 0)"
-    scale = f" * 0.{'0' * (decimales - 1)}1" if decimales > 0 else ""
-    return (
-        f"(cast(sign({n}) * sign({d})\n"
-        f"    * ((2 * abs({n}) * {10 ** decimales} + abs({d})) // (2 * abs({d})))\n"
-        f"    as decimal(38, 0)){scale})"
-    )
+    ``fr.arrondi``); NULL when either is NULL or the denominator is 0: dbt's macro, whose
+    comment says why not ``round(a / b, 2)`` (DuckDB divides a DECIMAL in DOUBLE: 650.555 gave
+    650.55). Checked against Python's Decimal by tests/test_rounding.py."""
+    return str(_dbt_macros().rounded_division(numerateur, denominateur, decimales)).strip()
 
 
 def percentage(part: str, whole: str) -> str:
-    """SQL for a percentage with 2 decimals (see :func:`rounded_division`)."""
-    return rounded_division(f"100 * cast(({part}) as decimal(38, 6))", whole, 2)
+    """SQL for a percentage with 2 decimals (dbt's macro ``percentage``)."""
+    return str(_dbt_macros().percentage(part, whole)).strip()
 
 
 def _pct(part: str, whole: str) -> str:

@@ -11,8 +11,8 @@
     decimals (a quotient, an avg(), a double) is first rounded to 6 places, by DuckDB 1.5, or
     truncated, by DuckDB 1.0: not exact, and clients may disagree.
 
-    The same SQL is written by dagster_project/reporting/views.py (rounded_division) for the
-    analysts' views; tests/test_rounding.py checks both against Python's Decimal.
+    dagster_project/reporting/views.py renders these macros for the analysts' views (one rule
+    for marts and views); tests/test_rounding.py checks both against Python's Decimal.
     Usage: {{ rounded_division('montant_paye_eur', 'accompagnements') }}
            {{ percentage('insertions_durables', 'fins_accompagnement') }}
 #}
