@@ -18,6 +18,7 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -322,8 +323,9 @@ def build_drop(raw: Path, fmt: str) -> Drop:
         mandat("M001", conv(1), montant="1 001,00"),               # line 9: duplicate number
         mandat("M008", conv(21)),                                  # line 10: ok
     ])
-    # a mandate number already in the main export
-    write_mandats(fin / f"mandats_{EX}_complement.csv", [mandat("M002", conv(2))])
+    # a mandate number already in the main export, which is newer: the main export's counts
+    complement = write_mandats(fin / f"mandats_{EX}_complement.csv", [mandat("M002", conv(2))])
+    os.utime(complement, (now - 7200, now - 7200))
     (fin / "lisez-moi.txt").write_text("export du 2 janvier\n", encoding="utf-8")
     return drop
 
@@ -462,6 +464,52 @@ def test_duplicate_mandate_across_exports(loaded: Loaded):
     assert "toutes les lignes refusées" in m["detail"]
 
 
+def test_a_mandate_in_two_exports_counts_from_the_newest(tmp_path):
+    """Two exports give one mandate number two amounts: the most recently modified export counts
+    (the kit's rule for two workbooks of one convention), whatever the names; the other line is
+    refused naming it. Touching the older export makes it the newest: the next load says so."""
+    raw = tmp_path / "raw"
+    ops, fin = raw / str(EX) / "operateurs", raw / str(EX) / "finances"
+    ops.mkdir(parents=True)
+    write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
+    now = time.time()
+    first = write_mandats(fin / "z_export_janvier.csv", [_line("M1", conv(1), "100,00"),
+                                                        _line("M2", conv(1), "20,00")])
+    os.utime(first, (now - 86400, now - 86400))
+    corrected = write_mandats(fin / "a_export_corrige.csv", [_line("M1", conv(1), "120,00")])
+    con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
+
+    def state():
+        mandats = con.execute(
+            "SELECT num_mandat, montant, source_file FROM raw.raw_mandats ORDER BY 1").fetchall()
+        rejets = con.execute("SELECT file_name, row_number, num_mandat, montant, reason "
+                             "FROM raw.rejets").fetchall()
+        return [(n, str(m), Path(f).name) for n, m, f in mandats], rejets
+
+    ingest_exercice(con, raw, EX, run_id="r1", workers=1)
+    mandats, [rejet] = state()
+    assert mandats == [("M1", "120.00", "a_export_corrige.csv"),
+                       ("M2", "20.00", "z_export_janvier.csv")]
+    assert rejet[:4] == ("z_export_janvier.csv", 2, "M1", Decimal("100.00"))
+    assert "compté dans « a_export_corrige.csv », le plus récent" in rejet[4], rejet
+
+    os.utime(first, (now + 60, now + 60))  # the old export saved again, after the correction
+    ingest_exercice(con, raw, EX, run_id="r2", workers=1)
+    mandats, [rejet] = state()
+    assert mandats == [("M1", "100.00", "z_export_janvier.csv"),
+                       ("M2", "20.00", "z_export_janvier.csv")]
+    assert rejet[:4] == ("a_export_corrige.csv", 2, "M1", Decimal("120.00"))
+    assert "compté dans « z_export_janvier.csv », le plus récent" in rejet[4], rejet
+
+    os.utime(corrected, (now + 60, now + 60))  # the same time: the name comes last counts
+    ingest_exercice(con, raw, EX, run_id="r3", workers=1)
+    mandats, [rejet] = state()
+    assert mandats[0] == ("M1", "100.00", "z_export_janvier.csv")
+    assert rejet[0] == "a_export_corrige.csv"
+    assert "à date égale, le dernier par son nom" in rejet[4], rejet
+    con.close()
+
+
 def test_refused_payments_amounts_on_record_and_stated(loaded: Loaded):
     """Every refused payment line keeps its amount and mandate number when they could be read;
     the shortfall counts those whose payment is not loaded from another line (a line whose number
@@ -529,9 +577,10 @@ PAYMENT_SCENARIOS = {
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M1", conv(1), "100,00")]},
         {"M1"}, 0, None, 0, 0),
     "another payment under a loaded mandate's number is not counted": (
+        # b.csv is written last (or at the same time, and its name comes last): it counts
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M1", conv(1), "7 000,00")],
          "b.csv": [_line("M1", conv(1), "250,00")]},
-        {"M1"}, 2, "7250.00", 0, 0),
+        {"M1"}, 2, "7100.00", 0, 0),
     "another exercise's mandate is not this bilan's money": (
         {"a.csv": [_line("M1", conv(1), "100,00"), _line("M9", conv(1), "700,00",
                                                          exercice=EX - 1)]},

@@ -795,30 +795,40 @@ def ingest_exercice(
             removed_workbook[p["num_convention"]] = p["file_name"]  # the newest last
         for c in conventions:  # loaded again (another workbook): nothing to say
             removed_workbook.pop(c, None)
+        # A mandate number in two exports counts once, from the most recently modified export
+        # (the kit's rule for two workbooks of one convention; a corrected export wins whatever
+        # its name), the name settling a tie the same way (the last one); the other line is
+        # refused, naming the export that counts.
+        exports_by_precedence = sorted(
+            exports, key=lambda x: (x.mtime_ns, x.source_file), reverse=True
+        )
         conv_digest = digest_lines(
             [
                 # version of the verdicts: "2" records refused lines' amounts and mandate
-                # numbers, "3" their convention (a warehouse loaded before re-reads its exports
-                # once)
-                "verdicts:3",
+                # numbers, "3" their convention, "4" the newest export counting a mandate
+                # number found in two (a warehouse loaded before re-reads its exports once)
+                "verdicts:4",
                 rules,  # the export parser's own rules (parsing/mandats.py) included
                 *conventions,
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
                 *(f"nommé:{c}:{n}" for c, n in named_in_refused.items()),
                 *(f"retiré:{c}:{n}" for c, n in sorted(removed_workbook.items())),
-                *(f"export:{f.source_file}:{hashes[f.source_file]}" for f in exports),
+                # with their rank and time: which export counts a mandate number found in two
+                # of them, and whether the refusal says "the newest" or "the same time"
+                *(f"export:{i}:{f.source_file}:{hashes[f.source_file]}:{f.mtime_ns}"
+                  for i, f in enumerate(exports_by_precedence)),
             ]
         )
         known_conventions = set(conventions)
-        seen_mandats: set[str] = set()
-        for f in sorted(exports, key=lambda x: x.source_file):
+        seen_mandats: dict[str, RawFile] = {}  # mandate number → the export that counts it
+        for f in exports_by_precedence:
             sf = f.source_file
             p = prev.get(sf)
             if unchanged(f) and p["checked_against"] == conv_digest and p["status"] != "removed":
                 summary.files_unchanged += 1  # not read again, as an unchanged workbook
                 manifest_rows.append({**p, "mtime": _ts(f.mtime_ns), "mtime_ns": f.mtime_ns})
                 seen_mandats.update(
-                    r[0]
+                    (r[0], f)
                     for r in con.execute(
                         "SELECT num_mandat FROM raw.raw_mandats WHERE source_file = ?", [sf]
                     ).fetchall()
@@ -851,10 +861,15 @@ def ingest_exercice(
                     )
                 elif conv not in known_conventions:
                     reason = "convention inconnue : aucun classeur chargé pour cette convention"
-                elif row["num_mandat"] in seen_mandats:
-                    reason = f"{DOUBLON} (déjà présent dans un autre export)"
+                elif (counted_in := seen_mandats.get(row["num_mandat"])) is not None:
+                    why = ("le plus récent" if counted_in.mtime_ns != f.mtime_ns
+                           else "à date égale, le dernier par son nom")
+                    reason = (
+                        f"{DOUBLON} (déjà présent dans un autre export : compté dans "
+                        f"« {counted_in.file_name} », {why})"
+                    )
                 else:
-                    seen_mandats.add(row["num_mandat"])
+                    seen_mandats[row["num_mandat"]] = f
                     kept_rows.append(row)
                     continue
                 extra_rejected += 1
