@@ -59,9 +59,8 @@ class Story:
 
     # --- the daemon's part -------------------------------------------------------------
     def sensor_tick(self) -> list[dg.RunRequest]:
-        data = raw_drop_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
-        )
+        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor) as ctx:
+            data = raw_drop_sensor.evaluate_tick(ctx)
         self.cursor = data.cursor
         for req in data.dynamic_partitions_requests or []:
             self.partition_requests.append(req)

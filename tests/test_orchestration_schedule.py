@@ -81,9 +81,10 @@ def test_each_tick_requests_one_run_covering_every_exercise(tmp_path, monkeypatc
     with project_instance(tmp_path / "home") as instance:
         keys = set()
         for tick in ticks:
-            data = nightly_schedule.evaluate_tick(
-                dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-            )
+            # a context entered and left: it would leave the instance it opens as the thread's
+            # current one (its state storage), for every later test of this process
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as ctx:
+                data = nightly_schedule.evaluate_tick(ctx)
             assert data.skip_message is None
             assert len(data.run_requests) == 1
             req = data.run_requests[0]
@@ -98,9 +99,8 @@ def test_each_tick_requests_one_run_covering_every_exercise(tmp_path, monkeypatc
 def test_tick_without_exercise_folder_skips(tmp_path, monkeypatch):
     monkeypatch.setenv("BILAN_RAW_DIR", str(tmp_path / "empty"))
     with project_instance(tmp_path / "home") as instance:
-        data = nightly_schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance, scheduled_execution_time=datetime(2027, 1, 4, 2, tzinfo=PARIS)
-            )
-        )
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2027, 1, 4, 2, tzinfo=PARIS)
+        ) as ctx:
+            data = nightly_schedule.evaluate_tick(ctx)
         assert not data.run_requests and "aucun dossier d'exercice" in data.skip_message

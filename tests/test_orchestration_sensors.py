@@ -35,8 +35,8 @@ class FakeDaemon:
         self.last = None
 
     def tick(self) -> list[dg.RunRequest]:
-        ctx = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
-        data = raw_drop_sensor.evaluate_tick(ctx)
+        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor) as ctx:
+            data = raw_drop_sensor.evaluate_tick(ctx)
         self.last = data
         self.cursor = data.cursor
         for req in data.dynamic_partitions_requests or []:

@@ -383,8 +383,8 @@ def test_the_schedule_launches_no_run_when_nothing_changed(run_2017, tmp_path, m
     tick = datetime(2027, 1, 5, 2, tzinfo=ZoneInfo("Europe/Paris"))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         def evaluate():
-            return nightly_schedule.evaluate_tick(
-                dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as c:
+                return nightly_schedule.evaluate_tick(c)
 
         published = json.loads(state.state_path(wh).read_text(encoding="utf-8"))["run_id"]
         data = evaluate()
