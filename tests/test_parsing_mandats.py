@@ -181,6 +181,39 @@ def test_thousands_spaces_must_group_by_three(tmp_path):
     assert all("groupes de trois" in j.reason and j.montant is None for j in r.rejets)
 
 
+@pytest.mark.parametrize("cut", ["33 954,7", "33 954", "33 954,"])
+def test_an_export_cut_in_its_last_amount_is_refused(tmp_path, cut):
+    """An export cut inside its last amount ('33 954,74'), with no line ending after it, read
+    33 954,70 € or 33 954 € as paid (finance export review): an amount that lacks the two
+    decimals every other line writes, on a last line left unterminated, is refused with its
+    amount unknown; the same amount on a line that ends, or in an export that writes no cents,
+    is read."""
+    lines = [HEADER,
+             "2017;M1;15/02/2017;PDI-2017-0001;Asso;12345678900012;Avance;1 000,00",
+             f"2017;M2;15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;{cut}"]
+    path = tmp_path / "mandats_2017.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))  # no line ending after the last
+    r = parse(path)
+    assert [m["num_mandat"] for m in r.rows] == ["M1"]
+    [rej] = r.rejets
+    assert (rej.row_number, rej.column_name, rej.montant, rej.num_mandat) == (
+        3, "Montant", None, "M2")
+    assert "l'export semble coupé" in rej.reason
+    if cut == "33 954,":
+        return
+    # the same line with its line ending: read (an amount may be written without cents)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    assert [m["num_mandat"] for m in parse(path).rows] == ["M1", "M2"]
+    # an export that writes its amounts without cents, its last line unterminated: read
+    lines[1] = lines[1].replace("1 000,00", "1000")
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    assert [m["num_mandat"] for m in parse(path).rows] == ["M1", "M2"]
+    # a whole last amount, line unterminated: read
+    lines[1], lines[2] = lines[1].replace("1000", "1 000,00"), lines[2].replace(cut, "33 954,74")
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    assert [m["montant"] for m in parse(path).rows] == [Decimal("1000.00"), Decimal("33954.74")]
+
+
 def test_a_utf8_mark_before_a_cp1252_byte(tmp_path):
     """A UTF-8 BOM, then a Windows-1252 'É' (lines pasted from another export): read as any
     export without its mark. The whole export was refused ('erreur inattendue:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -74,6 +75,13 @@ _NATURES = {n.lower(): n for n in ("Avance", "Solde", "Avenant", "Annulation")}
 
 _MONTANT_SEUL = ("ligne sans N° mandat, date, convention, tiers, SIRET ni nature : un total ? "
                  "(son montant n'est pas celui d'un paiement)")
+
+
+# an amount written with its two decimals ('12 345,67', '-1234.50 €')
+_CENTS_WRITTEN = re.compile(r"\d[,.]\d{2}\s*(?:€|eur(?:os?)?)?\s*$", re.IGNORECASE)
+_COUPE = ("Montant sans ses deux décimales, sur la dernière ligne, que ne suit aucune fin de "
+          "ligne, d'un export qui les écrit partout ailleurs : l'export semble coupé (le "
+          "renvoyer en entier) ; son montant n'est pas compté")
 
 
 def _is_total_line_label(norm: str) -> bool:
@@ -302,6 +310,13 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     rejets: list[Rejet] = []
     seen: set[str] = set()
     read = 0
+    # The file's last record when no line ending follows it: the export may have been cut inside
+    # it (a copy or a download stopped short). A cut in its amount still reads as one
+    # ('33 954,74' cut to '33 954,7' or '33 954'): checked below against the export's own way
+    # of writing amounts. A last line merely lacking its line ending is read as any other.
+    cut = data_lines[-1][0] if data_lines and not text.endswith(("\n", "\r")) else None
+    with_cents = 0  # amounts of the other lines written with their two decimals, and not
+    without_cents = 0
     L = {k: v[0] for k, v in _FIELDS.items()}  # noqa: N806
     for lineno, fields in data_lines:
         if fields is None:
@@ -392,6 +407,16 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         except ValeurInvalide as exc:
             reject(L["montant"], raw.strip(), f"Montant : {exc}")
             continue
+        cents = _CENTS_WRITTEN.search(raw) is not None
+        if lineno == cut and not cents and with_cents and not without_cents:
+            # its amount unknown: the one read is a cut one
+            rejets.append(Rejet(None, lineno, L["montant"], raw.strip(), _COUPE, None,
+                                num_mandat, num_convention))
+            continue
+        if cents:
+            with_cents += 1
+        else:
+            without_cents += 1
         if num_mandat in seen:
             reject(L["num_mandat"], num_mandat, f"{DOUBLON} (déjà présent plus haut)")
             continue
