@@ -201,6 +201,27 @@ def strip(res: dict) -> dict:
     return {k: v for k, v in res.items() if k not in ("stdout", "stderr")}
 
 
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(time stolen by the hypervisor, all time) over every CPU so far, in ticks (Linux
+    /proc/stat); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_pct(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the machine's time stolen by the hypervisor between two readings (%): on a
+    VM whose host is busy, the vCPUs wait for a real core and every timing here stretches, the
+    parallel runs most (both vCPUs must get one at once)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 2)
+
+
 def best_of(n: int, run) -> dict:
     """The fastest of ``n`` runs (as timeit does: on a shared machine, noise only ever adds
     time), with every run's seconds kept and the highest peak RSS of the sampled runs.
@@ -374,13 +395,19 @@ def bench_scale(scale: int, work: Path, naive_max: int, log, repeat: int = 7) ->
     log(f"[scale {scale}] parse floor and ingestion (2 then 1 workers), best of {n}")
     # interleaved (floor, floor 2p, ingestion 2 workers, 1 worker; again…): the load of a shared
     # machine drifts over minutes, so each round measures the four under the same conditions.
+    # The two ingestions take turns at going first (2 then 1 worker in even rounds, 1 then 2 in
+    # odd ones): neither always runs right after the floor, nor always second.
     # Memory is sampled in the first round only; the other rounds run unobserved (see measure).
-    rounds = [
-        {"floor_1p": floor(raw, 1, i == 0), "floor_2p": floor(raw, 2, i == 0),
-         "ingest_w2": ingest(raw, work, 2, i == 0), "ingest_w1": ingest(raw, work, 1, i == 0)}
-        | ({"ingest_pair": ingest_pair(raw, work)} if n > 1 else {})
-        for i in range(n)
-    ]
+    steal_before = cpu_jiffies()
+    rounds = []
+    for i in range(n):
+        rnd = {"floor_1p": floor(raw, 1, i == 0), "floor_2p": floor(raw, 2, i == 0)}
+        for workers in ((2, 1) if i % 2 == 0 else (1, 2)):
+            rnd[f"ingest_w{workers}"] = ingest(raw, work, workers, i == 0)
+        if n > 1:
+            rnd["ingest_pair"] = ingest_pair(raw, work)
+        rounds.append(rnd)
+    r["steal_pct_rounds"] = steal_pct(steal_before, cpu_jiffies())
     for key in rounds[0]:
         runs = iter([rnd[key] for rnd in rounds])
         r[key] = best_of(n, lambda runs=runs: next(runs))
@@ -587,6 +614,10 @@ def markdown(doc: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         f"Load average at start / end: {doc['load_start']} / {doc['load_end']}.",
+        "Time stolen by the hypervisor during the interleaved rounds (% of the machine's time; "
+        "above a few %, the host was busy and the ratios are a draw): "
+        + ", ".join(f"SCALE={s} {doc['scales'][s].get('steal_pct_rounds', '–')}"
+                    for s in scales) + ".",
         f"Commit measured: {m.get('commit') or 'unknown'}.",
         "",
         "| measure | " + " | ".join(f"SCALE={s} s | RSS MB | PSS MB" for s in scales) + " |",

@@ -91,7 +91,7 @@ def test_report_and_summary_line():
         "naive": {**m, "seconds": 30.0}, "ingest_w2": {**m, "rows_loaded": 5},
         "ingest_w1": {**m, "seconds": 1.8}, "dbt_build": m, "cold": {**m, "seconds": 20.0},
         "nochange": {**m, "seconds": 0.5}, "changed1": {**m, "seconds": 10.0, "files_reloaded": 1},
-        "nochange_dagster": {**m, "seconds": 4.0},
+        "nochange_dagster": {**m, "seconds": 4.0}, "steal_pct_rounds": 3.25,
     }
     doc = {"started": "now", "machine": bench.machine(), "load_start": [0, 0, 0],
            "load_end": [0, 0, 0], "scales": {10: scale}}
@@ -109,6 +109,7 @@ def test_report_and_summary_line():
     commit = doc["machine"]["commit"]  # the checkout measured, so a result can be traced
     assert commit is None or len(commit.removesuffix("+dirty")) == 40
     assert "| ingestion alone, 2 workers |" in bench.markdown(doc)
+    assert "the ratios are a draw): SCALE=10 3.25." in bench.markdown(doc)
     assert f"Commit measured: {commit or 'unknown'}." in bench.markdown(doc)
     assert bench.summary_line(doc) == (
         "bench: scale=10 ingest_vs_naive=30.0x ingest_vs_floor=1.0x nochange_vs_cold=0.025 "
@@ -181,3 +182,14 @@ def test_timeline_counts_busy_cores_from_the_cpu_time():
     assert tl.phases(result) == [
         ("connect", 10.0, 11.0), ("2017 list", 11.0, 12.0), ("2017 commit", 12.0, 18.0),
         ("2019 between", 18.0, 18.5), ("2019 list", 18.5, 19.0), ("close", 19.0, 20.0)]
+
+
+def test_time_stolen_by_the_hypervisor_is_a_share_of_the_machines_time():
+    bench = _bench()
+    assert bench.steal_pct((10, 1_000), (30, 2_000)) == 2.0
+    assert bench.steal_pct(None, (30, 2_000)) is None
+    assert bench.steal_pct((10, 1_000), (10, 1_000)) is None  # no tick between the readings
+    now = bench.cpu_jiffies()
+    if now is not None:  # Linux
+        stolen, total = now
+        assert 0 <= stolen < total
