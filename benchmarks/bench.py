@@ -392,7 +392,7 @@ def bench_scale(scale: int, work: Path, naive_max: int, log, repeat: int = 7) ->
     log(f"[scale {scale}] {r['generate']['workbooks']} workbooks, {r['generate']['mb']} MB, "
         f"in {r['generate']['seconds']:.1f} s; parse floor")
     n = repeat if scale <= 10 else 1  # best of n: the ratio targets compare these four
-    log(f"[scale {scale}] parse floor and ingestion (2 then 1 workers), best of {n}")
+    log(f"[scale {scale}] parse floor and ingestion (2 and 1 workers, in turns), best of {n}")
     # interleaved (floor, floor 2p, ingestion 2 workers, 1 worker; again…): the load of a shared
     # machine drifts over minutes, so each round measures the four under the same conditions.
     # The two ingestions take turns at going first (2 then 1 worker in even rounds, 1 then 2 in
@@ -605,6 +605,10 @@ def _phases_text(run: dict) -> str:
     )
 
 
+def _or_dash(value) -> str:
+    return "–" if value is None else str(value)
+
+
 def markdown(doc: dict) -> str:
     scales = sorted(doc["scales"], key=int)
     m = doc["machine"]
@@ -616,7 +620,7 @@ def markdown(doc: dict) -> str:
         f"Load average at start / end: {doc['load_start']} / {doc['load_end']}.",
         "Time stolen by the hypervisor during the interleaved rounds (% of the machine's time; "
         "above a few %, the host was busy and the ratios are a draw): "
-        + ", ".join(f"SCALE={s} {doc['scales'][s].get('steal_pct_rounds', '–')}"
+        + ", ".join(f"SCALE={s} {_or_dash(doc['scales'][s].get('steal_pct_rounds'))}"
                     for s in scales) + ".",
         f"Commit measured: {m.get('commit') or 'unknown'}.",
         "",

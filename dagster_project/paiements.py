@@ -14,8 +14,8 @@ What counts as not counted: every refused payment line of an exercise's exports,
   (a duplicate, a corrected line sent again). A line under a loaded number with *another*
   amount is another payment (the number was reused): not counted;
 - another exercise's mandate (``AUTRE_EXERCICE``): not money of this bilan;
-and a mandate number refused on several lines counts once per known amount (its first refused
-line with that amount, in the exports' order, as the loader reads them), a line of unknown
+and a mandate number refused on several lines counts once per known amount (its refused line
+with that amount first by file name, then line), a line of unknown
 amount only when no refused line of that number has a known one. The lines of an export
 refused whole (unreadable, a column missing) count with an unknown amount, even if some of
 their mandates are loaded from another export: nothing of them could be read.

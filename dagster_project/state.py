@@ -5,7 +5,9 @@ Why this module exists: the nightly job is mostly re-run on an unchanged drop, a
 byte-for-byte the one already published. The marts are a pure function of
 
 * the raw files (every file under ``<raw>/<AAAA>/``: name and sha256, as the loader sees them,
-  and which workbook counts for a convention that has several: the newest, by mtime),
+  which workbook counts for a convention that has several: the newest, by mtime, and with
+  several finance exports their order, by mtime: the newest counts a mandate number they
+  share),
 * the dbt project (models, macros, seeds, tests, dbt_project.yml, profiles.yml),
 * the pipeline's own code (every ``dagster_project/**/*.py``: parsing rules, checks, publication),
 * the versions of the libraries that compute them (dbt, DuckDB, GX, calamine, Dagster…),
@@ -54,14 +56,17 @@ from pathlib import Path
 
 from dagster_project import settings
 from dagster_project.ingestion.discovery import (
+    KIND_FINANCES,
     KIND_OPERATEUR,
     contested_winners,
     convention_candidate,
     digest_lines,
     discover_exercices,
     discover_files,
+    exports_precedence,
     hash_files,
     inputs_digest,
+    is_export,
     newest_per_convention,
 )
 
@@ -145,7 +150,8 @@ def inputs_by_exercice(
             rec = known.get(f.source_file) or ()
             same = len(rec) > 3 and rec[2] == hashes[f.source_file]
             workbooks.append((f.source_file, f.mtime_ns, rec[3] if same else None))
-        per_ex[ex] = inputs_digest(hashes, workbooks)
+        exports = [(f.source_file, f.mtime_ns) for f in files if f.kind == KIND_FINANCES]
+        per_ex[ex] = inputs_digest(hashes, workbooks, exports)
         for f in files:
             cache[f.source_file] = (f.size_bytes, f.mtime_ns, hashes[f.source_file])
     return per_ex, cache
@@ -389,24 +395,43 @@ def check_unchanged(
 def winner_changes(raw_dir: Path, warehouse_dir: Path) -> dict[str, str] | None:
     """Conventions whose counted workbook (the newest of several) is no longer the one counted
     at the last publication, although no file's bytes changed: an older workbook was touched
-    (re-saved identical, copied back) and is now the newest. The raw-drop sensor, which ignores
-    touched files, starts a run for these. Returns num_convention → the workbook that now counts
-    (empty: every counted workbook is still the newest), or None when no publication is on
-    record to compare with (a run going on, the last one failed, another state version)."""
+    (re-saved identical, copied back) and is now the newest. Likewise an exercise's finance
+    exports whose order changed (:func:`exports_precedence`: the newest counts a mandate number
+    found in two). The raw-drop sensor, which ignores touched files, starts a run for these.
+    Returns num_convention → the workbook that now counts, and ``exports <exercice>`` → the
+    exports in their new order (empty: nothing counts otherwise), or None when no publication
+    is on record to compare with (a run going on, the last one failed, another state
+    version)."""
     recorded = _read_state(warehouse_dir)
     if recorded is None or recorded.get("version") != STATE_VERSION:
         return None
     before, now = [], []
+    exports_before: dict[str, list[tuple[str, int]]] = {}
+    exports_now: dict[str, list[tuple[str, int]]] = {}
     for sf, (_, mtime_ns, _, conv) in (recorded.get("files") or {}).items():
-        if not conv:
+        export = is_export(sf)
+        if not conv and not export:
+            continue
+        st = _stat(Path(raw_dir) / sf)  # a removed file changes the contents: a run anyway
+        if export:
+            exercice = sf.split("/", 1)[0]
+            exports_before.setdefault(exercice, []).append((sf, mtime_ns))
+            if st is not None:
+                exports_now.setdefault(exercice, []).append((sf, st[1]))
             continue
         before.append((sf, mtime_ns, conv))
-        st = _stat(Path(raw_dir) / sf)
-        if st is not None:  # a removed file changes the contents: a run anyway
+        if st is not None:
             now.append((sf, st[1], conv))
     current = newest_per_convention(now)
-    return {
+    changes = {
         c: current[c]
         for c, sf in sorted(contested_winners(before).items())
         if c in current and current[c] != sf
     }
+    for exercice, recorded_exports in sorted(exports_before.items()):
+        order = exports_precedence(exports_now.get(exercice, ()))
+        if len(order) == len(recorded_exports) > 1 and order != exports_precedence(
+            recorded_exports
+        ):
+            changes[f"exports {exercice}"] = " > ".join(sf.rsplit("/", 1)[1] for sf in order)
+    return changes

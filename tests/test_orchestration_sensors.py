@@ -195,6 +195,41 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
     assert daemon.tick() == []
 
 
+def test_touching_an_older_finance_export_gives_one_run(drop, tmp_path, monkeypatch):
+    # The newest export counts a mandate number found in two: a touch that brings an older
+    # export first changes the published amount, and gets its run; other touches get none.
+    import json
+
+    from dagster_project import state
+
+    raw, daemon = drop
+    older = write(raw / "2017" / "finances" / "z_janvier.csv", b"export 1")
+    newer = write(raw / "2017" / "finances" / "a_corrige.csv", b"export 2")
+    os.utime(older, ns=(time.time_ns(), newer.stat().st_mtime_ns - 10_000_000_000))
+    assert len(daemon.settle()) == 1
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(wh))
+    files = {f"2017/finances/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns, "sha", None]
+             for f in (older, newer)}
+    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": files}))
+
+    os.utime(newer, ns=(time.time_ns(), newer.stat().st_mtime_ns + 1_000_000_000))  # still first
+    assert daemon.settle() == []
+    assert "contenus inchangés" in daemon.last.skip_message
+    os.utime(older, ns=(time.time_ns(), newer.stat().st_mtime_ns + 1_000_000_000))  # now first
+    runs = daemon.settle()
+    assert len(runs) == 1
+    assert state.winner_changes(raw, wh) == {"exports 2017": "z_janvier.csv > a_corrige.csv"}
+    from dagster_project.sensors.raw_drop import _touched_phrase  # what the tick logs
+
+    assert _touched_phrase(state.winner_changes(raw, wh)) == (
+        " ; mêmes contenus, mais les exports financiers comptent désormais dans un autre ordre "
+        "(le plus récent d'abord) pour 2017 (z_janvier.csv > a_corrige.csv)")
+    os.utime(older, ns=(time.time_ns(), older.stat().st_mtime_ns + 1_000_000_000))  # again
+    assert daemon.settle() == []  # that run is already requested
+
+
 def test_new_exercise_folder_adds_partition_and_is_in_range(drop):
     raw, daemon = drop
     burst(raw, daemon, "2017", 5)

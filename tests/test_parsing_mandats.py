@@ -214,6 +214,36 @@ def test_an_export_cut_in_its_last_amount_is_refused(tmp_path, cut):
     assert [m["montant"] for m in parse(path).rows] == [Decimal("1000.00"), Decimal("33954.74")]
 
 
+@pytest.mark.parametrize(("amounts", "refused"), [
+    (["(250,00)", "250,00-"], False),  # negatives written with their cents: read
+    (["-1 000,00", "(250,00)"], False),
+    (["1 000,00", "-33 954,7"], True),  # a negative cut
+    (["250,00-", "33 954"], True),  # the other lines' cents, however their sign is written
+    (["1 000,00", "33 954,7;"], False),  # a field after it: the amount ends, not the file
+])
+def test_the_cut_check_reads_signs_and_the_file_end(tmp_path, amounts, refused):
+    lines = [HEADER] + [f"2017;M{i};15/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;{a}"
+                        for i, a in enumerate(amounts, start=1)]
+    path = tmp_path / "mandats_2017.csv"
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    r = parse(path)
+    assert [m["num_mandat"] for m in r.rows] == (["M1"] if refused else ["M1", "M2"]), r.rejets
+    assert bool(r.rejets) is refused
+
+
+def test_a_cut_last_line_refused_for_another_cell_keeps_no_amount(tmp_path):
+    """Refused for its date, the cut line's amount is not stated as money not counted."""
+    path = tmp_path / "mandats_2017.csv"
+    path.write_bytes("\r\n".join([
+        HEADER, "2017;M1;15/02/2017;PDI-2017-0001;Asso;12345678900012;Avance;1 000,00",
+        "2017;M2;31/02/2017;PDI-2017-0001;Asso;12345678900012;Solde;33 954,7"]).encode("cp1252"))
+    [rej] = parse(path).rejets
+    assert rej.column_name == "Date d'émission" and rej.montant is None
+    path.write_bytes(path.read_bytes() + b"\r\n")  # not cut: its amount is known
+    [rej] = parse(path).rejets
+    assert rej.montant == Decimal("33954.70")
+
+
 def test_a_utf8_mark_before_a_cp1252_byte(tmp_path):
     """A UTF-8 BOM, then a Windows-1252 'É' (lines pasted from another export): read as any
     export without its mark. The whole export was refused ('erreur inattendue:

@@ -473,10 +473,10 @@ def test_a_mandate_in_two_exports_counts_from_the_newest(tmp_path):
     ops.mkdir(parents=True)
     write_workbook(ops / "w.xlsx", good_sheets(conv(1), ["A1"]))
     now = time.time()
-    first = write_mandats(fin / "z_export_janvier.csv", [_line("M1", conv(1), "100,00"),
+    first = write_mandats(fin / "a_export_janvier.csv", [_line("M1", conv(1), "100,00"),
                                                         _line("M2", conv(1), "20,00")])
     os.utime(first, (now - 86400, now - 86400))
-    corrected = write_mandats(fin / "a_export_corrige.csv", [_line("M1", conv(1), "120,00")])
+    corrected = write_mandats(fin / "z_export_corrige.csv", [_line("M1", conv(1), "120,00")])
     con = duckdb.connect(str(tmp_path / "bilan.duckdb"))
 
     def state():
@@ -488,25 +488,26 @@ def test_a_mandate_in_two_exports_counts_from_the_newest(tmp_path):
 
     ingest_exercice(con, raw, EX, run_id="r1", workers=1)
     mandats, [rejet] = state()
-    assert mandats == [("M1", "120.00", "a_export_corrige.csv"),
-                       ("M2", "20.00", "z_export_janvier.csv")]
-    assert rejet[:4] == ("z_export_janvier.csv", 2, "M1", Decimal("100.00"))
-    assert "compté dans « a_export_corrige.csv », le plus récent" in rejet[4], rejet
+    assert mandats == [("M1", "120.00", "z_export_corrige.csv"),
+                       ("M2", "20.00", "a_export_janvier.csv")]
+    assert rejet[:4] == ("a_export_janvier.csv", 2, "M1", Decimal("100.00"))
+    assert "compté dans « z_export_corrige.csv », le plus récent" in rejet[4], rejet
 
     os.utime(first, (now + 60, now + 60))  # the old export saved again, after the correction
     ingest_exercice(con, raw, EX, run_id="r2", workers=1)
     mandats, [rejet] = state()
-    assert mandats == [("M1", "100.00", "z_export_janvier.csv"),
-                       ("M2", "20.00", "z_export_janvier.csv")]
-    assert rejet[:4] == ("a_export_corrige.csv", 2, "M1", Decimal("120.00"))
-    assert "compté dans « z_export_janvier.csv », le plus récent" in rejet[4], rejet
+    assert mandats == [("M1", "100.00", "a_export_janvier.csv"),
+                       ("M2", "20.00", "a_export_janvier.csv")]
+    assert rejet[:4] == ("z_export_corrige.csv", 2, "M1", Decimal("120.00"))
+    assert "compté dans « a_export_janvier.csv », le plus récent" in rejet[4], rejet
 
     os.utime(corrected, (now + 60, now + 60))  # the same time: the name comes last counts
     ingest_exercice(con, raw, EX, run_id="r3", workers=1)
     mandats, [rejet] = state()
-    assert mandats[0] == ("M1", "100.00", "z_export_janvier.csv")
-    assert rejet[0] == "a_export_corrige.csv"
-    assert "à date égale, le dernier par son nom" in rejet[4], rejet
+    assert mandats[0] == ("M1", "120.00", "z_export_corrige.csv")
+    assert rejet[0] == "a_export_janvier.csv"
+    assert "compté dans « z_export_corrige.csv », à date égale, le dernier par son nom" in (
+        rejet[4]), rejet
     con.close()
 
 

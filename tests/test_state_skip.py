@@ -126,6 +126,41 @@ def test_touching_an_older_workbook_of_a_convention_forces_rebuild(tmp_path, cod
     assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
 
 
+def test_touching_an_older_finance_export_forces_rebuild(tmp_path, code):
+    # A mandate number in two exports counts from the newest export: touching the older one
+    # makes its amount the one published without changing any file's bytes.
+    raw, wh = tmp_path / "raw", tmp_path / "wh"
+    shutil.copytree(ROOT / "data" / "raw" / str(EX), raw / str(EX))
+    fin = raw / str(EX) / "finances"
+    main = fin / f"mandats_{EX}.csv"
+    lines = main.read_bytes().split(b"\r\n")
+    first = lines[1].split(b";")
+    first[-1] = b"1,00"  # the first mandate again, with another amount
+    correction = fin / "correction.csv"
+    correction.write_bytes(b"\r\n".join([lines[0], b";".join(first), b""]))
+    os.utime(correction, ns=(time.time_ns(), main.stat().st_mtime_ns - 60_000_000_000))
+    _publish_fake(raw, wh, code)
+
+    def counted() -> str:
+        con = duckdb.connect(str(wh / "bilan.duckdb"), read_only=True)
+        try:
+            return con.execute("SELECT source_file FROM raw.raw_mandats WHERE num_mandat = ?",
+                               [first[1].decode()]).fetchone()[0]
+        finally:
+            con.close()
+
+    assert counted().endswith(main.name)
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    main.touch()  # the newest touched: still the newest, nothing to redo
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+    os.utime(correction, ns=(time.time_ns(), main.stat().st_mtime_ns + 1_000_000_000))
+    v = state.check_unchanged(raw, wh, [EX], code=code)
+    assert not v.unchanged, v.reason
+    _publish_fake(raw, wh, code)  # the loader agrees: the correction counts now
+    assert counted().endswith(correction.name)
+    assert state.check_unchanged(raw, wh, [EX], code=code).unchanged
+
+
 def test_an_unreadable_newest_workbook_skips_as_the_loader_chose(tmp_path, code):
     # A truncated correction counts under the number its file name carries (the loader): the
     # publication's record must say so, or the check names another winner and never skips

@@ -226,17 +226,38 @@ def contested_winners(workbooks: Iterable[tuple[str, int, str | None]]) -> dict[
     return {c: sf for c, sf in newest_per_convention(workbooks).items() if counts[c] > 1}
 
 
+def exports_precedence(exports: Iterable[tuple[str, int]]) -> list[str]:
+    """The finance exports of one exercise in the order they count a mandate number found in
+    several: the most recently modified first (the kit's rule for two workbooks of one
+    convention, so that a corrected export counts whatever its name), then the greatest name, as
+    for workbooks. ``exports`` are (source_file, mtime_ns)."""
+    return [sf for _, sf in sorted(((m, sf) for sf, m in exports), reverse=True)]
+
+
+def is_export(source_file: str) -> bool:
+    """Whether a recorded ``source_file`` (``<exercice>/finances/<name>``) is a finance export
+    (as :func:`discover_files` classifies it)."""
+    parts = source_file.split("/")
+    return len(parts) == 3 and _classify(parts[1], parts[2])[0] == KIND_FINANCES
+
+
 def inputs_digest(
-    hashes: Mapping[str, str], workbooks: Iterable[tuple[str, int, str | None]]
+    hashes: Mapping[str, str],
+    workbooks: Iterable[tuple[str, int, str | None]],
+    exports: Iterable[tuple[str, int]] = (),
 ) -> str:
-    """The loader's ``input_sha256`` of one exercise: every file's name and sha256 and, for each
-    convention with several workbooks, the one that counts. That choice depends on the files'
-    mtimes, not their bytes: touching an older workbook of a convention makes it the one
-    published, and must not look like "nothing changed" (:mod:`dagster_project.state`).
-    ``workbooks`` as for :func:`newest_per_convention`."""
+    """The loader's ``input_sha256`` of one exercise: every file's name and sha256, for each
+    convention with several workbooks the one that counts and, with several finance exports,
+    their order (:func:`exports_precedence`). Both depend on the files' mtimes, not their
+    bytes: touching an older workbook of a convention makes it the one published, touching an
+    older export makes its amount count for a mandate number it shares with another, and
+    neither must look like "nothing changed" (:mod:`dagster_project.state`). ``workbooks`` as
+    for :func:`newest_per_convention`, ``exports`` as for :func:`exports_precedence`."""
+    order = exports_precedence(exports)
     return digest_lines(
         [
             *(f"{sf}:{sha}" for sf, sha in hashes.items()),
             *(f"gagnant:{c}:{sf}" for c, sf in contested_winners(workbooks).items()),
+            *([f"ordre_exports:{'>'.join(order)}"] if len(order) > 1 else []),
         ]
     )

@@ -17,7 +17,7 @@ import functools
 import os
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from dagster_project.ingestion.discovery import (
     convention_candidate,
     digest_lines,
     discover_files,
+    exports_precedence,
     hash_files,
     inputs_digest,
     newest_per_convention,
@@ -582,7 +583,9 @@ def ingest_exercice(
         }
         winners = {f.source_file for f in winner_of.values()}
         # what was loaded: the files' bytes, and which workbook counts where there is a choice
-        summary.input_sha256 = inputs_digest(hashes, candidates)
+        summary.input_sha256 = inputs_digest(
+            hashes, candidates, [(f.source_file, f.mtime_ns) for f in exports]
+        )
 
         # A winner whose rows are not in the tables (it was the replaced one until now): parse it.
         late = [
@@ -798,10 +801,13 @@ def ingest_exercice(
         # A mandate number in two exports counts once, from the most recently modified export
         # (the kit's rule for two workbooks of one convention; a corrected export wins whatever
         # its name), the name settling a tie the same way (the last one); the other line is
-        # refused, naming the export that counts.
-        exports_by_precedence = sorted(
-            exports, key=lambda x: (x.mtime_ns, x.source_file), reverse=True
-        )
+        # refused, naming the export that counts. (That order is in input_sha256 too.)
+        by_source_file = {f.source_file: f for f in exports}
+        mtimes = Counter(f.mtime_ns for f in exports)
+        exports_by_precedence = [
+            by_source_file[sf]
+            for sf in exports_precedence((f.source_file, f.mtime_ns) for f in exports)
+        ]
         conv_digest = digest_lines(
             [
                 # version of the verdicts: "2" records refused lines' amounts and mandate
@@ -813,9 +819,11 @@ def ingest_exercice(
                 *(f"refusé:{c}:{n}" for c, n in refused_workbook.items()),
                 *(f"nommé:{c}:{n}" for c, n in named_in_refused.items()),
                 *(f"retiré:{c}:{n}" for c, n in sorted(removed_workbook.items())),
-                # with their rank and time: which export counts a mandate number found in two
-                # of them, and whether the refusal says "the newest" or "the same time"
-                *(f"export:{i}:{f.source_file}:{hashes[f.source_file]}:{f.mtime_ns}"
+                # with their rank: which export counts a mandate number found in two of them;
+                # and whether one shares its time with another (the refusal says "the newest"
+                # or "the same time"): a touch that changes neither re-reads nothing
+                *(f"export:{i}:{f.source_file}:{hashes[f.source_file]}"
+                  f"{':même date' if mtimes[f.mtime_ns] > 1 else ''}"
                   for i, f in enumerate(exports_by_precedence)),
             ]
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from .normalize import (
     parse_num_convention,
     parse_siret,
     parse_whole_number,
+    written_with_cents,
 )
 
 __all__ = ["AUTRE_EXERCICE", "DOUBLON", "parse_mandats"]
@@ -77,8 +77,6 @@ _MONTANT_SEUL = ("ligne sans N° mandat, date, convention, tiers, SIRET ni natur
                  "(son montant n'est pas celui d'un paiement)")
 
 
-# an amount written with its two decimals ('12 345,67', '-1234.50 €')
-_CENTS_WRITTEN = re.compile(r"\d[,.]\d{2}\s*(?:€|eur(?:os?)?)?\s*$", re.IGNORECASE)
 _COUPE = ("Montant sans ses deux décimales, sur la dernière ligne, que ne suit aucune fin de "
           "ligne, d'un export qui les écrit partout ailleurs : l'export semble coupé (le "
           "renvoyer en entier) ; son montant n'est pas compté")
@@ -315,8 +313,16 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
     # ('33 954,74' cut to '33 954,7' or '33 954'): checked below against the export's own way
     # of writing amounts. A last line merely lacking its line ending is read as any other.
     cut = data_lines[-1][0] if data_lines and not text.endswith(("\n", "\r")) else None
+    ending = text.rstrip(" \t")  # the file's last characters: the cut amount's, if cut there
     with_cents = 0  # amounts of the other lines written with their two decimals, and not
     without_cents = 0
+
+    def cut_amount(lineno: int, raw: str) -> bool:
+        """Whether ``raw`` is an amount the export's cut may have shortened: on the cut last
+        record, ending the file, without the two decimals every other amount of the export
+        writes (at least one other)."""
+        return (lineno == cut and bool(raw.strip()) and ending.endswith(raw.rstrip())
+                and not written_with_cents(raw) and with_cents > 0 and not without_cents)
     L = {k: v[0] for k, v in _FIELDS.items()}  # noqa: N806
     for lineno, fields in data_lines:
         if fields is None:
@@ -357,9 +363,11 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
             continue
 
         def reject(column: str, value: str | None, reason: str) -> None:
+            # a cut amount is no amount paid: unknown (the line is refused for its own reason)
+            montant = None if cut_amount(lineno, fields[cm]) else _amount_or_none(fields[cm])  # noqa: B023
             rejets.append(
                 Rejet(None, lineno, column, value or None, reason,  # noqa: B023
-                      _amount_or_none(fields[cm]), fields[cn].strip() or None,  # noqa: B023
+                      montant, fields[cn].strip() or None,  # noqa: B023
                       _convention_or_none(fields[cc]))  # noqa: B023
             )
 
@@ -407,13 +415,11 @@ def _parse(path: Path, exercice: int) -> MandatsResult:
         except ValeurInvalide as exc:
             reject(L["montant"], raw.strip(), f"Montant : {exc}")
             continue
-        cents = _CENTS_WRITTEN.search(raw) is not None
-        if lineno == cut and not cents and with_cents and not without_cents:
-            # its amount unknown: the one read is a cut one
+        if cut_amount(lineno, raw):  # its amount unknown: the one read is a cut one
             rejets.append(Rejet(None, lineno, L["montant"], raw.strip(), _COUPE, None,
                                 num_mandat, num_convention))
             continue
-        if cents:
+        if written_with_cents(raw):
             with_cents += 1
         else:
             without_cents += 1

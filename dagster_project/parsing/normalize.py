@@ -27,6 +27,7 @@ __all__ = [
     "lookup_label",
     "parse_french_decimal",
     "parse_french_amount",
+    "written_with_cents",
     "parse_date",
     "parse_siret",
     "parse_oui_non",
@@ -197,6 +198,15 @@ def _clean_number_text(text: str) -> str:
     if not _DECIMAL_TEXT.fullmatch(s):
         raise ValeurInvalide("nombre illisible")
     return s
+
+
+def written_with_cents(text: str) -> bool:
+    """Whether an amount's text writes its two decimals ('12 345,67', '(250,00)', '250,00-',
+    '-1234.50 €'); False for '1 000', '33 954,7' or text that is no number."""
+    try:
+        return re.search(r"\.\d{2}$", _clean_number_text(text)) is not None
+    except ValeurInvalide:
+        return False
 
 
 def parse_french_decimal(value: object) -> float:

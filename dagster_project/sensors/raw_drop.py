@@ -6,8 +6,10 @@ cheap fingerprint (names, sizes, mtimes) has stopped changing for a quiet period
 the content digest differs from the one of the last requested run, so a burst of 220 files gives
 one run, touching a file without changing it gives none, and a new, changed or removed file gives
 exactly one. One touch does count: an older workbook of a convention touched so that it becomes
-the newest, i.e. the one the bilan counts (:func:`dagster_project.state.winner_changes`, from the
-last publication's record). A new exercise folder adds its dynamic partition in the same evaluation
+the newest, i.e. the one the bilan counts, or an older finance export touched so that it comes
+first (the newest export counts a mandate number found in two)
+(:func:`dagster_project.state.winner_changes`, from the last publication's record). A new
+exercise folder adds its dynamic partition in the same evaluation
 (``dynamic_partitions_requests``, applied by the daemon before the run is submitted) and the run's
 partition range covers it.
 
@@ -118,11 +120,7 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
         f"dépôt stabilisé : {len(files)} fichiers, empreinte {digest[:12]}, exercices "
         f"{', '.join(keys)}"
         + (f" (nouveaux : {', '.join(new)})" if new else "")
-        + (
-            f" ; mêmes contenus, mais un autre classeur est désormais le plus récent pour "
-            f"{', '.join(f'{c} ({sf})' for c, sf in touched_winners.items())}"
-            if touched_winners else ""
-        )
+        + _touched_phrase(touched_winners)
     )
     return dg.SensorResult(
         run_requests=[
@@ -139,3 +137,22 @@ def raw_drop_sensor(context: dg.SensorEvaluationContext):
             [EXERCICE_PARTITIONS.build_add_request(new)] if new else []
         ),
     )
+
+
+def _touched_phrase(touched: dict[str, str] | None) -> str:
+    """What a touch changed, for the log: the conventions whose newest workbook is another one,
+    the exercises whose finance exports come in another order (:func:`state.winner_changes`)."""
+    if not touched:
+        return ""
+    conventions = {k: v for k, v in touched.items() if not k.startswith("exports ")}
+    exports = {k.removeprefix("exports "): v for k, v in touched.items()
+               if k.startswith("exports ")}
+    parts = []
+    if conventions:
+        parts.append("un autre classeur est désormais le plus récent pour "
+                     + ", ".join(f"{c} ({sf})" for c, sf in conventions.items()))
+    if exports:
+        parts.append("les exports financiers comptent désormais dans un autre ordre (le plus "
+                     "récent d'abord) pour "
+                     + ", ".join(f"{ex} ({order})" for ex, order in exports.items()))
+    return " ; mêmes contenus, mais " + " ; ".join(parts)
