@@ -609,6 +609,11 @@ def entry() -> None:
 
     try:
         code = main()
+    except BrokenPipeError:
+        # its reader went (`bilan run | head`): what was left to print has no reader; exit
+        # quietly, as `cat` does, instead of a traceback, and leave Python nothing to flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     finally:
         skip_final_collection()
     sys.exit(code)

@@ -43,6 +43,22 @@ def test_bilan_ends_frozen_when_main_raises():
     assert done.stdout.split() == ["frozen", "True"]
 
 
+def test_a_reader_that_goes_away_ends_bilan_quietly():
+    """`bilan run | head`: once the reader has gone, printing more fails; bilan ends with
+    status 1 and no traceback (it printed one, BrokenPipeError, from its summary)."""
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", "import dagster_project.cli as cli\n"
+         "def talk(argv=None):\n    while True: print('Synthèse publiée ' * 100)\n"
+         "cli.main = talk; cli.entry()"],
+        stdout=reader.stdin, stderr=subprocess.PIPE, text=True, timeout=120)
+    reader.stdin.close()
+    reader.wait(timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+
+
 def test_the_bilan_command_is_the_freezing_entry():
     (script,) = entry_points(group="console_scripts", name="bilan")
     assert script.value == "dagster_project.cli:entry"
