@@ -140,6 +140,22 @@ def test_changed_touched_removed_and_restored_files(drop):
     assert len(daemon.launched) == 4
 
 
+def recorded_publication(tmp_path: Path, monkeypatch, files: dict) -> tuple[Path, dict]:
+    """A warehouse dir whose state file records a publication of ``files`` (source_file →
+    (path, convention)) as they are now, in state.record_publication's format; the record."""
+    import json
+
+    from dagster_project import state
+
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(wh))
+    record = {sf: [f.stat().st_size, f.stat().st_mtime_ns, "sha", conv]
+              for sf, (f, conv) in files.items()}
+    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": record}))
+    return wh, record
+
+
 def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path, monkeypatch):
     # Touched files start nothing, except one that makes an older workbook of a convention its
     # newest: the bilan counts the newest, so the published figures must be rebuilt.
@@ -153,15 +169,10 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
     other = write(raw / "2017" / "operateurs" / "PDI-2017-0002.xlsx", b"only one")
     os.utime(old, ns=(time.time_ns(), new.stat().st_mtime_ns - 10_000_000_000))
     assert len(daemon.settle()) == 1
-    # what the publication of that run recorded (state.record_publication's format)
-    wh = tmp_path / "wh"
-    wh.mkdir()
-    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(wh))
-    files = {
-        f"2017/operateurs/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns, "sha", conv]
+    wh, files = recorded_publication(tmp_path, monkeypatch, {
+        f"2017/operateurs/{f.name}": (f, conv)
         for f, conv in ((old, "PDI-2017-0001"), (new, "PDI-2017-0001"), (other, "PDI-2017-0002"))
-    }
-    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": files}))
+    })
 
     os.utime(new, ns=(time.time_ns(), new.stat().st_mtime_ns + 1_000_000_000))  # still newest
     os.utime(other, ns=(time.time_ns(), other.stat().st_mtime_ns + 1_000_000_000))  # alone
@@ -198,7 +209,6 @@ def test_touching_an_older_workbook_of_a_convention_gives_one_run(drop, tmp_path
 def test_touching_an_older_finance_export_gives_one_run(drop, tmp_path, monkeypatch):
     # The newest export counts a mandate number found in two: a touch that brings an older
     # export first changes the published amount, and gets its run; other touches get none.
-    import json
 
     from dagster_project import state
 
@@ -207,12 +217,8 @@ def test_touching_an_older_finance_export_gives_one_run(drop, tmp_path, monkeypa
     newer = write(raw / "2017" / "finances" / "a_corrige.csv", b"export 2")
     os.utime(older, ns=(time.time_ns(), newer.stat().st_mtime_ns - 10_000_000_000))
     assert len(daemon.settle()) == 1
-    wh = tmp_path / "wh"
-    wh.mkdir()
-    monkeypatch.setenv("BILAN_WAREHOUSE_DIR", str(wh))
-    files = {f"2017/finances/{f.name}": [f.stat().st_size, f.stat().st_mtime_ns, "sha", None]
-             for f in (older, newer)}
-    state.state_path(wh).write_text(json.dumps({"version": state.STATE_VERSION, "files": files}))
+    wh, _ = recorded_publication(tmp_path, monkeypatch,
+                                 {f"2017/finances/{f.name}": (f, None) for f in (older, newer)})
 
     os.utime(newer, ns=(time.time_ns(), newer.stat().st_mtime_ns + 1_000_000_000))  # still first
     assert daemon.settle() == []
