@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +36,21 @@ def kept(home: Path) -> dg.DagsterInstance:
     return event_log.instance_with_kept_connections(str(home))
 
 
+@contextmanager
+def dagsters_own(home: Path):
+    """The instance of ``home`` with Dagster's own classes (its SQLite event log opening a
+    connection per event), as a process without this project's instance class makes it."""
+    from dagster._core.instance.ref import InstanceRef
+
+    ref = InstanceRef.from_dir(str(home))._replace(custom_instance_class_data=None)
+    instance = dg.DagsterInstance.from_ref(ref)
+    try:
+        assert type(instance) is dg.DagsterInstance
+        yield instance
+    finally:
+        instance.dispose()
+
+
 def materialize(instance: dg.DagsterInstance) -> str:
     result = dg.materialize([compte, compte_positif], instance=instance)
     assert result.success
@@ -55,7 +71,7 @@ def test_what_bilan_run_writes_dagsters_own_class_reads_and_the_reverse(tmp_path
         run_id = materialize(instance)
         # kept open: the run's events are still in its WAL, not checkpointed into its file
         assert (home / "history" / "runs" / f"{run_id}.db-wal").exists()
-        with project_instance(home) as theirs:
+        with dagsters_own(home) as theirs:
             assert type(theirs.event_log_storage).__name__ == "SqliteEventLogStorage"
             assert theirs.get_run_by_id(run_id).is_success
             mat = theirs.get_latest_materialization_event(dg.AssetKey("compte"))
@@ -147,6 +163,26 @@ def test_no_connection_crosses_a_fork(tmp_path):
         fresh.dispose()
 
 
+def test_every_process_reading_the_template_keeps_its_connections(tmp_path):
+    """The template names BilanInstance: the webserver, the daemon and the runs the daemon
+    launches (each makes its instance from dagster.yaml or from a ref of it) keep their
+    connections as `bilan run` does; Dagster's own class still reads what they write."""
+    home = tmp_path / "home"
+    with project_instance(home) as instance:
+        assert type(instance).__name__ == "BilanInstance"
+        assert type(instance.event_log_storage) is event_log.KeptConnectionsEventLogStorage
+        run_id = materialize(instance)
+        # a run worker's instance: made from the launching process's ref
+        worker = dg.DagsterInstance.from_ref(instance.get_ref())
+        try:
+            assert type(worker.event_log_storage) is event_log.KeptConnectionsEventLogStorage
+            assert worker.get_run_by_id(run_id).is_success
+        finally:
+            worker.dispose()
+    with dagsters_own(home) as theirs:
+        assert theirs.get_run_by_id(run_id).is_success
+
+
 def test_a_storage_configured_otherwise_is_left_alone(tmp_path):
     """Only Dagster's default SQLite storage gets kept connections: a dagster.yaml naming its
     storages (here Dagster's own classes, as PostgreSQL's would be named) is opened as it is."""
@@ -167,6 +203,13 @@ def test_a_storage_configured_otherwise_is_left_alone(tmp_path):
         assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
         materialize(instance)
         assert list(runs.glob("*.db"))
+    finally:
+        instance.dispose()
+    # nor does the template's instance class, in the daemon's or the webserver's process
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance).__name__ == "BilanInstance"
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
     finally:
         instance.dispose()
 

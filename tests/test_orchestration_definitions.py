@@ -213,7 +213,9 @@ def test_instance_template(tmp_path):
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
-        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+        # Dagster's SQLite event log, its connections kept (dagster_project/event_log.py)
+        assert type(instance.event_log_storage).__name__ == "KeptConnectionsEventLogStorage"
+        assert type(instance).__name__ == "BilanInstance"
         assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
         pools = instance.get_concurrency_config().pool_config
         assert pools.default_pool_limit == 1
