@@ -607,16 +607,47 @@ def entry() -> None:
     call :func:`main` itself, in their own process."""
     from dagster_project.process_exit import skip_final_collection
 
+    sys.stdout = _ReaderMayGo(sys.stdout)
     try:
         code = main()
-    except BrokenPipeError:
-        # its reader went (`bilan run | head`): what was left to print has no reader; exit
-        # quietly, as `cat` does, instead of a traceback, and leave Python nothing to flush
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 1
+        sys.stdout.flush()
     finally:
         skip_final_collection()
     sys.exit(code)
+
+
+class _ReaderMayGo:
+    """stdout, whose reader may go before bilan is done (`bilan run | head`): what is printed
+    after is dropped, and the run goes on to its end and its own exit status. Python raised
+    BrokenPipeError from the next print (a traceback, and the rest of the command skipped) or
+    from its flush at exit ("Exception ignored… BrokenPipeError", status 120)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self._gone = True
+        # what the stream still buffers goes nowhere, Python's own flush at exit included
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 if __name__ == "__main__":

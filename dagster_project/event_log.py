@@ -1,4 +1,4 @@
-"""Dagster's SQLite event log, with one kept connection per database file, for `bilan run`.
+"""Dagster's SQLite event log, with one kept connection per database file, for every process.
 
 Why: Dagster's SQLite event log builds a SQLAlchemy engine and opens a connection for every
 event it stores (three or four for a check's evaluation: the run's file, the cross-run index, a
@@ -14,16 +14,18 @@ What differs from Dagster's class, and nothing else:
   corrupts the file, and a crash of the process loses nothing; a power cut or a crash of the
   operating system may roll back the last events written (the run's status, kept in another
   file, may then say more than its events);
-- each write touches the run's ``.db`` file: its events go to the ``-wal`` file beside it, and
-  Dagster's watcher (the UI's live run log) looks at the ``.db`` file's changes;
+- each write touches the run's ``.db`` file (a read does not: the watcher that it would wake
+  reads): its events go to the ``-wal`` file beside it, and Dagster's watcher (the UI's live
+  run log) looks at the ``.db`` file's changes;
 - a table found once is not looked up again (Dagster looks for the checks' table at every
   check evaluation; tables are only ever added, by ``dagster instance migrate``);
 - the connections are closed before the process forks (SQLite's connections must not cross a
   ``fork()``: the child's would share the parent's locks); they reopen at the next event.
 
-Same files, same schema, same transactions: the webserver, the daemon and ``dagster`` commands
-read and write them with Dagster's own class at the same time (WAL). Every process that makes its
-instance from ``dagster.yaml`` uses this one: the committed template names :class:`BilanInstance`
+Same files, same schema, same transactions: a process with Dagster's own class (a
+``dagster.yaml`` without this project's ``instance_class``, another environment) reads and
+writes them at the same time (WAL). Every process that makes its instance from ``dagster.yaml``
+uses this one: the committed template names :class:`BilanInstance`
 (``instance_class``), so the webserver, the daemon and the runs it launches do too, and
 ``bilan run`` also when its ``dagster.yaml`` is an older copy without it
 (:func:`instance_with_kept_connections`, from ``cli._instance``). Only where ``dagster.yaml``
@@ -122,9 +124,15 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn:
+                sqlite = conn.connection.dbapi_connection
+                before = sqlite.total_changes
                 with conn.begin():
                     yield conn
-            if shard != INDEX_SHARD_NAME:  # for Dagster's watcher, which watches this file
+                wrote = sqlite.total_changes != before
+            # for Dagster's watcher, which watches this file: after a write only (a read that
+            # touched it woke the UI's watcher, whose read touched it again: one core busy for
+            # as long as a run's page stayed open)
+            if wrote and shard != INDEX_SHARD_NAME:
                 with suppress(OSError):  # (a run deleted meanwhile: nobody watches it)
                     os.utime(self.path_for_shard(shard))
 
