@@ -77,12 +77,19 @@ def summaries_metadata(summaries: list[IngestSummary]) -> dict[str, dg.MetadataV
     return md
 
 
-def published_run_succeeded(instance: dg.DagsterInstance, run_id: str | None) -> bool:
-    """The run that recorded the published state did succeed (a step after the publication, e.g.
-    a report, may have failed it); a run unknown to this instance (another DAGSTER_HOME) counts
-    as succeeded: ``bilan run`` forgets the state itself when its run fails."""
-    run = instance.get_run_by_id(run_id) if run_id else None
-    return run is None or run.status == dg.DagsterRunStatus.SUCCESS
+def unchanged_since_publication(
+    instance: dg.DagsterInstance, raw_dir, warehouse_dir, exercices: list[int]
+) -> state.Verdict | None:
+    """The state check's verdict when nothing changed since the last publication and the run
+    that published it succeeded (a step after the publication, e.g. a report, may have failed
+    it; a run unknown to this instance, another DAGSTER_HOME, counts as succeeded: ``bilan run``
+    forgets the state itself when its run fails): a run would have nothing to do. None
+    otherwise. The ingestion asset skips on it, and the nightly schedule launches no run."""
+    verdict = state.check_unchanged(raw_dir, warehouse_dir, exercices)
+    if not verdict.unchanged:
+        return None
+    run = instance.get_run_by_id(verdict.run_id) if verdict.run_id else None
+    return verdict if run is None or run.status == dg.DagsterRunStatus.SUCCESS else None
 
 
 def orphans(context: dg.AssetExecutionContext, con, present: set[int]) -> list[int]:
@@ -111,11 +118,9 @@ def _ingest(
     removed: dict[int, int] = {}  # orphan exercise emptied -> its files removed (not a partition)
     with warehouse.writer(holder=f"dagster run {context.run.run_id}") as con:
         forced = context.run.tags.get(state.FORCE_TAG) == "1"
-        verdict = (
-            state.Verdict(False, "run forcé") if forced
-            else state.check_unchanged(warehouse.raw_path(), warehouse.dir_path(), exercices)
-        )
-        if verdict.unchanged and published_run_succeeded(context.instance, verdict.run_id):
+        verdict = None if forced else unchanged_since_publication(
+            context.instance, warehouse.raw_path(), warehouse.dir_path(), exercices)
+        if verdict is not None:
             context.log.info(
                 f"rien n'a changé depuis la publication du run {verdict.run_id} "
                 f"({verdict.published_at}, empreinte {verdict.digest[:12]}) : ingestion, dbt, "

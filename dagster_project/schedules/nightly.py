@@ -15,8 +15,8 @@ about 8 s of a 40 s cold run at SCALE=10, for the result already published (benc
 
 import dagster as dg
 
-from dagster_project import settings, state
-from dagster_project.assets.ingestion import published_run_succeeded
+from dagster_project import settings
+from dagster_project.assets.ingestion import unchanged_since_publication
 from dagster_project.ingestion.discovery import discover_exercices
 from dagster_project.jobs import NIGHTLY_JOB
 from dagster_project.partitions import EXERCICE_PARTITIONS, all_partitions_tags, sync_partitions
@@ -42,9 +42,10 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
     partitions = context.instance.get_dynamic_partitions(EXERCICE_PARTITIONS.name)
     if not partitions:
         return dg.SkipReason(f"aucun dossier d'exercice (AAAA/) sous {raw_dir}")
-    verdict = state.check_unchanged(
-        raw_dir, settings.warehouse_dir(), [int(k) for k in partitions if k.isdigit()])
-    if verdict.unchanged and published_run_succeeded(context.instance, verdict.run_id):
+    verdict = unchanged_since_publication(
+        context.instance, raw_dir, settings.warehouse_dir(),
+        [int(k) for k in partitions if k.isdigit()])
+    if verdict is not None:
         return dg.SkipReason(
             f"rien n'a changé depuis la publication du run {verdict.run_id} "
             f"({verdict.published_at}) : pas de run cette nuit (bilan run --force pour tout "
