@@ -91,20 +91,28 @@ def test_report_and_summary_line():
         "naive": {**m, "seconds": 30.0}, "ingest_w2": {**m, "rows_loaded": 5},
         "ingest_w1": {**m, "seconds": 1.8}, "dbt_build": m, "cold": {**m, "seconds": 20.0},
         "nochange": {**m, "seconds": 0.5}, "changed1": {**m, "seconds": 10.0, "files_reloaded": 1},
+        "nochange_tick": {"seconds": 0.25, "rss_mb": None},
         "nochange_dagster": {**m, "seconds": 4.0}, "steal_pct_rounds": 3.25,
     }
     doc = {"started": "now", "machine": bench.machine(), "load_start": [0, 0, 0],
            "load_end": [0, 0, 0], "scales": {10: scale}}
     doc["ratios"] = bench.ratios(doc["scales"])
     doc["verdicts"] = bench.verdicts(doc["ratios"])
+    doc["beyond"] = bench.verdicts(doc["ratios"], bench.BEYOND)
     assert doc["ratios"][10]["ingest_vs_naive"] == 30.0
     assert doc["verdicts"]["workers_speedup"][3] is True
-    # the no-change target read through both paths: bilan run's, and the schedule's
+    # the no-change target read through both paths: bilan run's, and the nightly schedule's tick
     assert doc["verdicts"]["nochange_vs_cold"][3] is True
-    assert doc["verdicts"]["nochange_dagster_vs_cold"][:2] == (0.2, "≤")
-    assert doc["verdicts"]["nochange_dagster_vs_cold"][3] is False
-    assert "| the job launched the Dagster way (schedule, sensor), nothing changed |" in \
-        bench.markdown(doc)
+    assert doc["verdicts"]["nochange_tick_vs_cold"] == (0.0125, "≤", 0.1, True)
+    assert doc["verdicts"]["nochange_tick_vs_cold_s1"][3] is None  # SCALE=1 not in this run
+    # a run launched by hand: held against the same bound, apart from the issue's targets
+    assert "nochange_dagster_vs_cold" not in doc["verdicts"]
+    assert doc["beyond"]["nochange_dagster_vs_cold"] == (0.2, "≤", 0.1, False)
+    md = bench.markdown(doc)
+    assert "| nochange_dagster_vs_cold | 0.2 | ≤ 0.1 | no |" in md
+    assert "| NO |" not in md  # every target of the issue met in this made-up run
+    assert "| the nightly schedule's tick, nothing changed (no run launched) | 0.25 | – | – |" in md
+    assert "| the job launched by hand the Dagster way (UI, sensor), nothing changed |" in md
     assert doc["ratios"][10]["floor_speedup"] == 1.0
     commit = doc["machine"]["commit"]  # the checkout measured, so a result can be traced
     assert commit is None or len(commit.removesuffix("+dirty")) == 40
