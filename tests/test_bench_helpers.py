@@ -92,6 +92,7 @@ def test_report_and_summary_line():
         "ingest_w1": {**m, "seconds": 1.8}, "dbt_build": m, "cold": {**m, "seconds": 20.0},
         "nochange": {**m, "seconds": 0.5}, "changed1": {**m, "seconds": 10.0, "files_reloaded": 1},
         "nochange_tick": {"seconds": 0.25, "rss_mb": None},
+        "nochange_sensor": {"seconds": 0.05, "rss_mb": None},
         "nochange_dagster": {**m, "seconds": 4.0}, "steal_pct_rounds": 3.25,
     }
     doc = {"started": "now", "machine": bench.machine(), "load_start": [0, 0, 0],
@@ -112,7 +113,8 @@ def test_report_and_summary_line():
     assert "| nochange_dagster_vs_cold | 0.2 | ≤ 0.1 | no |" in md
     assert "| NO |" not in md  # every target of the issue met in this made-up run
     assert "| the nightly schedule's tick, nothing changed (no run launched) | 0.25 | – | – |" in md
-    assert "| the job launched by hand the Dagster way (UI, sensor), nothing changed |" in md
+    assert "| the drop sensor's tick (every 30 s), nothing changed (no run launched) | 0.05 |" in md
+    assert "| the job launched by hand the Dagster way (UI), nothing changed |" in md
     assert doc["ratios"][10]["floor_speedup"] == 1.0
     commit = doc["machine"]["commit"]  # the checkout measured, so a result can be traced
     assert commit is None or len(commit.removesuffix("+dirty")) == 40
@@ -201,3 +203,12 @@ def test_time_stolen_by_the_hypervisor_is_a_share_of_the_machines_time():
     if now is not None:  # Linux
         stolen, total = now
         assert 0 <= stolen < total
+
+
+def test_parse_launch_reads_the_figures_or_says_they_are_missing():
+    """The Dagster-way process prints its figures on one line among Dagster's own output; a
+    process that died before it (a traceback) gives None, which the bench reports as a failure."""
+    bench = _bench()
+    out = 'dagster noise\nLAUNCH {"tick_s": 0.17, "tick_runs": 0, "skipped": ["a"]}\nmore\n'
+    assert bench.parse_launch(out) == {"tick_s": 0.17, "tick_runs": 0, "skipped": ["a"]}
+    assert bench.parse_launch("Traceback (most recent call last):\n  ...\n") is None
