@@ -49,7 +49,6 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
@@ -155,20 +154,6 @@ class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
         super().dispose()
 
 
-class KeptConnectionsStorage(DagsterSqliteStorage):
-    """Dagster's default SQLite storage (runs, event log, schedules), with the event log above."""
-
-    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
-        super().__init__(base_dir, inst_data)
-        default = self._event_log_storage
-        self._event_log_storage = KeptConnectionsEventLogStorage(default._base_dir)  # noqa: SLF001
-        default.dispose()
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):  # Dagster's names its own class
-        return cls.from_local(inst_data=inst_data, **config_value)
-
-
 class BilanInstance(DagsterInstance):
     """The instance every process of this project makes from ``dagster.yaml`` (``instance_class``
     in dagster_home.template.yaml): the webserver, the daemon, the run workers it launches (the
@@ -198,13 +183,14 @@ class BilanInstance(DagsterInstance):
 
 
 def instance_with_kept_connections(home: str):
-    """The instance of ``home`` (as ``DagsterInstance.from_config``), its event log on kept
-    connections when ``dagster.yaml`` keeps Dagster's default SQLite storage; else as is."""
+    """The instance of ``home`` (as ``DagsterInstance.from_config``), made with
+    :class:`BilanInstance` even when ``dagster.yaml`` is an older copy of the template that does
+    not name it (another ``instance_class`` is left as it is): its event log on kept connections
+    when ``dagster.yaml`` keeps Dagster's default SQLite storage; else as is."""
     import dagster as dg
 
     ref = InstanceRef.from_dir(home)
-    data = ref.storage_data
-    if data is not None and (data.module_name, data.class_name) == DEFAULT_STORAGE:
-        ref = ref._replace(storage_data=ConfigurableClassData(
-            __name__, KeptConnectionsStorage.__name__, data.config_yaml))
+    if ref.custom_instance_class_data is None:
+        ref = ref._replace(custom_instance_class_data=ConfigurableClassData(
+            __name__, BilanInstance.__name__, "{}"))
     return dg.DagsterInstance.from_ref(ref)

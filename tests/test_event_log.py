@@ -254,6 +254,26 @@ def test_bilan_run_opens_its_instance_with_kept_connections(tmp_path, monkeypatc
         assert (tmp_path / "home" / "dagster.yaml").read_text() == TEMPLATE.read_text()
     finally:
         instance.dispose()
+    # a dagster.yaml copied before the template named the instance class: bilan run keeps its
+    # connections all the same
+    older = tmp_path / "older"
+    older.mkdir()
+    block = ("instance_class:\n  module: dagster_project.event_log\n  class: BilanInstance\n"
+             "  config: {}\n")
+    assert block in TEMPLATE.read_text()
+    (older / "dagster.yaml").write_text(TEMPLATE.read_text().replace(block, ""))
+    plain = dg.DagsterInstance.from_config(str(older))  # what Dagster alone makes of it
+    try:
+        assert type(plain) is dg.DagsterInstance
+    finally:
+        plain.dispose()
+    instance = event_log.instance_with_kept_connections(str(older))
+    try:
+        assert type(instance) is event_log.BilanInstance
+        assert type(instance.event_log_storage) is event_log.KeptConnectionsEventLogStorage
+        materialize(instance)
+    finally:
+        instance.dispose()
 
 
 def test_bilan_run_closes_its_connections(run_2017):
